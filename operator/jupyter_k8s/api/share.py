@@ -1,0 +1,106 @@
+"""WorkspaceShare: grants other users, groups or service accounts access to one workspace."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field, model_validator
+
+from .common import Model, Name, cel, with_rules
+from .kind import AGE, KindDef, PrinterColumn
+from .status import BaseStatus
+
+
+class SubjectKind(StrEnum):
+    USER = "User"
+    GROUP = "Group"
+    SERVICE_ACCOUNT = "ServiceAccount"
+
+
+_SA_NAMESPACE = "a ServiceAccount subject needs its namespace."
+_NO_EVERYONE = (
+    "sharing with everyone is done with spec.accessType: Public on the workspace, "
+    "not with a wildcard subject."
+)
+_EVERYONE = ("*", "system:authenticated", "system:unauthenticated")
+_NEEDS_SUBJECT = "spec.subjects must name at least one User, Group or ServiceAccount to share with."
+
+
+class Subject(Model):
+    model_config = with_rules(
+        cel(
+            "self.kind != 'ServiceAccount' || has(self.namespace)",
+            _SA_NAMESPACE,
+            fieldPath=".namespace",
+        ),
+        cel(
+            " && ".join(f"self.name != '{n}'" for n in _EVERYONE),
+            _NO_EVERYONE,
+            fieldPath=".name",
+        ),
+    )
+
+    kind: SubjectKind = Field(description="User, Group or ServiceAccount.")
+    name: str = Field(
+        min_length=1, max_length=512, description="Name of the user, group or account."
+    )
+    namespace: Name | None = Field(
+        default=None, description="Namespace of a ServiceAccount subject."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Subject:
+        if self.kind == SubjectKind.SERVICE_ACCOUNT and self.namespace is None:
+            raise ValueError(_SA_NAMESPACE)
+        if self.name in _EVERYONE:
+            raise ValueError(_NO_EVERYONE)
+        return self
+
+
+class WorkspaceShareSpec(Model):
+    model_config = with_rules(
+        cel(
+            "has(self.subjects) && size(self.subjects) > 0",
+            _NEEDS_SUBJECT,
+            fieldPath=".subjects",
+            reason="FieldValueRequired",
+        ),
+    )
+
+    workspaceName: Name = Field(description="Workspace to share, in the same namespace.")
+    subjects: list[Subject] | None = Field(
+        default=None, max_length=64, description="Who gets access (RBAC-style subjects)."
+    )
+    expiresAt: datetime | None = Field(
+        default=None,
+        description="When access ends (RFC 3339). Access stops at that time without anyone "
+        "acting; the share then reports Active=False, reason Expired.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> WorkspaceShareSpec:
+        if not self.subjects:
+            raise ValueError(_NEEDS_SUBJECT)
+        return self
+
+
+class WorkspaceShareStatus(BaseStatus):
+    pass
+
+
+WORKSPACE_SHARE = KindDef(
+    kind="WorkspaceShare",
+    plural="workspaceshares",
+    short_names=("wss",),
+    namespaced=True,
+    spec=WorkspaceShareSpec,
+    status=WorkspaceShareStatus,
+    description="Grants other users, groups or service accounts access to one workspace.",
+    columns=(
+        PrinterColumn("Workspace", ".spec.workspaceName"),
+        PrinterColumn("Active", '.status.conditions[?(@.type=="Active")].status'),
+        PrinterColumn("Expires", ".spec.expiresAt", "date"),
+        AGE,
+    ),
+)

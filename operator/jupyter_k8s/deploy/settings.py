@@ -1,0 +1,23 @@
+"""Names and ports of the operator's installation (one place for all consumers)."""
+
+from __future__ import annotations
+
+NAMESPACE = "jupyter-k8s-system"
+NAME = "jupyter-k8s-operator"
+SERVICE_ACCOUNT = NAME
+DEFAULT_IMAGE = "ghcr.io/jupyter-k8s/jupyter-k8s:0.1.0"
+FIELD_MANAGER = "jupyter-k8s"
+
+HEALTH_PORT = 8080
+METRICS_PORT = 9090
+WEBHOOK_PORT = 9443
+WEBHOOK_SERVICE = f"{NAME}-webhook"
+WEBHOOK_CONFIGURATION = "jupyter-k8s-owner-stamp"
+# Non-root UID of the operator image (distroless convention).
+RUN_AS_USER = 65532
+
+LABELS = {
+    "app.kubernetes.io/name": NAME,
+    "app.kubernetes.io/part-of": "jupyter-k8s",
+    "app.kubernetes.io/component": "operator",
+}
