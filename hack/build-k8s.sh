@@ -8,6 +8,8 @@ set -euo pipefail
 KUBE_VERSION="${KUBE_VERSION:-v1.35.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+# kubectl is built with the server so client and server versions match exactly.
+KUBE_BINS="kube-apiserver kube-controller-manager kube-scheduler kubectl"
 CACHE="${JK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jupyter-k8s}"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=mod -modcacherw -buildvcs=false"
 
@@ -15,9 +17,9 @@ log() { printf '[build-k8s] %s\n' "$*" >&2; }
 
 build_kube() {
   local out="$CACHE/kube-$KUBE_VERSION"
-  if [ -x "$out/bin/kube-apiserver" ] && [ -x "$out/bin/kube-controller-manager" ] && [ -x "$out/bin/kube-scheduler" ]; then
-    return 0
-  fi
+  local b missing=0
+  for b in $KUBE_BINS; do [ -x "$out/bin/$b" ] || missing=1; done
+  [ "$missing" = 0 ] && return 0
   log "building Kubernetes $KUBE_VERSION (cold: ~20-30 min on 2 cores)"
   local sv="v0.${KUBE_VERSION#v1.}" minor work gomod
   minor=$(echo "$KUBE_VERSION" | cut -d. -f2)
@@ -44,6 +46,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
   go mod tidy
@@ -52,10 +55,9 @@ GO
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld="$ld -X $p.gitVersion=$KUBE_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=$bd"
   done
-  go build -trimpath -ldflags "$ld" -o "$out/bin.tmp/" \
-    k8s.io/kubernetes/cmd/kube-apiserver \
-    k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler
+  local pkgs=()
+  for b in $KUBE_BINS; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+  go build -trimpath -ldflags "$ld" -o "$out/bin.tmp/" "${pkgs[@]}"
   mv "$out/bin.tmp/"* "$out/bin/"; rmdir "$out/bin.tmp"
   "$out/bin/kube-apiserver" --version
 }
@@ -75,11 +77,20 @@ build_etcd() {
 
 build_kwok() {
   local out="$CACHE/kwok-$KWOK_VERSION"
-  [ -x "$out/bin/kwok" ] && return 0
+  [ -x "$out/bin/kwok" ] && [ -s "$out/stages.yaml" ] && return 0
   log "building kwok $KWOK_VERSION"
   mkdir -p "$out/bin"
   GOBIN="$out/bin.tmp" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
   mv "$out/bin.tmp/kwok" "$out/bin/kwok"; rmdir "$out/bin.tmp"
+  # kwok >= 0.8 has no built-in stages: take the published "fast" set (nodes Ready with
+  # lease heartbeats, pods Ready/Completed/deleted) from the same module.
+  local src f
+  src=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" |
+        python3 -c 'import json,sys;print(json.load(sys.stdin)["Dir"])')/kustomize/stage
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+           pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    echo "---"; cat "$src/$f"
+  done > "$out/stages.yaml"
   "$out/bin/kwok" --version 2>/dev/null | head -1 || true
 }
 
@@ -92,6 +103,7 @@ case "$what" in
   paths)
     echo "KUBE_BIN=$CACHE/kube-$KUBE_VERSION/bin"
     echo "ETCD_BIN=$CACHE/etcd-$ETCD_VERSION/bin"
-    echo "KWOK_BIN=$CACHE/kwok-$KWOK_VERSION/bin" ;;
+    echo "KWOK_BIN=$CACHE/kwok-$KWOK_VERSION/bin"
+    echo "KWOK_STAGES=$CACHE/kwok-$KWOK_VERSION/stages.yaml" ;;
   *) echo "usage: $0 [all|kube|etcd|kwok|paths]" >&2; exit 2 ;;
 esac

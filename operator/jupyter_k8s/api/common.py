@@ -52,6 +52,7 @@ Quantity = Annotated[
         {
             "anyOf": [{"type": "integer"}, {"type": "string"}],
             "pattern": QUANTITY_PATTERN,
+            "maxLength": 64,  # bounds the cost of CEL rules that read quantities
             "x-kubernetes-int-or-string": True,
         }
     ),

@@ -24,10 +24,11 @@ def _no_wildcard(words: list[str]) -> list[str]:
 
 RbacWord = Annotated[str, Field(min_length=1, max_length=253)]
 RbacWords = Annotated[list[RbacWord], AfterValidator(_no_wildcard)]
+ApiGroup = Annotated[str, Field(max_length=253)]  # "" is the core group
 
 
 class PolicyRule(Model):
-    apiGroups: RbacWords = Field(
+    apiGroups: Annotated[list[ApiGroup], AfterValidator(_no_wildcard)] = Field(
         default_factory=lambda: [""],
         max_length=16,
         description='API groups of the resources ("" is the core group).',

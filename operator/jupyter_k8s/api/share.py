@@ -100,7 +100,8 @@ WORKSPACE_SHARE = KindDef(
     columns=(
         PrinterColumn("Workspace", ".spec.workspaceName"),
         PrinterColumn("Active", '.status.conditions[?(@.type=="Active")].status'),
-        PrinterColumn("Expires", ".spec.expiresAt", "date"),
+        # A string: kubectl prints future dates of type "date" as <invalid>.
+        PrinterColumn("Expires", ".spec.expiresAt"),
         AGE,
     ),
 )

@@ -24,21 +24,11 @@ def dump(objs: list[dict[str, Any]], target: str) -> str:
 
 def crd_files() -> dict[str, str]:
     """File name -> content of everything in crds/."""
-    files = {
+    # Only CRDs here, so that `kubectl apply -f crds/` works.
+    return {
         f"{k.crd_name.split('.', 1)[1]}_{k.plural}.yaml": dump([crd_manifest(k)], "manifests")
         for k in KINDS
     }
-    files["kustomization.yaml"] = dump(
-        [
-            {
-                "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                "kind": "Kustomization",
-                "resources": sorted(files),
-            }
-        ],
-        "manifests",
-    )
-    return files
 
 
 def write_crds(out: Path) -> None:

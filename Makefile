@@ -1,0 +1,98 @@
+# jupyter-k8s — `make help` lists the targets.
+# Every target installs what it needs: the virtualenv (make setup) and, for the local cluster,
+# the control-plane binaries (built once from Go modules, cached in ~/.cache/jupyter-k8s).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SETUP_STAMP := $(VENV)/.setup-stamp
+IMG ?= ghcr.io/jupyter-k8s/jupyter-k8s:0.1.0
+N ?= 200
+
+# The local control plane (hack/cluster.py) and the kubectl built with it.
+KUBE_BIN := $(shell hack/build-k8s.sh paths | sed -n 's/^KUBE_BIN=//p')
+KUBECTL ?= $(if $(wildcard $(KUBE_BIN)/kubectl),$(KUBE_BIN)/kubectl,kubectl)
+# The local cluster is the default target; set KUBECONFIG to use another cluster.
+export KUBECONFIG ?= $(CURDIR)/.cluster/kubeconfig
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} \
+	/^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } \
+	/^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: setup
+setup: $(SETUP_STAMP) ## Create .venv with the pinned dependencies (operator, stack, dev tools).
+
+$(SETUP_STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --quiet -e '.[dev,infra]'
+	@touch $@
+
+.PHONY: manifests
+manifests: $(SETUP_STAMP) ## Generate crds/ from the API models.
+	$(PY) -m jupyter_k8s.deploy crds crds
+
+.PHONY: build-installer
+build-installer: manifests ## Write dist/install.yaml (CRDs, RBAC, Deployment) for IMG.
+	$(PY) -m jupyter_k8s.deploy installer dist/install.yaml --image $(IMG)
+
+.PHONY: build
+build: manifests build-installer ## Generate everything and byte-compile the package.
+	$(PY) -m compileall -q operator/jupyter_k8s infra
+
+.PHONY: lint
+lint: $(SETUP_STAMP) ## ruff (lint + format check) and mypy.
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+.PHONY: fmt
+fmt: $(SETUP_STAMP) ## Format and auto-fix the code.
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+.PHONY: test
+test: $(SETUP_STAMP) ## Run every test tier: unit, then integration against the real local cluster.
+	$(PY) -m pytest tests/unit tests/integration
+
+.PHONY: test-unit
+test-unit: $(SETUP_STAMP) ## Unit tests only (no cluster).
+	$(PY) -m pytest tests/unit
+
+.PHONY: test-integration
+test-integration: $(SETUP_STAMP) ## Integration tests (starts the local cluster if needed).
+	$(PY) -m pytest tests/integration
+
+##@ Local cluster
+
+.PHONY: cluster-up
+cluster-up: ## Start the local control plane (etcd, apiserver, controller-manager, scheduler, kwok).
+	python3 hack/cluster.py up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local control plane and delete its state.
+	python3 hack/cluster.py down
+
+.PHONY: cluster-status
+cluster-status: ## Show what of the local control plane runs.
+	python3 hack/cluster.py status
+
+##@ Deployment
+
+.PHONY: install
+install: ## Install the CRDs into the cluster of KUBECONFIG.
+	$(KUBECTL) apply --server-side --field-manager=jupyter-k8s -f crds/
+
+.PHONY: uninstall
+uninstall: ## Remove the CRDs (and with them every workspace!) from the cluster.
+	$(KUBECTL) delete --ignore-not-found -f crds/

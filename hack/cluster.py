@@ -1,0 +1,593 @@
+#!/usr/bin/env python3
+"""A real local Kubernetes control plane on loopback, from binaries built by hack/build-k8s.sh.
+
+    python hack/cluster.py up       # build if missing, start (harmless when already running)
+    python hack/cluster.py status   # what runs, where
+    python hack/cluster.py down     # stop every process and remove the cluster's state
+
+Components: etcd, kube-apiserver (RBAC + Node authorization, admission webhooks, service-account
+tokens), kube-controller-manager (GC, namespaces, deployments, service accounts and tokens,
+PV/PVC binding with the host-path provisioner), kube-scheduler and kwok, which keeps a few fake
+nodes Ready and moves pods bound to them to Running. Everything listens on 127.0.0.1 only.
+
+State lives in .cluster/ (ignored by git): PKI, kubeconfigs, etcd data, logs and pid files.
+Only the standard library is used, so this runs before any virtualenv exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STATE = Path(os.environ.get("JK_CLUSTER_DIR", ROOT / ".cluster"))
+HOST = "127.0.0.1"
+PORTS = {
+    "etcd": int(os.environ.get("JK_ETCD_PORT", "23790")),
+    "etcd-peer": int(os.environ.get("JK_ETCD_PEER_PORT", "23800")),
+    "apiserver": int(os.environ.get("JK_APISERVER_PORT", "16443")),
+    "controller-manager": int(os.environ.get("JK_KCM_PORT", "16257")),
+    "scheduler": int(os.environ.get("JK_SCHEDULER_PORT", "16259")),
+    "kwok": int(os.environ.get("JK_KWOK_PORT", "16280")),
+}
+SERVICE_CIDR = "10.96.0.0/16"
+POD_CIDR = "10.244.0.0/16"
+NODES = [
+    # name, cpu, memory, extra capacity
+    ("kwok-node-0", "32", "128Gi", {}),
+    ("kwok-node-1", "32", "128Gi", {}),
+    ("kwok-gpu-0", "16", "64Gi", {"nvidia.com/gpu": "4"}),
+]
+
+
+def log(msg: str) -> None:
+    print(f"[cluster] {msg}", file=sys.stderr, flush=True)
+
+
+# --- binaries -----------------------------------------------------------------------------
+
+
+def binaries() -> dict[str, Path]:
+    out = subprocess.run(
+        [str(ROOT / "hack" / "build-k8s.sh"), "paths"], check=True, capture_output=True, text=True
+    ).stdout
+    dirs = dict(line.split("=", 1) for line in out.split())
+    kube, etcd, kwok = Path(dirs["KUBE_BIN"]), Path(dirs["ETCD_BIN"]), Path(dirs["KWOK_BIN"])
+    return {
+        "etcd": etcd / "etcd",
+        "kube-apiserver": kube / "kube-apiserver",
+        "kube-controller-manager": kube / "kube-controller-manager",
+        "kube-scheduler": kube / "kube-scheduler",
+        "kubectl": kube / "kubectl",
+        "kwok": kwok / "kwok",
+        "kwok-stages": Path(dirs["KWOK_STAGES"]),
+    }
+
+
+def ensure_binaries() -> dict[str, Path]:
+    bins = binaries()
+    if not all(p.exists() for p in bins.values()):
+        log("building the control plane binaries (cached outside the repository)")
+        started = time.monotonic()
+        subprocess.run([str(ROOT / "hack" / "build-k8s.sh"), "all"], check=True)
+        log(f"built in {time.monotonic() - started:.0f}s")
+    return bins
+
+
+# --- PKI ----------------------------------------------------------------------------------
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def _cert(pki: Path, name: str, subject: str, ext: str) -> None:
+    if (pki / f"{name}.crt").exists():
+        return
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        str(pki / f"{name}.key"),
+        "-out",
+        str(pki / f"{name}.csr"),
+        "-subj",
+        subject,
+    )
+    (pki / f"{name}.ext").write_text(ext)
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(pki / f"{name}.csr"),
+        "-CA",
+        str(pki / "ca.crt"),
+        "-CAkey",
+        str(pki / "ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "3650",
+        "-extfile",
+        str(pki / f"{name}.ext"),
+        "-out",
+        str(pki / f"{name}.crt"),
+    )
+
+
+# Client identities: admin is cluster-admin through system:masters; the others get the
+# built-in roles Kubernetes binds to these names.
+CLIENTS = {
+    "admin": "/O=system:masters/CN=kubernetes-admin",
+    "controller-manager": "/CN=system:kube-controller-manager",
+    "scheduler": "/CN=system:kube-scheduler",
+    # kwok plays every kubelet; it needs to write node and pod status of all fake nodes.
+    "kwok": "/O=system:masters/CN=kwok-controller",
+}
+
+
+def make_pki() -> Path:
+    pki = STATE / "pki"
+    pki.mkdir(parents=True, exist_ok=True)
+    if not (pki / "ca.crt").exists():
+        _openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(pki / "ca.key"),
+            "-out",
+            str(pki / "ca.crt"),
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=jupyter-k8s-local-ca",
+        )
+    _cert(
+        pki,
+        "apiserver",
+        "/CN=kube-apiserver",
+        "subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,"
+        "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,"
+        "IP:127.0.0.1,IP:10.96.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    for name, subject in CLIENTS.items():
+        _cert(pki, name, subject, "extendedKeyUsage=clientAuth\n")
+    if not (pki / "sa.key").exists():
+        _openssl("genrsa", "-out", str(pki / "sa.key"), "2048")
+        _openssl("rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
+    for f in pki.glob("*.key"):
+        f.chmod(0o600)
+    return pki
+
+
+def write_kubeconfig(path: Path, pki: Path, user: str) -> None:
+    # Absolute paths: the admin kubeconfig is meant to be used from anywhere.
+    path.write_text(
+        f"""apiVersion: v1
+kind: Config
+clusters:
+- name: jupyter-k8s-local
+  cluster:
+    server: https://{HOST}:{PORTS["apiserver"]}
+    certificate-authority: {pki / "ca.crt"}
+users:
+- name: {user}
+  user:
+    client-certificate: {pki / f"{user}.crt"}
+    client-key: {pki / f"{user}.key"}
+contexts:
+- name: jupyter-k8s-local
+  context:
+    cluster: jupyter-k8s-local
+    user: {user}
+    namespace: default
+current-context: jupyter-k8s-local
+"""
+    )
+    path.chmod(0o600)
+
+
+# --- processes ----------------------------------------------------------------------------
+
+
+@dataclass
+class Component:
+    name: str
+    argv: list[str]
+
+    @property
+    def pidfile(self) -> Path:
+        return STATE / "run" / f"{self.name}.pid"
+
+    @property
+    def logfile(self) -> Path:
+        return STATE / "logs" / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pidfile.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        # A recycled pid belongs to another program: check the command line.
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+        except OSError:
+            return None
+        return pid if Path(cmdline).name == Path(self.argv[0]).name else None
+
+    def start(self) -> None:
+        if self.pid():
+            return
+        self.pidfile.parent.mkdir(parents=True, exist_ok=True)
+        self.logfile.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.logfile, "ab") as out:
+            proc = subprocess.Popen(  # noqa: S603 - our own binaries, fixed arguments
+                self.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=STATE,
+            )
+        self.pidfile.write_text(str(proc.pid))
+        for _ in range(50):  # until the forked child has exec'd our binary
+            if self.pid():
+                break
+            time.sleep(0.02)
+        log(
+            f"started {self.name} (pid {proc.pid}, log {self.logfile.relative_to(ROOT) if self.logfile.is_relative_to(ROOT) else self.logfile})"
+        )
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid:
+            os.killpg(pid, signal.SIGTERM)
+            for _ in range(100):
+                if not self.pid():
+                    break
+                time.sleep(0.1)
+            else:
+                os.killpg(pid, signal.SIGKILL)
+            log(f"stopped {self.name}")
+        self.pidfile.unlink(missing_ok=True)
+
+
+def components(bins: dict[str, Path], pki: Path) -> list[Component]:
+    s = str(STATE)
+    p = PORTS
+    return [
+        Component(
+            "etcd",
+            [
+                str(bins["etcd"]),
+                "--name=local",
+                f"--data-dir={s}/etcd",
+                f"--listen-client-urls=http://{HOST}:{p['etcd']}",
+                f"--advertise-client-urls=http://{HOST}:{p['etcd']}",
+                f"--listen-peer-urls=http://{HOST}:{p['etcd-peer']}",
+                f"--initial-advertise-peer-urls=http://{HOST}:{p['etcd-peer']}",
+                f"--initial-cluster=local=http://{HOST}:{p['etcd-peer']}",
+                "--listen-metrics-urls=",
+                "--log-level=warn",
+                # A throwaway development cluster: durability is not worth the latency.
+                "--unsafe-no-fsync=true",
+                "--quota-backend-bytes=4294967296",
+            ],
+        ),
+        Component(
+            "kube-apiserver",
+            [
+                str(bins["kube-apiserver"]),
+                f"--etcd-servers=http://{HOST}:{p['etcd']}",
+                f"--bind-address={HOST}",
+                f"--advertise-address={HOST}",
+                f"--secure-port={p['apiserver']}",
+                f"--tls-cert-file={pki}/apiserver.crt",
+                f"--tls-private-key-file={pki}/apiserver.key",
+                f"--client-ca-file={pki}/ca.crt",
+                "--authorization-mode=Node,RBAC",
+                "--enable-admission-plugins=NodeRestriction",  # on top of the default set
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={pki}/sa.pub",
+                f"--service-account-signing-key-file={pki}/sa.key",
+                "--api-audiences=https://kubernetes.default.svc.cluster.local",
+                # No kubelets: the `kubernetes` Service cannot point at a routable endpoint.
+                "--endpoint-reconciler-type=none",
+                "--allow-privileged=true",
+                "--profiling=false",
+                "--max-requests-inflight=800",
+                "--max-mutating-requests-inflight=400",
+                "--v=1",
+            ],
+        ),
+        Component(
+            "kube-controller-manager",
+            [
+                str(bins["kube-controller-manager"]),
+                f"--kubeconfig={s}/controller-manager.kubeconfig",
+                f"--authentication-kubeconfig={s}/controller-manager.kubeconfig",
+                f"--authorization-kubeconfig={s}/controller-manager.kubeconfig",
+                f"--bind-address={HOST}",
+                f"--secure-port={p['controller-manager']}",
+                "--leader-elect=false",
+                f"--service-account-private-key-file={pki}/sa.key",
+                f"--root-ca-file={pki}/ca.crt",
+                "--use-service-account-credentials=true",
+                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+                # Dynamic PVs without a CSI driver, as kind does: PVCs bind like on a real cluster.
+                "--enable-hostpath-provisioner=true",
+                f"--cluster-cidr={POD_CIDR}",
+                "--kube-api-qps=200",
+                "--kube-api-burst=400",
+                "--concurrent-deployment-syncs=10",
+                "--concurrent-replicaset-syncs=10",
+                "--v=1",
+            ],
+        ),
+        Component(
+            "kube-scheduler",
+            [
+                str(bins["kube-scheduler"]),
+                f"--kubeconfig={s}/scheduler.kubeconfig",
+                f"--authentication-kubeconfig={s}/scheduler.kubeconfig",
+                f"--authorization-kubeconfig={s}/scheduler.kubeconfig",
+                f"--bind-address={HOST}",
+                f"--secure-port={p['scheduler']}",
+                "--leader-elect=false",
+                "--v=1",
+            ],
+        ),
+        Component(
+            "kwok",
+            [
+                str(bins["kwok"]),
+                f"--kubeconfig={s}/kwok.kubeconfig",
+                f"--config={bins['kwok-stages']}",
+                "--manage-all-nodes=false",
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                f"--cidr={POD_CIDR}",
+                "--node-ip=10.244.0.1",
+                "--node-lease-duration-seconds=40",
+                f"--server-address={HOST}:{p['kwok']}",
+            ],
+        ),
+    ]
+
+
+# --- readiness ----------------------------------------------------------------------------
+
+
+def _tcp_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((HOST, port)) == 0
+
+
+def apiserver_ready() -> bool:
+    ca = STATE / "pki" / "ca.crt"
+    if not ca.exists():
+        return False
+    ctx = ssl.create_default_context(cafile=str(ca))
+    try:
+        with urllib.request.urlopen(  # noqa: S310 - loopback https only
+            f"https://{HOST}:{PORTS['apiserver']}/readyz", context=ctx, timeout=2
+        ) as resp:
+            return bool(resp.read() == b"ok")
+    except OSError:
+        return False
+
+
+def wait(what: str, check: object, timeout: float, component: Component | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        if component is not None and not component.pid():
+            tail = (
+                component.logfile.read_text(errors="replace")[-3000:]
+                if component.logfile.exists()
+                else ""
+            )
+            raise SystemExit(f"{component.name} exited during start-up. Last log lines:\n{tail}")
+        time.sleep(0.2)
+    raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def kubectl(bins: dict[str, Path], *args: str, stdin: str | None = None) -> str:
+    res = subprocess.run(
+        [str(bins["kubectl"]), f"--kubeconfig={STATE / 'kubeconfig'}", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+    )
+    if res.returncode != 0:
+        raise SystemExit(f"kubectl {' '.join(args)} failed: {res.stderr.strip()}")
+    return res.stdout
+
+
+def bootstrap_objects() -> str:
+    """Fake nodes and a default StorageClass, as kind would have them."""
+    docs = []
+    for name, cpu, mem, extra in NODES:
+        capacity = {"cpu": cpu, "memory": mem, "pods": "250", **extra}
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "annotations": {
+                        "kwok.x-k8s.io/node": "fake",
+                        "node.alpha.kubernetes.io/ttl": "0",
+                    },
+                    "labels": {
+                        "kubernetes.io/hostname": name,
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64",
+                        "type": "kwok",
+                        **({"nvidia.com/gpu.present": "true"} if extra else {}),
+                    },
+                },
+                "status": {"capacity": capacity, "allocatable": capacity},
+            }
+        )
+    docs.append(
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {
+                "name": "standard",
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            # The in-tree host-path provisioner of kube-controller-manager (what kind uses too).
+            "provisioner": "kubernetes.io/host-path",
+            "reclaimPolicy": "Delete",
+            "volumeBindingMode": "Immediate",
+            "allowVolumeExpansion": True,
+        }
+    )
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": docs})
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+def up() -> int:
+    if not shutil.which("openssl"):
+        raise SystemExit(
+            "openssl is needed to create the cluster's certificates: apt-get install openssl"
+        )
+    started = time.monotonic()
+    bins = ensure_binaries()
+    pki = make_pki()
+    for user in CLIENTS:
+        name = "kubeconfig" if user == "admin" else f"{user}.kubeconfig"
+        write_kubeconfig(STATE / name, pki, user)
+    comps = {c.name: c for c in components(bins, pki)}
+    for name, port in (("etcd", PORTS["etcd"]), ("kube-apiserver", PORTS["apiserver"])):
+        if not comps[name].pid() and _tcp_open(port):
+            raise SystemExit(
+                f"port {port} on {HOST} is taken by another program; free it or set "
+                f"JK_{'ETCD' if name == 'etcd' else 'APISERVER'}_PORT"
+            )
+    comps["etcd"].start()
+    wait("etcd", lambda: _tcp_open(PORTS["etcd"]), 30, comps["etcd"])
+    comps["kube-apiserver"].start()
+    wait("kube-apiserver /readyz", apiserver_ready, 120, comps["kube-apiserver"])
+    for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
+        comps[name].start()
+    kubectl(
+        bins,
+        "apply",
+        "--server-side",
+        "--field-manager=jupyter-k8s-cluster",
+        "-f",
+        "-",
+        stdin=bootstrap_objects(),
+    )
+    wait("nodes Ready", lambda: _nodes_ready(bins), 60, comps["kwok"])
+    wait(
+        "the default service account",
+        lambda: _default_sa(bins),
+        60,
+        comps["kube-controller-manager"],
+    )
+    (STATE / "state.json").write_text(json.dumps({"ports": PORTS, "kubectl": str(bins["kubectl"])}))
+    log(f"ready in {time.monotonic() - started:.1f}s")
+    print(
+        f"\nThe local cluster is up ({HOST}:{PORTS['apiserver']}). Use it with:\n"
+        f"  export KUBECONFIG={STATE / 'kubeconfig'}\n"
+        f"  export PATH={bins['kubectl'].parent}:$PATH   # kubectl of the same version\n"
+        f"  kubectl get nodes\n"
+    )
+    return 0
+
+
+def _nodes_ready(bins: dict[str, Path]) -> bool:
+    out = kubectl(
+        bins,
+        "get",
+        "nodes",
+        "-o",
+        'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+    )
+    return out.split() == ["True"] * len(NODES)
+
+
+def _default_sa(bins: dict[str, Path]) -> bool:
+    res = subprocess.run(
+        [
+            str(bins["kubectl"]),
+            f"--kubeconfig={STATE / 'kubeconfig'}",
+            "get",
+            "sa",
+            "default",
+            "-n",
+            "default",
+            "-o",
+            "name",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    return res.returncode == 0
+
+
+def down() -> int:
+    bins = binaries()
+    pki = STATE / "pki"
+    for comp in reversed(components(bins, pki)):
+        comp.stop()
+    if STATE.exists():
+        shutil.rmtree(STATE)
+        log(f"removed {STATE}")
+    return 0
+
+
+def status() -> int:
+    bins = binaries()
+    running = 0
+    for comp in components(bins, STATE / "pki"):
+        pid = comp.pid()
+        running += bool(pid)
+        print(f"{comp.name:<24} {'running (pid ' + str(pid) + ')' if pid else 'stopped'}")
+    ready = apiserver_ready()
+    print(f"{'apiserver /readyz':<24} {'ok' if ready else 'not ready'}")
+    if ready:
+        print(kubectl(bins, "get", "nodes", "-o", "wide").rstrip())
+        print(f"\nexport KUBECONFIG={STATE / 'kubeconfig'}")
+    return 0 if ready else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("command", choices=["up", "down", "status"])
+    args = parser.parse_args()
+    return {"up": up, "down": down, "status": status}[args.command]()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""In-memory views of everything the reconcilers read, kept current by Kopf's watches.
+
+Reconciliation reads these instead of asking the API server, so a pass over an unchanged
+workspace costs no API call at all. Values are trimmed to what decisions need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from ..api import GROUP, VERSION
+from ..api.workspace import WORKSPACE_LABEL
+from ..reconcile.observed import (
+    DeploymentView,
+    PodView,
+    PvcView,
+    deployment_view,
+    pod_view,
+    pvc_view,
+)
+
+CHILD = {WORKSPACE_LABEL: kopf.PRESENT}
+_DROP_META = ("managedFields", "resourceVersion", "creationTimestamp", "generation", "uid")
+
+
+def trimmed(body: Any) -> dict[str, Any]:
+    """The object without status and server bookkeeping: what desired state is compared to."""
+    meta = {k: v for k, v in dict(body.get("metadata", {})).items() if k not in _DROP_META}
+    return {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": meta,
+        "spec": dict(body.get("spec") or {}),
+    }
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A child as last seen: the trimmed object (for drift checks) and a status view."""
+
+    body: dict[str, Any]
+    view: Any
+
+
+@kopf.index(GROUP, VERSION, "workspaces")
+def workspaces(name: str, body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+    namespace = kw["namespace"]
+    return {
+        (namespace, name): {
+            "apiVersion": body.get("apiVersion"),
+            "kind": body.get("kind"),
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "uid": body.metadata.uid,
+                "generation": body.metadata.get("generation", 1),
+                "annotations": dict(body.metadata.annotations),
+                "deletionTimestamp": body.metadata.get("deletionTimestamp"),
+            },
+            "spec": dict(body.spec),
+            "status": dict(body.status),
+        }
+    }
+
+
+@kopf.index(GROUP, VERSION, "workspaces")
+def workspaces_by_template(name: str, spec: kopf.Spec, **kw: Any) -> dict[Any, Any]:
+    namespace = kw["namespace"]
+    ref = spec.get("templateRef")
+    return {ref: f"{namespace}/{name}"} if ref else {}
+
+
+@kopf.index(GROUP, VERSION, "workspacetemplates")
+def templates(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return {
+        name: {
+            "metadata": {
+                "name": name,
+                "uid": body.metadata.uid,
+                "generation": body.metadata.get("generation", 1),
+                "finalizers": list(body.metadata.get("finalizers") or []),
+                "deletionTimestamp": body.metadata.get("deletionTimestamp"),
+                "resourceVersion": body.metadata.get("resourceVersion"),
+            },
+            "spec": dict(body.spec),
+            "status": dict(body.status),
+        }
+    }
+
+
+@kopf.index(GROUP, VERSION, "workspacemanagers")
+def managers(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return {
+        name: {"spec": dict(body.spec), "resourceVersion": body.metadata.get("resourceVersion")}
+    }
+
+
+def _child_key(kw: dict[str, Any]) -> tuple[str, str]:
+    return (kw["namespace"], kw["labels"][WORKSPACE_LABEL])
+
+
+@kopf.index("v1", "persistentvolumeclaims", labels=CHILD)
+def workspace_pvcs(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+    return {_child_key(kw): Seen(trimmed(body), pvc_view(dict(body)))}
+
+
+@kopf.index("apps", "v1", "deployments", labels=CHILD)
+def workspace_deployments(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+    return {_child_key(kw): Seen(trimmed(body), deployment_view(dict(body)))}
+
+
+@kopf.index("v1", "services", labels=CHILD)
+def workspace_services(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+    return {_child_key(kw): Seen(trimmed(body), None)}
+
+
+@kopf.index("v1", "pods", labels=CHILD)
+def workspace_pods(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+    return {_child_key(kw): pod_view(dict(body))}
+
+
+@dataclass(frozen=True)
+class Indexes:
+    """All indexes, taken from a handler's keyword arguments."""
+
+    workspaces: kopf.Index[Any, Any]
+    workspaces_by_template: kopf.Index[Any, Any]
+    templates: kopf.Index[Any, Any]
+    managers: kopf.Index[Any, Any]
+    workspace_pvcs: kopf.Index[Any, Any]
+    workspace_deployments: kopf.Index[Any, Any]
+    workspace_services: kopf.Index[Any, Any]
+    workspace_pods: kopf.Index[Any, Any]
+
+    @classmethod
+    def of(cls, kwargs: dict[str, Any]) -> Indexes:
+        return cls(**{name: kwargs[name] for name in cls.__dataclass_fields__})
+
+
+def one(index: kopf.Index[Any, Any], key: Any) -> Any:
+    store = index.get(key)
+    if not store:
+        return None
+    return next(iter(store))
+
+
+def pvc(idx: Indexes, key: Any) -> Seen | None:
+    return one(idx.workspace_pvcs, key)  # type: ignore[no-any-return]
+
+
+def deployment(idx: Indexes, key: Any) -> Seen | None:
+    return one(idx.workspace_deployments, key)  # type: ignore[no-any-return]
+
+
+def pods(idx: Indexes, key: Any) -> list[PodView]:
+    return list(idx.workspace_pods.get(key) or [])
+
+
+__all__ = ["DeploymentView", "PodView", "PvcView"]

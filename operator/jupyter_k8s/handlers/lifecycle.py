@@ -1,0 +1,133 @@
+"""Start-up: Kopf settings, the shared runtime, the webhook server and the metrics endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import kopf
+from prometheus_client import start_http_server
+
+from ..config import Settings
+from ..deploy.installer import webhook_configuration
+from ..kube import Kube
+from ..kube.client import load_api_client
+from ..metrics import API_REQUESTS
+from ..tls import make_serving_cert
+from .runtime import Runtime, runtime
+from .webhook import WEBHOOK_ID
+from .workspaces import resync_forever
+
+log = logging.getLogger(__name__)
+
+
+class CountingKube(Kube):
+    """Kube that also exports its request count as a Prometheus counter."""
+
+    def _call(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        API_REQUESTS.inc()
+        return super()._call(*args, **kwargs)
+
+
+class OwnerWebhookServer(kopf.WebhookServer):
+    """Kopf's HTTPS server, plus keeping *our* webhook configuration's caBundle (and, outside a
+    cluster, its URL) in step with the certificate served. Kopf's own "managed" mode would need
+    RBAC to create any webhook configuration; this needs get/patch on one name only."""
+
+    def __init__(self, rt: Runtime, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rt = rt
+
+    async def __call__(self, fn: Any) -> Any:
+        async for client_config in super().__call__(fn):
+            await self.rt.call(publish_webhook, self.rt, client_config)
+            yield client_config
+
+
+def publish_webhook(rt: Runtime, client_config: dict[str, Any]) -> None:
+    s = rt.settings
+    ca_bundle = client_config["caBundle"]
+    if s.webhook_mode == "url":
+        # Outside the cluster (make run, tests): the API server calls us on loopback.
+        config = webhook_configuration()
+        config["metadata"]["name"] = s.webhook_configuration
+        for hook in config["webhooks"]:
+            hook["clientConfig"] = {
+                "url": f"{client_config['url'].rstrip('/')}/{WEBHOOK_ID}",
+                "caBundle": ca_bundle,
+            }
+        rt.kube.apply(config)
+        return
+    current = rt.kube.get(
+        "admissionregistration.k8s.io/v1",
+        "MutatingWebhookConfiguration",
+        None,
+        s.webhook_configuration,
+    )
+    if current is None:
+        raise kopf.PermanentError(
+            f"MutatingWebhookConfiguration {s.webhook_configuration} is missing: install the "
+            "operator with dist/install.yaml or the Pulumi stack, or set JK_WEBHOOK_MODE=off"
+        )
+    hooks = current["webhooks"]
+    for hook in hooks:
+        hook["clientConfig"]["caBundle"] = ca_bundle
+    rt.kube.merge_patch(
+        "admissionregistration.k8s.io/v1",
+        "MutatingWebhookConfiguration",
+        None,
+        s.webhook_configuration,
+        {"webhooks": hooks},
+    )
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+    s = Settings.from_env()
+    rt = Runtime(settings=s, kube=CountingKube(load_api_client(pool_size=s.workers * 2)))
+    memo.runtime = rt
+    # Our own events are few and meaningful; Kopf would post one per handler log line.
+    settings.posting.enabled = False
+    settings.execution.max_workers = s.workers
+    settings.watching.server_timeout = 300
+    settings.networking.request_timeout = 60
+    settings.batching.worker_limit = 1000
+    if s.webhook_mode != "off":
+        host = (
+            "127.0.0.1"
+            if s.webhook_mode == "url"
+            else f"{s.webhook_service}.{s.webhook_namespace}.svc"
+        )
+        cert = make_serving_cert(
+            Path(s.cert_dir), [host, f"{host}.cluster.local"] if s.webhook_mode != "url" else [host]
+        )
+        settings.admission.server = OwnerWebhookServer(
+            rt,
+            addr=s.webhook_addr,
+            port=s.webhook_port,
+            host=host,
+            certfile=cert.cert_file,
+            pkeyfile=cert.key_file,
+            cadata=cert.ca_pem,
+        )
+        settings.admission.managed = None
+        log.info(
+            "admission webhook on %s:%s (%s mode)", s.webhook_addr, s.webhook_port, s.webhook_mode
+        )
+    resync = asyncio.create_task(resync_forever(rt))
+    rt.tasks.add(resync)
+    start_http_server(s.metrics_port, addr=s.metrics_addr)
+    log.info("metrics on http://%s:%s/metrics", s.metrics_addr, s.metrics_port)
+
+
+@kopf.on.probe(id="api_requests")
+def api_requests(memo: Any, **_: Any) -> int:
+    return runtime(memo).kube.requests
+
+
+@kopf.on.cleanup()
+async def stop_background(memo: Any, **_: Any) -> None:
+    for task in list(runtime(memo).tasks):
+        task.cancel()

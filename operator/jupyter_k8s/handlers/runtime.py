@@ -1,0 +1,67 @@
+"""What the handlers share for the life of the process (kept in Kopf's `memo`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import Settings
+from ..kube import Kube
+from ..metrics import PhaseBook
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _KeyState:
+    running: bool = False
+    dirty: bool = False
+
+
+@dataclass
+class Coalescer:
+    """Runs at most one reconciliation per key at a time; requests that arrive meanwhile fold
+    into a single re-run. Bursts of events (a workspace and its children changing together)
+    therefore cost one or two passes, and two passes never race on the same object."""
+
+    states: dict[Any, _KeyState] = field(default_factory=dict)
+
+    async def run(self, key: Any, job: Callable[[], Awaitable[None]]) -> None:
+        state = self.states.setdefault(key, _KeyState())
+        state.dirty = True
+        if state.running:
+            return
+        state.running = True
+        try:
+            while state.dirty:
+                state.dirty = False
+                await job()
+        finally:
+            state.running = False
+            if not state.dirty:
+                self.states.pop(key, None)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    kube: Kube
+    phases: PhaseBook = field(default_factory=PhaseBook)
+    coalescer: Coalescer = field(default_factory=Coalescer)
+    retries: dict[Any, asyncio.TimerHandle] = field(default_factory=dict)
+    tasks: set[asyncio.Future[None]] = field(default_factory=set)
+    indexes: Any = None  # handlers.indexes.Indexes, once the first handler ran
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking API call off the event loop."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def runtime(memo: Any) -> Runtime:
+    rt = getattr(memo, "runtime", None)
+    if not isinstance(rt, Runtime):
+        raise RuntimeError("the operator's runtime is not initialised (startup handler missing)")
+    return rt

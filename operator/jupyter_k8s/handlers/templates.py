@@ -1,0 +1,91 @@
+"""The lazy template finalizer: present while workspaces use the template, gone after."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from ..api import API_VERSION, GROUP, VERSION
+from ..api.template import TEMPLATE_FINALIZER
+from ..kube import KubeError
+from ..metrics import reconciling
+from ..reconcile.template import plan_template
+from . import indexes as ix
+from .indexes import Indexes
+from .runtime import Runtime, runtime
+
+log = logging.getLogger(__name__)
+
+
+async def sync_template(rt: Runtime, idx: Indexes, name: str) -> None:
+    async def job() -> None:
+        try:
+            await _sync(rt, idx, name)
+        except KubeError as err:
+            log.warning("syncing template %s failed: %s", name, err)
+
+    await rt.coalescer.run(("WorkspaceTemplate", name), job)
+
+
+async def _sync(rt: Runtime, idx: Indexes, name: str) -> None:
+    template = ix.one(idx.templates, name)
+    if template is None:
+        return
+    meta = template["metadata"]
+    deleting = bool(meta.get("deletionTimestamp"))
+    holders = list(idx.workspaces_by_template.get(name) or [])
+    plan = plan_template(deleting, holders)
+    has = TEMPLATE_FINALIZER in meta["finalizers"]
+    with reconciling("WorkspaceTemplate"):
+        if plan.want_finalizer != has and not (deleting and plan.want_finalizer):
+            # Server-side apply: our manager owns just this finalizer entry, so applying the
+            # list with or without it adds or removes ours and leaves everyone else's alone.
+            await rt.call(
+                rt.kube.apply,
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": "WorkspaceTemplate",
+                    "metadata": {
+                        "name": name,
+                        "finalizers": [TEMPLATE_FINALIZER] if plan.want_finalizer else [],
+                    },
+                },
+            )
+        status = template["status"]
+        if status.get("workspaceCount") != plan.workspace_count:
+            try:
+                await rt.call(
+                    rt.kube.merge_patch,
+                    API_VERSION,
+                    "WorkspaceTemplate",
+                    None,
+                    name,
+                    {
+                        "status": {
+                            "workspaceCount": plan.workspace_count,
+                            "observedGeneration": meta["generation"],
+                        }
+                    },
+                    "status",
+                )
+            except KubeError as err:
+                if err.status != 404:
+                    raise
+        if plan.blocked_message:
+            involved = {"apiVersion": API_VERSION, "kind": "WorkspaceTemplate", "metadata": meta}
+            await rt.call(rt.kube.event, involved, "Warning", "TemplateInUse", plan.blocked_message)
+
+
+@kopf.on.event(GROUP, VERSION, "workspacetemplates")
+async def template_event(**kw: Any) -> None:
+    rt, idx, name = runtime(kw["memo"]), Indexes.of(kw), kw["name"]
+    await sync_template(rt, idx, name)
+    if kw["type"] in (None, "ADDED", "DELETED"):
+        # Workspaces waiting for this template (or losing it) re-evaluate their validity.
+        from .workspaces import trigger
+
+        for ref in list(idx.workspaces_by_template.get(name) or []):
+            namespace, ws_name = ref.split("/", 1)
+            await trigger(rt, idx, namespace, ws_name)

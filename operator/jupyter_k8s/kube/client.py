@@ -1,0 +1,231 @@
+"""A thin, typed wrapper over the official client for the few calls the operator makes.
+
+Objects stay plain dicts (JSON in, JSON out): the generated model classes cost time and memory
+at the scale of thousands of workspaces and add nothing to server-side apply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from kubernetes import client, config
+
+from ..deploy.settings import FIELD_MANAGER
+
+log = logging.getLogger(__name__)
+
+# apiVersion/kind -> plural, for every kind the operator writes.
+PLURALS = {
+    "PersistentVolumeClaim": "persistentvolumeclaims",
+    "Service": "services",
+    "Secret": "secrets",
+    "ServiceAccount": "serviceaccounts",
+    "Event": "events",
+    "Deployment": "deployments",
+    "Ingress": "ingresses",
+    "Role": "roles",
+    "RoleBinding": "rolebindings",
+    "MutatingWebhookConfiguration": "mutatingwebhookconfigurations",
+    "Workspace": "workspaces",
+    "WorkspaceTemplate": "workspacetemplates",
+    "WorkspaceManager": "workspacemanagers",
+    "WorkspaceExecutionProfile": "workspaceexecutionprofiles",
+    "WorkspaceShare": "workspaceshares",
+}
+
+
+class KubeError(Exception):
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+def object_path(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
+    base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    ns = f"/namespaces/{namespace}" if namespace else ""
+    tail = f"/{quote(name)}" if name else ""
+    return f"{base}{ns}/{PLURALS[kind]}{tail}"
+
+
+def load_api_client(kubeconfig: str | None = None, pool_size: int = 32) -> client.ApiClient:
+    """An API client from KUBECONFIG/`kubeconfig`, or the pod's service account in a cluster."""
+    cfg = client.Configuration()
+    try:
+        if kubeconfig or os.environ.get("KUBECONFIG"):
+            raise config.ConfigException("a kubeconfig was given")
+        config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)  # type: ignore[no-untyped-call]
+    cfg.connection_pool_maxsize = pool_size
+    return client.ApiClient(cfg)
+
+
+class Kube:
+    def __init__(self, api: client.ApiClient, field_manager: str = FIELD_MANAGER) -> None:
+        self.api = api
+        self.field_manager = field_manager
+        self.requests = 0  # for `make bench`: API calls made by this process
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: list[tuple[str, str]] | None = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        self.requests += 1
+        method_, url, headers, payload, _ = self.api.param_serialize(
+            method,
+            path,
+            query_params=query or [],
+            header_params={"Content-Type": content_type, "Accept": "application/json"},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            resp = self.api.call_api(method_, url, headers, payload, _request_timeout=30)
+        except client.ApiException as err:  # transport-level failures surface here
+            raise KubeError(err.status or 0, err.reason or "", str(err)) from None
+        data = resp.read()  # type: ignore[no-untyped-call]
+        if not 200 <= resp.status < 300:
+            message = resp.reason or ""
+            with contextlib.suppress(TypeError, ValueError):
+                message = json.loads(data).get("message", message)
+            raise KubeError(resp.status, resp.reason or "", message)
+        return json.loads(data) if data else {}
+
+    def get(
+        self, api_version: str, kind: str, namespace: str | None, name: str
+    ) -> dict[str, Any] | None:
+        try:
+            return self._call("GET", object_path(api_version, kind, namespace, name))
+        except KubeError as err:
+            if err.status == 404:
+                return None
+            raise
+
+    def apply(self, obj: dict[str, Any], subresource: str = "") -> dict[str, Any]:
+        """Server-side apply with the operator's single field manager (force: we own these)."""
+        meta = obj["metadata"]
+        path = object_path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+        return self._call(
+            "PATCH",
+            path + (f"/{subresource}" if subresource else ""),
+            body=obj,
+            query=[("fieldManager", self.field_manager), ("force", "true")],
+            content_type="application/apply-patch+yaml",
+        )
+
+    def merge_patch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        patch: dict[str, Any],
+        subresource: str = "",
+    ) -> dict[str, Any]:
+        path = object_path(api_version, kind, namespace, name)
+        return self._call(
+            "PATCH",
+            path + (f"/{subresource}" if subresource else ""),
+            body=patch,
+            content_type="application/merge-patch+json",
+        )
+
+    def delete(self, api_version: str, kind: str, namespace: str | None, name: str) -> bool:
+        """Delete, letting the garbage collector take dependents; False if it was gone."""
+        try:
+            self._call(
+                "DELETE",
+                object_path(api_version, kind, namespace, name),
+                body={"propagationPolicy": "Background"},
+            )
+            return True
+        except KubeError as err:
+            if err.status == 404:
+                return False
+            raise
+
+    def event(
+        self,
+        involved: dict[str, Any],
+        type_: str,
+        reason: str,
+        message: str,
+        component: str = "jupyter-k8s-operator",
+    ) -> None:
+        """A core/v1 Event on `involved` (what `kubectl describe` shows)."""
+        meta = involved["metadata"]
+        namespace = meta.get("namespace") or "default"
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": involved["apiVersion"],
+                "kind": involved["kind"],
+                "name": meta["name"],
+                "namespace": meta.get("namespace"),
+                "uid": meta.get("uid"),
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": component},
+            "reportingComponent": component,
+            "reportingInstance": component,
+            "firstTimestamp": now[:19] + "Z",
+            "lastTimestamp": now[:19] + "Z",
+            "eventTime": now,
+            "action": reason,
+            "count": 1,
+        }
+        try:
+            self._call("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
+        except KubeError as err:  # events are best effort
+            log.warning("could not post event %s on %s: %s", reason, meta["name"], err)
+
+    def can(
+        self,
+        user: str,
+        groups: list[str],
+        verb: str,
+        resource: str,
+        group: str,
+        namespace: str | None = None,
+        name: str | None = None,
+        subresource: str | None = None,
+        uid: str | None = None,
+        extra: dict[str, list[str]] | None = None,
+    ) -> bool:
+        """SubjectAccessReview: may `user` do `verb` on the resource? RBAC decides."""
+        attrs: dict[str, Any] = {"verb": verb, "resource": resource, "group": group}
+        for key, value in (("namespace", namespace), ("name", name), ("subresource", subresource)):
+            if value:
+                attrs[key] = value
+        spec: dict[str, Any] = {"user": user, "groups": groups, "resourceAttributes": attrs}
+        if uid:
+            spec["uid"] = uid
+        if extra:
+            spec["extra"] = extra
+        res = self._call(
+            "POST",
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            body={
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SubjectAccessReview",
+                "spec": spec,
+            },
+        )
+        return bool(res.get("status", {}).get("allowed"))

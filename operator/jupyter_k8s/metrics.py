@@ -1,0 +1,48 @@
+"""Prometheus metrics of the operator (served on /metrics)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RECONCILES = Counter(
+    "jupyter_k8s_reconciles_total", "Reconciliations by kind and outcome.", ["kind", "outcome"]
+)
+RECONCILE_SECONDS = Histogram(
+    "jupyter_k8s_reconcile_duration_seconds",
+    "Time spent reconciling one object.",
+    ["kind"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+WORKSPACES = Gauge("jupyter_k8s_workspaces", "Workspaces by phase.", ["phase"])
+API_REQUESTS = Counter("jupyter_k8s_api_requests_total", "Requests sent to the API server.")
+
+
+@contextmanager
+def reconciling(kind: str) -> Iterator[None]:
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        yield
+        outcome = "success"
+    finally:
+        RECONCILES.labels(kind=kind, outcome=outcome).inc()
+        RECONCILE_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
+
+
+class PhaseBook:
+    """Last known phase per workspace, exported as counts (no per-workspace label cardinality)."""
+
+    def __init__(self) -> None:
+        self._phases: dict[tuple[str, str], str] = {}
+
+    def set(self, key: tuple[str, str], phase: str | None) -> None:
+        old = self._phases.pop(key, None)
+        if old is not None:
+            WORKSPACES.labels(phase=old).dec()
+        if phase is not None:
+            self._phases[key] = phase
+            WORKSPACES.labels(phase=phase).inc()

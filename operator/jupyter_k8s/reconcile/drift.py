@@ -1,0 +1,37 @@
+"""Does an object in the cluster still carry everything we want it to? (drift detection)
+
+Desired manifests are compared with the live object as a subset: fields the server defaults
+or other controllers add are ignored, quantities compare by value ("0.5" == "500m").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..api.common import quantity_value
+
+
+def _same_scalar(want: Any, have: Any) -> bool:
+    if want == have:
+        return True
+    if isinstance(want, str | int) and isinstance(have, str | int) and not isinstance(want, bool):
+        try:
+            return bool(quantity_value(str(want)) == quantity_value(str(have)))
+        except ValueError:
+            return False
+    return False
+
+
+def contains(have: Any, want: Any) -> bool:
+    """True when every field of `want` is present in `have` with the same value."""
+    if isinstance(want, dict):
+        if not isinstance(have, dict):
+            return False
+        return all(k in have and contains(have[k], v) for k, v in want.items())
+    if isinstance(want, list):
+        return (
+            isinstance(have, list)
+            and len(have) == len(want)
+            and all(contains(h, w) for h, w in zip(have, want, strict=True))
+        )
+    return _same_scalar(want, have)

@@ -1,0 +1,126 @@
+"""From what the children report to the workspace's conditions and phase."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..api.workspace import Phase
+from .conditions import Cond
+from .observed import DeploymentView, PodView
+
+
+@dataclass(frozen=True)
+class Health:
+    phase: Phase
+    conditions: tuple[Cond, ...]
+
+
+def _all(
+    phase: Phase,
+    *,
+    available: Cond,
+    progressing: Cond,
+    degraded: Cond,
+    stopped: Cond,
+    valid: Cond,
+) -> Health:
+    return Health(phase, (valid, available, progressing, degraded, stopped))
+
+
+VALID = Cond("Valid", True, "Valid", "The workspace satisfies its template.")
+NOT_STOPPED = Cond("Stopped", False, "Running", "desiredStatus is Running.")
+NOT_DEGRADED = Cond("Degraded", False, "AsExpected", "No problem detected.")
+
+
+def invalid(message: str, reason: str = "InvalidSpec") -> Health:
+    return _all(
+        Phase.INVALID,
+        valid=Cond("Valid", False, reason, message),
+        available=Cond("Available", False, "Invalid", "Fix the spec: see the Valid condition."),
+        progressing=Cond("Progressing", False, "Invalid", "Nothing is deployed while invalid."),
+        degraded=Cond("Degraded", False, "Invalid", "Nothing is deployed while invalid."),
+        stopped=Cond("Stopped", False, "Invalid", "Nothing is deployed while invalid."),
+    )
+
+
+def stopped(pods: list[PodView]) -> Health:
+    if pods:
+        return _all(
+            Phase.STOPPING,
+            valid=VALID,
+            available=Cond("Available", False, "Stopping", "The pod is shutting down."),
+            progressing=Cond("Progressing", True, "Stopping", "Waiting for the pod to exit."),
+            degraded=NOT_DEGRADED,
+            stopped=Cond("Stopped", False, "Stopping", "Waiting for the pod to exit."),
+        )
+    return _all(
+        Phase.STOPPED,
+        valid=VALID,
+        available=Cond("Available", False, "Stopped", "desiredStatus is Stopped."),
+        progressing=Cond("Progressing", False, "Stopped", "desiredStatus is Stopped."),
+        degraded=NOT_DEGRADED,
+        stopped=Cond(
+            "Stopped",
+            True,
+            "Stopped",
+            "The pod is gone; the volume is kept. Set desiredStatus: Running to start again.",
+        ),
+    )
+
+
+def running(deployment: DeploymentView | None, pods: list[PodView]) -> Health:
+    live = [p for p in pods if not p.deleting]
+    problem = _problem(deployment, live)
+    if problem is not None:
+        reason, message = problem
+        return _all(
+            Phase.DEGRADED,
+            valid=VALID,
+            available=Cond("Available", False, reason, message),
+            progressing=Cond("Progressing", False, reason, "Stuck: see the Degraded condition."),
+            degraded=Cond("Degraded", True, reason, message),
+            stopped=NOT_STOPPED,
+        )
+    rolled_out = (
+        deployment is not None
+        and deployment.observed_generation >= deployment.generation
+        and deployment.updated >= 1
+        and deployment.available >= 1
+    )
+    if rolled_out and any(p.ready for p in live):
+        return _all(
+            Phase.RUNNING,
+            valid=VALID,
+            available=Cond("Available", True, "Running", "The workspace is running and ready."),
+            progressing=Cond("Progressing", False, "Ready", "The rollout is complete."),
+            degraded=NOT_DEGRADED,
+            stopped=NOT_STOPPED,
+        )
+    if deployment is None:
+        detail = "Creating the workspace's deployment."
+    elif not live:
+        detail = "Waiting for the pod to be created."
+    else:
+        detail = f"Pod {live[0].name} is {live[0].phase}" + (
+            ", not ready yet." if live[0].phase == "Running" else "."
+        )
+    return _all(
+        Phase.STARTING,
+        valid=VALID,
+        available=Cond("Available", False, "Starting", detail),
+        progressing=Cond("Progressing", True, "Starting", detail),
+        degraded=NOT_DEGRADED,
+        stopped=NOT_STOPPED,
+    )
+
+
+def _problem(deployment: DeploymentView | None, pods: list[PodView]) -> tuple[str, str] | None:
+    for pod in pods:
+        if pod.unschedulable:
+            return "Unschedulable", f"Pod {pod.name} cannot be scheduled: {pod.unschedulable}"
+        for container, reason, message in pod.stuck:
+            detail = f": {message}" if message else ""
+            return reason, f"Container {container} of pod {pod.name} is {reason}{detail}"
+    if deployment is not None and deployment.failure:
+        return "ReplicaFailure", deployment.failure
+    return None

@@ -1,0 +1,109 @@
+"""Trimmed views of the children the operator watches: only what status decisions need.
+
+The operator keeps these in memory for every workspace, so they are kept small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Container states that will not fix themselves: the workspace is Degraded, not Progressing.
+STUCK_WAITING = frozenset(
+    {
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "ErrImageNeverPull",
+        "CrashLoopBackOff",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+    }
+)
+
+
+@dataclass(frozen=True)
+class PodView:
+    name: str
+    phase: str
+    deleting: bool
+    ready: bool
+    unschedulable: str | None  # the scheduler's message
+    stuck: tuple[tuple[str, str, str], ...] = field(default=())  # (container, reason, message)
+
+
+@dataclass(frozen=True)
+class DeploymentView:
+    generation: int
+    observed_generation: int
+    replicas: int
+    ready: int
+    available: int
+    updated: int
+    failure: str | None  # ReplicaFailure / ProgressDeadlineExceeded message
+
+
+@dataclass(frozen=True)
+class PvcView:
+    name: str
+    requested: str | None
+    phase: str | None
+
+
+def _conditions(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c.get("type", ""): c for c in status.get("conditions") or []}
+
+
+def pod_view(body: dict[str, Any]) -> PodView:
+    status = body.get("status") or {}
+    conds = _conditions(status)
+    sched = conds.get("PodScheduled", {})
+    unschedulable = (
+        sched.get("message") or "the pod cannot be scheduled"
+        if sched.get("status") == "False" and sched.get("reason") == "Unschedulable"
+        else None
+    )
+    stuck = tuple(
+        (cs.get("name", ""), waiting.get("reason", ""), waiting.get("message", ""))
+        for cs in (status.get("containerStatuses") or [])
+        + (status.get("initContainerStatuses") or [])
+        for waiting in [(cs.get("state") or {}).get("waiting") or {}]
+        if waiting.get("reason") in STUCK_WAITING
+    )
+    return PodView(
+        name=body["metadata"]["name"],
+        phase=status.get("phase", "Pending"),
+        deleting=bool(body["metadata"].get("deletionTimestamp")),
+        ready=conds.get("Ready", {}).get("status") == "True",
+        unschedulable=unschedulable,
+        stuck=stuck,
+    )
+
+
+def deployment_view(body: dict[str, Any]) -> DeploymentView:
+    status = body.get("status") or {}
+    conds = _conditions(status)
+    failure = None
+    if conds.get("ReplicaFailure", {}).get("status") == "True":
+        failure = conds["ReplicaFailure"].get("message") or "pods cannot be created"
+    elif conds.get("Progressing", {}).get("reason") == "ProgressDeadlineExceeded":
+        failure = conds["Progressing"].get("message") or "the rollout is stuck"
+    return DeploymentView(
+        generation=body["metadata"].get("generation", 0),
+        observed_generation=status.get("observedGeneration", 0),
+        replicas=(body.get("spec") or {}).get("replicas", 1),
+        ready=status.get("readyReplicas", 0),
+        available=status.get("availableReplicas", 0),
+        updated=status.get("updatedReplicas", 0),
+        failure=failure,
+    )
+
+
+def pvc_view(body: dict[str, Any]) -> PvcView:
+    spec = body.get("spec") or {}
+    return PvcView(
+        name=body["metadata"]["name"],
+        requested=((spec.get("resources") or {}).get("requests") or {}).get("storage"),
+        phase=(body.get("status") or {}).get("phase"),
+    )
