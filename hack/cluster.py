@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -241,7 +240,7 @@ class Component:
         self.pidfile.parent.mkdir(parents=True, exist_ok=True)
         self.logfile.parent.mkdir(parents=True, exist_ok=True)
         with open(self.logfile, "ab") as out:
-            proc = subprocess.Popen(  # noqa: S603 - our own binaries, fixed arguments
+            proc = subprocess.Popen(
                 self.argv,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -364,12 +363,14 @@ def components(bins: dict[str, Path], pki: Path) -> list[Component]:
                 str(bins["kwok"]),
                 f"--kubeconfig={s}/kwok.kubeconfig",
                 f"--config={bins['kwok-stages']}",
+                f"--config={ROOT / 'hack' / 'kwok' / 'image-pull-failure.yaml'}",
                 "--manage-all-nodes=false",
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 f"--cidr={POD_CIDR}",
                 "--node-ip=10.244.0.1",
                 "--node-lease-duration-seconds=40",
                 f"--server-address={HOST}:{p['kwok']}",
+                "--v=WARN",  # INFO logs every pod patch
             ],
         ),
     ]
@@ -390,7 +391,7 @@ def apiserver_ready() -> bool:
         return False
     ctx = ssl.create_default_context(cafile=str(ca))
     try:
-        with urllib.request.urlopen(  # noqa: S310 - loopback https only
+        with urllib.request.urlopen(
             f"https://{HOST}:{PORTS['apiserver']}/readyz", context=ctx, timeout=2
         ) as resp:
             return bool(resp.read() == b"ok")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..api.workspace import Phase
 from .conditions import Cond
-from .observed import DeploymentView, PodView
+from .observed import DeploymentView, PodView, PvcView
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,13 @@ def stopped(pods: list[PodView]) -> Health:
     )
 
 
-def running(deployment: DeploymentView | None, pods: list[PodView]) -> Health:
+def running(
+    deployment: DeploymentView | None, pods: list[PodView], volume: PvcView | None = None
+) -> Health:
     live = [p for p in pods if not p.deleting]
-    problem = _problem(deployment, live)
+    volume_pending = volume is not None and volume.phase != "Bound"
+    # Until its volume binds, the scheduler calls the pod unschedulable: that is waiting.
+    problem = None if volume_pending else _problem(deployment, live)
     if problem is not None:
         reason, message = problem
         return _all(
@@ -96,7 +100,9 @@ def running(deployment: DeploymentView | None, pods: list[PodView]) -> Health:
             degraded=NOT_DEGRADED,
             stopped=NOT_STOPPED,
         )
-    if deployment is None:
+    if volume_pending:
+        detail = f"Waiting for the volume {volume.name} to be bound."  # type: ignore[union-attr]
+    elif deployment is None:
         detail = "Creating the workspace's deployment."
     elif not live:
         detail = "Waiting for the pod to be created."

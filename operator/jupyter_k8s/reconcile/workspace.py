@@ -79,7 +79,11 @@ def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePla
             ),
             build_service(inp.ref),
         ]
-        outcome = health.running(inp.deployment, inp.pods) if running else health.stopped(inp.pods)
+        outcome = (
+            health.running(inp.deployment, inp.pods, inp.pvc)
+            if running
+            else health.stopped(inp.pods)
+        )
 
     old = inp.status
     new_status: dict[str, Any] = {

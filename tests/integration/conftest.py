@@ -1,0 +1,209 @@
+"""The real local control plane as a session fixture, with the operator as a real process.
+
+The cluster is started when needed (built first if its binaries are missing) and reused when
+one already runs; one started here is stopped at the end unless JK_KEEP_CLUSTER=1. Every test
+works in namespaces and templates of its own, so tests do not see each other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .kube import ROOT, Kubectl, eventually
+
+STATE = ROOT / ".cluster"
+CLUSTER = [sys.executable, str(ROOT / "hack" / "cluster.py")]
+TEMPLATE_API = "workspace.jupyter.org/v1alpha1"
+
+
+def _cluster_ready() -> bool:
+    return subprocess.run([*CLUSTER, "status"], capture_output=True).returncode == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def kubectl() -> Iterator[Kubectl]:
+    started = False
+    if not _cluster_ready():
+        t0 = time.monotonic()
+        subprocess.run([*CLUSTER, "up"], check=True)
+        print(f"\nlocal cluster started in {time.monotonic() - t0:.1f}s")
+        started = True
+    state = json.loads((STATE / "state.json").read_text())
+    k = Kubectl(state["kubectl"], STATE / "kubeconfig")
+    k.run(
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=jupyter-k8s-tests",
+        "-f",
+        str(ROOT / "crds"),
+    )
+    k.run("wait", "--for=condition=Established", "--timeout=60s", "-f", str(ROOT / "crds"))
+    yield k
+    if started and not os.environ.get("JK_KEEP_CLUSTER"):
+        subprocess.run([*CLUSTER, "down"], check=False)
+
+
+@dataclass
+class Operator:
+    proc: subprocess.Popen[bytes]
+    log: Path
+    health_port: int
+    metrics_port: int
+    env: dict[str, str]
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.health_port}/healthz", timeout=2
+            ) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5
+        ) as r:
+            return str(r.read().decode())
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def start_operator(kubectl: Kubectl, log: Path, **extra_env: str) -> Operator:
+    health, metrics, webhook = _free_port(), _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubectl.kubeconfig),
+        "JK_WEBHOOK_MODE": "url",
+        "JK_WEBHOOK_PORT": str(webhook),
+        "JK_HEALTH_PORT": str(health),
+        "JK_METRICS_PORT": str(metrics),
+        "JK_CERT_DIR": str(log.parent / f"webhook-{webhook}"),
+        "JK_LOG_FORMAT": "plain",
+        "JK_RESYNC_SECONDS": "20",
+        **extra_env,
+    }
+    out = open(log, "ab")  # noqa: SIM115 - handed to the child for its lifetime
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_k8s", "run"], env=env, stdout=out, stderr=subprocess.STDOUT
+    )
+    op = Operator(proc, log, health, metrics, env)
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"the operator exited:\n{op.tail()}")
+        hook = kubectl.get("mutatingwebhookconfiguration", "jupyter-k8s-owner-stamp")
+        url = hook and hook["webhooks"][0]["clientConfig"].get("url", "")
+        return op.healthy() and bool(url) and f":{webhook}/" in url
+
+    eventually(up, timeout=60, what="the operator to be healthy with its webhook registered")
+    return op
+
+
+@pytest.fixture(scope="session")
+def operator(kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    op = start_operator(kubectl, tmp_path_factory.mktemp("operator") / "operator.log")
+    yield op
+    op.stop()
+    # An operator outside the cluster must not leave a webhook pointing at a dead port.
+    kubectl.run(
+        "delete", "mutatingwebhookconfiguration", "jupyter-k8s-owner-stamp", "--ignore-not-found"
+    )
+    print(f"\noperator log: {op.log}")
+
+
+@pytest.fixture
+def namespace(kubectl: Kubectl) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    kubectl.run("create", "namespace", name)
+    # kube-controller-manager creates the default ServiceAccount; pods need it.
+    eventually(
+        lambda: kubectl.get("serviceaccount", "default", name), timeout=30, what="default SA"
+    )
+    yield name
+    kubectl.run("delete", "namespace", name, "--wait=false")
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:6]
+
+
+def template_manifest(name: str, **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "displayName": "Test template",
+        "defaultImage": "ghcr.io/jupyter-k8s/jupyterlab:0.1.0",
+        "allowedImages": ["ghcr.io/jupyter-k8s/jupyterlab:0.1.0", "registry.invalid/broken:1"],
+        "defaultResources": {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"cpu": "1", "memory": "1Gi"},
+        },
+        "resourceBounds": {
+            "cpu": {"min": "100m", "max": "2"},
+            "memory": {"min": "128Mi", "max": "4Gi"},
+            "nvidia.com/gpu": {"max": "8"},
+        },
+        "primaryStorage": {"defaultSize": "1Gi", "minSize": "1Gi", "maxSize": "10Gi"},
+    }
+    body.update(spec)
+    return {
+        "apiVersion": TEMPLATE_API,
+        "kind": "WorkspaceTemplate",
+        "metadata": {"name": name},
+        "spec": body,
+    }
+
+
+@pytest.fixture
+def template(kubectl: Kubectl, unique: str) -> Iterator[str]:
+    """A fresh cluster-scoped template for this test only."""
+    name = f"tmpl-{unique}"
+    kubectl.create(template_manifest(name))
+    yield name
+    kubectl.run("delete", "workspacetemplate", name, "--wait=false", "--ignore-not-found")
+
+
+def workspace_manifest(name: str, template: str | None = None, **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = dict(spec)
+    if template:
+        body["templateRef"] = template
+    return {
+        "apiVersion": TEMPLATE_API,
+        "kind": "Workspace",
+        "metadata": {"name": name},
+        "spec": body,
+    }
+
+
+WaitFor = Callable[..., dict[str, Any]]

@@ -1,0 +1,117 @@
+"""The CRDs' schema and CEL rules, enforced by the real API server, seen through kubectl."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import ROOT, template_manifest, workspace_manifest
+from .kube import Kubectl
+
+pytestmark = pytest.mark.integration
+
+
+def test_crds_and_installer_pass_server_side_validation(kubectl: Kubectl) -> None:
+    kubectl.run("apply", "--dry-run=server", "-f", str(ROOT / "crds"))
+    # Namespaced objects of the installer need their namespace to exist for a dry run.
+    kubectl.run("create", "namespace", "jupyter-k8s-system", check=False)
+    kubectl.run("apply", "--dry-run=server", "-f", str(ROOT / "dist" / "install.yaml"))
+    kubectl.run("kustomize", str(ROOT / "samples"))
+
+
+def test_template_spec_is_immutable(kubectl: Kubectl, template: str) -> None:
+    res = kubectl.run(
+        "patch",
+        "workspacetemplate",
+        template,
+        "--type=merge",
+        "-p",
+        '{"spec":{"displayName":"x"}}',
+        check=False,
+    )
+    assert res.returncode != 0
+    assert (
+        "spec is immutable: create a new template version instead, e.g. production-v2" in res.stderr
+    )
+
+
+def test_template_ref_cannot_be_changed_added_or_removed(
+    kubectl: Kubectl, namespace: str, template: str
+) -> None:
+    kubectl.create(workspace_manifest("a", template), namespace)
+    kubectl.create(workspace_manifest("b"), namespace)
+    for name, patch in (
+        ("a", '{"spec":{"templateRef":"other"}}'),
+        ("a", '{"spec":{"templateRef":null}}'),
+        ("b", '{"spec":{"templateRef":"other"}}'),
+    ):
+        res = kubectl.run(
+            "patch", "workspace", name, "-n", namespace, "--type=merge", "-p", patch, check=False
+        )
+        assert res.returncode != 0, patch
+        assert "spec.templateRef is immutable: it cannot be added, changed or removed" in res.stderr
+
+
+def test_storage_class_is_immutable(kubectl: Kubectl, namespace: str) -> None:
+    kubectl.create(workspace_manifest("c", storage={"storageClassName": "standard"}), namespace)
+    res = kubectl.run(
+        "patch",
+        "workspace",
+        "c",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec":{"storage":{"storageClassName":"fast"}}}',
+        check=False,
+    )
+    assert res.returncode != 0
+    assert "spec.storage.storageClassName is immutable" in res.stderr
+
+
+def test_template_bounds_must_be_ordered(kubectl: Kubectl, unique: str) -> None:
+    bad = template_manifest(
+        f"bad-{unique}",
+        resourceBounds={"cpu": {"min": "2", "max": "500m"}},
+        primaryStorage={"minSize": "20Gi", "defaultSize": "10Gi", "maxSize": "5Gi"},
+    )
+    res = kubectl.create(bad, check=False)
+    assert res.returncode != 0
+    for message in (
+        "spec.resourceBounds[cpu]: Invalid value: min must not exceed max",
+        "primaryStorage.minSize must not exceed primaryStorage.defaultSize",
+        "primaryStorage.defaultSize must not exceed primaryStorage.maxSize",
+        "primaryStorage.minSize must not exceed primaryStorage.maxSize",
+    ):
+        assert message in res.stderr
+
+
+def test_share_needs_a_subject(kubectl: Kubectl, namespace: str) -> None:
+    share = {
+        "apiVersion": "workspace.jupyter.org/v1alpha1",
+        "kind": "WorkspaceShare",
+        "metadata": {"name": "nobody"},
+        "spec": {"workspaceName": "w", "subjects": []},
+    }
+    res = kubectl.create(share, namespace, check=False)
+    assert res.returncode != 0
+    assert "spec.subjects must name at least one User, Group or ServiceAccount" in res.stderr
+
+
+def test_schema_rejects_unknown_desired_status(kubectl: Kubectl, namespace: str) -> None:
+    res = kubectl.create(workspace_manifest("d", desiredStatus="Paused"), namespace, check=False)
+    assert res.returncode != 0
+    assert 'spec.desiredStatus: Unsupported value: "Paused"' in res.stderr
+
+
+def test_kubectl_get_jupyter_lists_every_kind(kubectl: Kubectl) -> None:
+    res = kubectl.run("api-resources", "--categories=jupyter", "-o", "name")
+    assert sorted(res.stdout.split()) == sorted(
+        f"{p}.workspace.jupyter.org"
+        for p in (
+            "workspaces",
+            "workspacetemplates",
+            "workspacemanagers",
+            "workspaceexecutionprofiles",
+            "workspaceshares",
+        )
+    )

@@ -1,0 +1,81 @@
+"""Owner stamping through the admission webhook, with users impersonated by kubectl --as."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import Operator, workspace_manifest
+from .kube import Kubectl, eventually
+
+pytestmark = pytest.mark.integration
+OWNER = "workspace.jupyter.org/created-by"
+
+
+@pytest.fixture
+def alice_can_edit_workspaces(kubectl: Kubectl, namespace: str) -> str:
+    kubectl.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "jupyter-k8s-test-workspace-editor"},
+            "rules": [
+                {
+                    "apiGroups": ["workspace.jupyter.org"],
+                    "resources": ["workspaces"],
+                    "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+                }
+            ],
+        }
+    )
+    kubectl.run(
+        "create",
+        "rolebinding",
+        "alice",
+        "-n",
+        namespace,
+        "--clusterrole=jupyter-k8s-test-workspace-editor",
+        "--user=alice",
+    )
+    return namespace
+
+
+def test_creator_becomes_owner_and_cannot_hand_it_over(
+    kubectl: Kubectl, operator: Operator, alice_can_edit_workspaces: str, template: str
+) -> None:
+    ns = alice_can_edit_workspaces
+    kubectl.create(workspace_manifest("mine", template), ns, user="alice")
+    ws = kubectl.get("workspace", "mine", ns)
+    assert ws["metadata"]["annotations"][OWNER] == "alice"  # type: ignore[index]
+    eventually(
+        lambda: kubectl.jsonpath("workspace", "mine", "{.status.owner}", ns) == "alice",
+        what="status.owner",
+    )
+
+    res = kubectl.run(
+        "annotate",
+        "workspace",
+        "mine",
+        "-n",
+        ns,
+        f"{OWNER}=mallory",
+        "--overwrite",
+        user="alice",
+        check=False,
+    )
+    assert res.returncode != 0 and "only an admin may change it" in res.stderr
+
+    # A cluster admin may (e.g. to hand a workspace over).
+    kubectl.run("annotate", "workspace", "mine", "-n", ns, f"{OWNER}=bob", "--overwrite")
+    assert kubectl.get("workspace", "mine", ns)["metadata"]["annotations"][OWNER] == "bob"  # type: ignore[index]
+
+
+def test_forged_owner_on_create_is_refused(
+    kubectl: Kubectl, operator: Operator, alice_can_edit_workspaces: str, template: str
+) -> None:
+    manifest = workspace_manifest("forged", template)
+    manifest["metadata"]["annotations"] = {OWNER: "bob"}
+    res = kubectl.create(manifest, alice_can_edit_workspaces, user="alice", check=False)
+    assert (
+        res.returncode != 0
+        and "only an admin may create a workspace on behalf of 'bob'" in res.stderr
+    )
