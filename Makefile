@@ -96,3 +96,17 @@ install: ## Install the CRDs into the cluster of KUBECONFIG.
 .PHONY: uninstall
 uninstall: ## Remove the CRDs (and with them every workspace!) from the cluster.
 	$(KUBECTL) delete --ignore-not-found -f crds/
+
+##@ Operator
+
+.PHONY: run
+run: $(SETUP_STAMP) install ## Run the operator here against KUBECONFIG (the local cluster by default).
+	JK_WEBHOOK_MODE=url JK_LOG_FORMAT=plain JK_CERT_DIR=$(CURDIR)/.cluster/webhook $(PY) -m jupyter_k8s run
+
+.PHONY: demo
+demo: $(SETUP_STAMP) ## Bring everything up locally: cluster, CRDs, operator, samples; watch them go Available.
+	$(PY) hack/demo.py
+
+.PHONY: bench
+bench: $(SETUP_STAMP) ## Create N workspaces (default 200) on the local cluster and print throughput, latency, RSS.
+	$(PY) hack/bench.py --count $(N)

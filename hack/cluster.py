@@ -32,6 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = Path(os.environ.get("JK_CLUSTER_DIR", ROOT / ".cluster"))
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+
 HOST = "127.0.0.1"
 PORTS = {
     "etcd": int(os.environ.get("JK_ETCD_PORT", "23790")),
@@ -558,6 +560,11 @@ def _default_sa(bins: dict[str, Path]) -> bool:
 def down() -> int:
     bins = binaries()
     pki = STATE / "pki"
+    known = {c.name for c in components(bins, pki)}
+    # Anything else started next to the cluster (the demo's operator) goes first.
+    for pidfile in sorted((STATE / "run").glob("*.pid")) if (STATE / "run").exists() else []:
+        if pidfile.stem not in known:
+            Component(pidfile.stem, [str(VENV_PYTHON)]).stop()
     for comp in reversed(components(bins, pki)):
         comp.stop()
     if STATE.exists():

@@ -129,5 +129,16 @@ def api_requests(memo: Any, **_: Any) -> int:
 
 @kopf.on.cleanup()
 async def stop_background(memo: Any, **_: Any) -> None:
-    for task in list(runtime(memo).tasks):
+    rt = runtime(memo)
+    for task in list(rt.tasks):
         task.cancel()
+    if rt.settings.webhook_mode == "url":
+        # Outside a cluster the webhook points at this process: with failurePolicy Fail, a
+        # leftover configuration would block every workspace change once we are gone.
+        await rt.call(
+            rt.kube.delete,
+            "admissionregistration.k8s.io/v1",
+            "MutatingWebhookConfiguration",
+            None,
+            rt.settings.webhook_configuration,
+        )

@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""`make bench N=200`: how fast the operator brings N workspaces to Available on the local cluster.
+
+Prints (does not assert): workspaces per second to Available, p50/p95/max latency from the
+create call to Available=True as seen by a watch, the operator's peak RSS and CPU seconds, and
+the API requests the operator sent per workspace. The operator is started fresh for the run so
+its figures are its own; the whole control plane shares this machine's cores with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import cluster  # hack/cluster.py
+from kubernetes import client, config, watch
+
+GROUP, VERSION = "workspace.jupyter.org", "v1alpha1"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def proc_stats(pid: int) -> tuple[float, float]:
+    """(peak RSS in MiB, CPU seconds) of a live process, from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    hwm = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    return hwm / 1024, cpu
+
+
+def api_requests(metrics_port: int) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith("jupyter_k8s_api_requests_total "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--timeout", type=float, default=0, help="seconds (default: 60 + N/4)")
+    args = parser.parse_args()
+    n = args.count
+    timeout = args.timeout or 60 + n / 4
+
+    cluster.up()
+    kubeconfig = cluster.STATE / "kubeconfig"
+    kubectl = json.loads((cluster.STATE / "state.json").read_text())["kubectl"]
+    k = [kubectl, f"--kubeconfig={kubeconfig}"]
+    subprocess.run(
+        [
+            *k,
+            "apply",
+            "--server-side",
+            "--field-manager=jupyter-k8s",
+            "-f",
+            str(cluster.ROOT / "crds"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    demo_operator = cluster.Component("operator", [str(cluster.VENV_PYTHON)])
+    if demo_operator.pid():
+        print("stopping the demo's operator: the benchmark measures an operator of its own")
+        demo_operator.stop()
+
+    run_id = uuid.uuid4().hex[:6]
+    ns, template = f"bench-{run_id}", f"bench-{run_id}"
+    config.load_kube_config(str(kubeconfig))
+    cfg = client.Configuration.get_default_copy()
+    cfg.connection_pool_maxsize = 16
+    api = client.ApiClient(cfg)
+    custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+    core.create_namespace({"metadata": {"name": ns}})
+    custom.create_cluster_custom_object(
+        GROUP,
+        VERSION,
+        "workspacetemplates",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "WorkspaceTemplate",
+            "metadata": {"name": template},
+            "spec": {
+                "displayName": "bench",
+                "defaultImage": "ghcr.io/jupyter-k8s/jupyterlab:0.1.0",
+                "defaultResources": {"requests": {"cpu": "10m", "memory": "32Mi"}},
+                "primaryStorage": {"defaultSize": "1Gi"},
+            },
+        },
+    )
+
+    ports = {
+        "JK_HEALTH_PORT": free_port(),
+        "JK_METRICS_PORT": free_port(),
+        "JK_WEBHOOK_PORT": free_port(),
+    }
+    log = cluster.STATE / "logs" / f"bench-operator-{run_id}.log"
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "JK_WEBHOOK_MODE": "url",
+        "JK_LOG_FORMAT": "plain",
+        "JK_CERT_DIR": str(cluster.STATE / f"webhook-{run_id}"),
+        **{key: str(v) for key, v in ports.items()},
+    }
+    with open(log, "wb") as out:
+        op = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_k8s", "run"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            hook = subprocess.run(
+                [
+                    *k,
+                    "get",
+                    "mutatingwebhookconfiguration",
+                    "jupyter-k8s-owner-stamp",
+                    "-o",
+                    "json",
+                ],
+                capture_output=True,
+                text=True,
+            )
+            if hook.returncode == 0 and f":{ports['JK_WEBHOOK_PORT']}/" in hook.stdout:
+                break
+            if op.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the operator did not start; see {log}")
+            time.sleep(0.3)
+        rss0, cpu0 = proc_stats(op.pid)
+        requests0 = api_requests(ports["JK_METRICS_PORT"])
+
+        created: dict[str, float] = {}
+        available: dict[str, float] = {}
+        done = threading.Event()
+
+        def watcher() -> None:
+            w = watch.Watch()
+            while not done.is_set():
+                for ev in w.stream(
+                    custom.list_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    ns,
+                    "workspaces",
+                    timeout_seconds=5,
+                ):
+                    obj = ev["object"]
+                    name = obj["metadata"]["name"]
+                    conds = (obj.get("status") or {}).get("conditions") or []
+                    if name not in available and any(
+                        c["type"] == "Available" and c["status"] == "True" for c in conds
+                    ):
+                        available[name] = time.monotonic()
+                        if len(available) == n:
+                            done.set()
+                            w.stop()
+
+        threading.Thread(target=watcher, daemon=True).start()
+        time.sleep(0.5)
+
+        def create(i: int) -> None:
+            name = f"ws-{i:05d}"
+            created[name] = time.monotonic()
+            custom.create_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                ns,
+                "workspaces",
+                {
+                    "apiVersion": f"{GROUP}/{VERSION}",
+                    "kind": "Workspace",
+                    "metadata": {"name": name},
+                    "spec": {"templateRef": template},
+                },
+            )
+
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(create, range(n)))
+        t_created = time.monotonic() - t0
+        done.wait(timeout)
+        elapsed = (max(available.values()) if available else time.monotonic()) - t0
+        rss, cpu = proc_stats(op.pid)
+        requests = api_requests(ports["JK_METRICS_PORT"]) - requests0
+        latencies = [available[x] - created[x] for x in available]
+
+        print(
+            f"\n== make bench: N={n} workspaces on the local cluster (kwok nodes, 2 cores shared) =="
+        )
+        print(
+            f"created in                 {t_created:8.1f} s   ({n / t_created:.0f}/s through the API and the owner webhook)"
+        )
+        print(
+            f"Available                  {len(available):8d} / {n}"
+            + ("" if len(available) == n else f"   (timed out after {timeout:.0f} s)")
+        )
+        print(f"all Available after        {elapsed:8.1f} s   (first create -> last Available)")
+        print(
+            f"throughput                 {len(available) / elapsed:8.1f} workspaces/s to Available"
+        )
+        if latencies:
+            print(
+                f"create -> Available        p50 {pct(latencies, 0.5):.2f} s   p95 {pct(latencies, 0.95):.2f} s   max {max(latencies):.2f} s"
+            )
+        print(f"operator peak RSS          {rss:8.1f} MiB  (at start-up: {rss0:.1f} MiB)")
+        print(
+            f"operator CPU               {cpu - cpu0:8.1f} s    ({(cpu - cpu0) / n * 1000:.1f} ms per workspace)"
+        )
+        print(
+            f"operator API requests      {requests:8.0f}      ({requests / n:.1f} per workspace; watches not counted)"
+        )
+        print(f"operator log               {log}")
+        return 0
+    finally:
+        print("cleaning up (deleting the namespace and the template) ...", flush=True)
+        subprocess.run(
+            [*k, "delete", "namespace", ns, "--wait=true", "--timeout=600s"], capture_output=True
+        )
+        subprocess.run(
+            [*k, "delete", "workspacetemplate", template, "--wait=true", "--timeout=120s"],
+            capture_output=True,
+        )
+        op.terminate()
+        op.wait(30)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Names, drift detection and the template finalizer plan."""
+
+from __future__ import annotations
+
+from jupyter_k8s.names import MAX_NAME, workspace_child
+from jupyter_k8s.reconcile.drift import contains
+from jupyter_k8s.reconcile.template import plan_template
+
+
+def test_child_names_are_valid_labels_and_distinct() -> None:
+    assert workspace_child("lab") == "ws-lab"
+    a, b = workspace_child("x" * 70 + "a"), workspace_child("x" * 70 + "b")
+    assert len(a) <= MAX_NAME and len(b) <= MAX_NAME and a != b
+    assert workspace_child("My.Lab") != workspace_child("my-lab")
+
+
+def test_drift_compares_desired_fields_only_and_quantities_by_value() -> None:
+    have = {"spec": {"replicas": 1, "extra": True, "c": [{"cpu": "500m", "name": "w", "x": 1}]}}
+    assert contains(have, {"spec": {"replicas": 1, "c": [{"cpu": "0.5", "name": "w"}]}})
+    assert not contains(have, {"spec": {"replicas": 2}})
+    assert not contains(have, {"spec": {"c": [{"cpu": "1"}]}})
+    assert not contains(have, {"spec": {"missing": 1}})
+
+
+def test_template_finalizer_follows_its_users() -> None:
+    assert plan_template(False, []).want_finalizer is False
+    assert plan_template(False, ["a/x"]).want_finalizer is True
+    blocked = plan_template(True, ["ns/b", "ns/a"])
+    assert blocked.workspace_count == 2
+    assert blocked.blocked_message and "ns/a, ns/b" in blocked.blocked_message
+    many = plan_template(True, [f"ns/w{i:02d}" for i in range(15)])
+    assert many.blocked_message and "and 5 more" in many.blocked_message

@@ -1,0 +1,252 @@
+"""The pure workspace reconciliation: inheritance, validation, children, status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_k8s.api import WorkspaceManagerSpec, WorkspaceSpec, WorkspaceTemplateSpec
+from jupyter_k8s.reconcile.children import WorkspaceRef
+from jupyter_k8s.reconcile.conditions import Cond, merge_conditions
+from jupyter_k8s.reconcile.observed import DeploymentView, PodView, PvcView
+from jupyter_k8s.reconcile.resolve import resolve
+from jupyter_k8s.reconcile.routing import route
+from jupyter_k8s.reconcile.validate import violations
+from jupyter_k8s.reconcile.workspace import WorkspaceInputs, plan_workspace
+
+REF = WorkspaceRef(name="lab", namespace="team-a", uid="uid-1")
+TEMPLATE = WorkspaceTemplateSpec.model_validate(
+    {
+        "displayName": "T",
+        "appType": "jupyterlab",
+        "defaultImage": "img:1",
+        "allowedImages": ["img:1", "img:2"],
+        "defaultResources": {
+            "requests": {"cpu": "200m", "memory": "512Mi"},
+            "limits": {"memory": "1Gi"},
+        },
+        "resourceBounds": {"cpu": {"min": "100m", "max": "2"}, "nvidia.com/gpu": {"max": "1"}},
+        "primaryStorage": {
+            "defaultSize": "5Gi",
+            "minSize": "1Gi",
+            "maxSize": "20Gi",
+            "storageClassName": "gold",
+        },
+        "env": [{"name": "A", "value": "template"}, {"name": "B", "value": "template"}],
+        "defaultManagerRef": "mgr",
+    }
+)
+READY_DEPLOY = DeploymentView(
+    generation=1, observed_generation=1, replicas=1, ready=1, available=1, updated=1, failure=None
+)
+READY_POD = PodView(name="p", phase="Running", deleting=False, ready=True, unschedulable=None)
+BOUND = PvcView(name="ws-lab", requested="5Gi", phase="Bound")
+
+
+def _inputs(spec: dict[str, Any], **kw: Any) -> WorkspaceInputs:
+    base: dict[str, Any] = {
+        "ref": REF,
+        "generation": 1,
+        "spec": WorkspaceSpec.model_validate({"templateRef": "t", **spec}),
+        "annotations": {"workspace.jupyter.org/created-by": "alice"},
+        "status": {},
+        "template_name": "t",
+        "template": TEMPLATE,
+    }
+    base.update(kw)
+    return WorkspaceInputs(**base)
+
+
+def _by_kind(objs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {o["kind"]: o for o in objs}
+
+
+def test_empty_fields_are_inherited_from_the_template() -> None:
+    r = resolve(WorkspaceSpec.model_validate({"env": [{"name": "B", "value": "mine"}]}), TEMPLATE)
+    assert r.image == "img:1" and r.app_type == "jupyterlab"
+    assert r.requests == {"cpu": "200m", "memory": "512Mi"} and r.limits == {"memory": "1Gi"}
+    assert (r.storage_size, r.storage_class, r.mount_path) == ("5Gi", "gold", "/home/jovyan")
+    assert [(e.name, e.value) for e in r.env] == [("A", "template"), ("B", "mine")]
+    assert r.manager_ref == "mgr"
+
+
+def test_explicit_values_override_the_template() -> None:
+    spec = WorkspaceSpec.model_validate(
+        {"image": "img:2", "resources": {"requests": {"cpu": "1"}}, "storage": {"size": "10Gi"}}
+    )
+    r = resolve(spec, TEMPLATE)
+    assert r.image == "img:2" and r.requests == {"cpu": "1"} and r.storage_size == "10Gi"
+    assert r.limits == {"memory": "1Gi"}, "limits still come from the template"
+
+
+def test_every_violation_is_listed_with_its_field() -> None:
+    spec = WorkspaceSpec.model_validate(
+        {
+            "image": "evil:1",
+            "resources": {
+                "requests": {"cpu": "50m", "nvidia.com/gpu": "2"},
+                "limits": {"nvidia.com/gpu": "2"},
+            },
+            "storage": {"size": "50Gi"},
+        }
+    )
+    found = violations(spec, resolve(spec, TEMPLATE), TEMPLATE, "t")
+    text = "\n".join(found)
+    assert 'spec.image: "evil:1" is not allowed' in text and "img:1, img:2" in text
+    assert "spec.resources.requests.cpu: 50m is below the template's minimum 100m" in text
+    assert "spec.resources.requests.nvidia.com/gpu: 2 is above the template's maximum 1" in text
+    assert "spec.resources.limits.nvidia.com/gpu: 2 is above the template's maximum 1" in text
+    assert "spec.storage.size: 50Gi is above the template's maximum 20Gi" in text
+
+
+def test_request_above_limit_and_shrinking_volume_are_invalid() -> None:
+    spec = WorkspaceSpec.model_validate(
+        {"resources": {"requests": {"memory": "2Gi"}}, "storage": {"size": "2Gi"}}
+    )
+    found = violations(spec, resolve(spec, TEMPLATE), TEMPLATE, "t", current_volume_size="5Gi")
+    assert any("requests.memory: 2Gi is above its limit 1Gi" in v for v in found)
+    assert any("volumes cannot shrink" in v for v in found)
+
+
+def test_valid_running_workspace_children() -> None:
+    plan = plan_workspace(_inputs({}, pvc=BOUND, deployment=READY_DEPLOY, pods=[READY_POD]))
+    objs = _by_kind(plan.apply)
+    assert set(objs) == {"PersistentVolumeClaim", "Deployment", "Service"}
+    for obj in plan.apply:
+        meta = obj["metadata"]
+        assert meta["labels"]["workspace.jupyter.org/workspace-name"] == "lab"
+        assert (
+            meta["ownerReferences"][0]["uid"] == "uid-1"
+            and meta["ownerReferences"][0]["controller"]
+        )
+    dep = objs["Deployment"]["spec"]
+    assert dep["replicas"] == 1 and dep["strategy"] == {"type": "Recreate"}
+    pod = dep["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["seccompProfile"] == {
+        "type": "RuntimeDefault"
+    }
+    assert pod["automountServiceAccountToken"] is False
+    c = pod["containers"][0]
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False and c["securityContext"][
+        "capabilities"
+    ] == {"drop": ["ALL"]}
+    assert c["command"][:2] == ["jupyter", "lab"]
+    assert objs["PersistentVolumeClaim"]["spec"]["storageClassName"] == "gold"
+    assert plan.status["phase"] == "Running"
+    assert {c["type"]: c["status"] for c in plan.status["conditions"]} == {
+        "Valid": "True",
+        "Available": "True",
+        "Progressing": "False",
+        "Degraded": "False",
+        "Stopped": "False",
+    }
+    assert plan.status["owner"] == "alice" and plan.status["observedGeneration"] == 1
+
+
+def test_invalid_workspace_gets_no_children_and_loses_no_volume() -> None:
+    plan = plan_workspace(_inputs({"image": "evil:1"}, pvc=BOUND, deployment=READY_DEPLOY))
+    assert plan.apply == []
+    assert plan.delete == [("Deployment", "ws-lab")], "compute goes, the volume stays"
+    assert plan.status["phase"] == "Invalid"
+    valid = next(c for c in plan.status["conditions"] if c["type"] == "Valid")
+    assert valid["status"] == "False" and valid["reason"] == "InvalidSpec"
+    assert plan.events[0].type == "Warning" and "evil:1" in plan.events[0].message
+
+
+def test_missing_template_is_its_own_reason() -> None:
+    plan = plan_workspace(_inputs({}, template=None))
+    valid = next(c for c in plan.status["conditions"] if c["type"] == "Valid")
+    assert (
+        valid["reason"] == "TemplateNotFound"
+        and 'WorkspaceTemplate "t" does not exist' in valid["message"]
+    )
+
+
+def test_stopped_scales_to_zero_and_reports_stopped_once_pods_are_gone() -> None:
+    stopping = plan_workspace(_inputs({"desiredStatus": "Stopped"}, pods=[READY_POD]))
+    assert _by_kind(stopping.apply)["Deployment"]["spec"]["replicas"] == 0
+    assert "PersistentVolumeClaim" in _by_kind(stopping.apply)
+    assert stopping.status["phase"] == "Stopping"
+    stopped = plan_workspace(_inputs({"desiredStatus": "Stopped"}, pods=[]))
+    assert stopped.status["phase"] == "Stopped"
+
+
+def test_degraded_reasons_name_the_cause() -> None:
+    unschedulable = PodView(
+        "p", "Pending", False, False, "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+    )
+    plan = plan_workspace(_inputs({}, pvc=BOUND, deployment=READY_DEPLOY, pods=[unschedulable]))
+    degraded = next(c for c in plan.status["conditions"] if c["type"] == "Degraded")
+    assert degraded["status"] == "True" and degraded["reason"] == "Unschedulable"
+    assert "Insufficient nvidia.com/gpu" in degraded["message"]
+
+    pull = PodView(
+        "p", "Pending", False, False, None, (("workspace", "ImagePullBackOff", "no such host"),)
+    )
+    plan = plan_workspace(_inputs({}, pvc=BOUND, deployment=READY_DEPLOY, pods=[pull]))
+    assert plan.status["phase"] == "Degraded"
+    assert (
+        next(c for c in plan.status["conditions"] if c["type"] == "Degraded")["reason"]
+        == "ImagePullBackOff"
+    )
+
+
+def test_unbound_volume_is_waiting_not_degraded() -> None:
+    waiting = PodView(
+        "p", "Pending", False, False, "pod has unbound immediate PersistentVolumeClaims"
+    )
+    plan = plan_workspace(
+        _inputs(
+            {}, pvc=PvcView("ws-lab", "5Gi", "Pending"), deployment=READY_DEPLOY, pods=[waiting]
+        )
+    )
+    assert plan.status["phase"] == "Starting"
+
+
+def test_status_is_unchanged_on_a_second_pass() -> None:
+    first = plan_workspace(
+        _inputs({}, pvc=BOUND, deployment=READY_DEPLOY, pods=[READY_POD]),
+        now="2026-01-01T00:00:00Z",
+    )
+    second = plan_workspace(
+        _inputs({}, pvc=BOUND, deployment=READY_DEPLOY, pods=[READY_POD], status=first.status),
+        now="2026-01-02T00:00:00Z",
+    )
+    assert first.status_changed and not second.status_changed
+    assert second.events == []
+
+
+def test_condition_time_moves_only_on_transitions() -> None:
+    old = merge_conditions([], [Cond("Available", False, "Starting", "a")], 1, now="t1")
+    same = merge_conditions(old, [Cond("Available", False, "Starting", "b")], 2, now="t2")
+    assert same[0]["lastTransitionTime"] == "t1" and same[0]["message"] == "b"
+    flipped = merge_conditions(same, [Cond("Available", True, "Running", "c")], 2, now="t3")
+    assert flipped[0]["lastTransitionTime"] == "t3"
+
+
+def test_routes_per_mode() -> None:
+    sub = WorkspaceManagerSpec.model_validate(
+        {"domain": "ws.example.com", "routing": {"tlsSecretName": "tls"}}
+    )
+    r = route("lab", "team-a", sub)
+    assert (r.url, r.base_url) == ("https://lab--team-a.ws.example.com/", "/")
+    path = WorkspaceManagerSpec.model_validate(
+        {"domain": "ws.example.com", "routing": {"mode": "path"}}
+    )
+    r = route("lab", "team-a", path)
+    assert (r.url, r.base_url) == (
+        "http://ws.example.com/workspaces/team-a/lab/",
+        "/workspaces/team-a/lab/",
+    )
+    assert route("lab", "team-a", None).url is None
+
+
+def test_base_url_reaches_the_app() -> None:
+    path = WorkspaceManagerSpec.model_validate(
+        {"domain": "ws.example.com", "routing": {"mode": "path"}}
+    )
+    plan = plan_workspace(_inputs({}, manager=path))
+    c = _by_kind(plan.apply)["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in c["env"]}
+    assert env["JUPYTER_K8S_BASE_URL"] == "/workspaces/team-a/lab/"
+    assert "--ServerApp.base_url=$(JUPYTER_K8S_BASE_URL)" in c["command"]
+    assert c["readinessProbe"]["httpGet"]["path"] == "/workspaces/team-a/lab/api"
