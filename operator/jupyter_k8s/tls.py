@@ -37,15 +37,18 @@ def _san(host: str) -> x509.GeneralName:
         return x509.DNSName(host)
 
 
-def make_serving_cert(directory: Path, hosts: list[str]) -> ServingCert:
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+def serving_cert_pem(
+    hosts: list[str], ca_name: str = "jupyter-k8s-webhook-ca"
+) -> tuple[bytes, bytes, bytes]:
+    """(CA certificate, serving certificate, its private key) as PEM, for `hosts` (DNS names
+    or IP addresses; `*.example.com` wildcards allowed)."""
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "jupyter-k8s-webhook-ca")])
+    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ca_name)])
     ca = (
         x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
+        .subject_name(issuer)
+        .issuer_name(issuer)
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=5))
@@ -71,7 +74,7 @@ def make_serving_cert(directory: Path, hosts: list[str]) -> ServingCert:
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
-        .issuer_name(ca_name)
+        .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=5))
@@ -80,15 +83,19 @@ def make_serving_cert(directory: Path, hosts: list[str]) -> ServingCert:
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    out = ServingCert(directory / "ca.crt", directory / "tls.crt", directory / "tls.key")
-    out.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    out.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    out.key_file.touch(mode=0o600)
-    out.key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    pem = serialization.Encoding.PEM
+    return ca.public_bytes(pem), cert.public_bytes(pem), key_pem
+
+
+def make_serving_cert(directory: Path, hosts: list[str]) -> ServingCert:
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ca_pem, cert_pem, key_pem = serving_cert_pem(hosts)
+    out = ServingCert(directory / "ca.crt", directory / "tls.crt", directory / "tls.key")
+    out.ca_file.write_bytes(ca_pem)
+    out.cert_file.write_bytes(cert_pem)
+    out.key_file.touch(mode=0o600)
+    out.key_file.write_bytes(key_pem)
     return out

@@ -1,0 +1,70 @@
+"""The operator: CRDs (from the API models), namespace, RBAC, Deployment, webhook, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from jupyter_k8s.deploy import installer
+from jupyter_k8s.deploy.settings import NAME
+
+from ..config import OperatorConfig
+from .manifests import declare
+
+
+@dataclass(frozen=True)
+class OperatorArgs:
+    config: OperatorConfig
+
+
+def operator_manifests(config: OperatorConfig) -> list[dict[str, Any]]:
+    """What the component declares: the installer's objects, adapted to the config."""
+    objs = [
+        installer.namespace(),
+        installer.service_account(),
+        installer.cluster_role(),
+        installer.cluster_role_binding(),
+        installer.metrics_service(),
+    ]
+    if not config.runsOnHost:
+        deployment = installer.deployment(config.image)
+        if config.watchNamespaces:
+            env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+            env.append({"name": "JK_NAMESPACES", "value": ",".join(config.watchNamespaces)})
+        objs += [deployment, installer.webhook_service(), installer.webhook_configuration()]
+    for obj in objs:
+        if obj["metadata"].get("namespace"):
+            obj["metadata"]["namespace"] = config.namespace
+    for obj in objs:
+        if obj["kind"] == "Namespace":
+            obj["metadata"]["name"] = config.namespace
+        for subject in obj.get("subjects", []):
+            subject["namespace"] = config.namespace
+        for hook in obj.get("webhooks", []):
+            hook["clientConfig"]["service"]["namespace"] = config.namespace
+    return objs
+
+
+class Operator(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: OperatorArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("jupyter-k8s:index:Operator", name, None, opts)
+        crds = [declare(crd, pulumi.ResourceOptions(parent=self)) for crd in installer.crds()]
+        self.crds = crds
+        namespace = None
+        children = []
+        for obj in operator_manifests(args.config):
+            depends: list[pulumi.Resource] = (
+                [namespace] if namespace is not None and obj["kind"] != "Namespace" else []
+            )
+
+            res = declare(obj, pulumi.ResourceOptions(parent=self, depends_on=depends))
+            if obj["kind"] == "Namespace":
+                namespace = res
+            children.append(res)
+        # The webhook's caBundle is filled in by the operator at start-up (it makes its own CA).
+        self.namespace = args.config.namespace
+        self.register_outputs({"namespace": self.namespace, "name": NAME, "crds": len(crds)})

@@ -1,0 +1,197 @@
+"""Team namespaces: who may use them, how much they may use, and who may reach their pods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from jupyter_k8s.api import GROUP
+from jupyter_k8s.api.workspace import WORKSPACE_LABEL
+
+from ..config import Target, Team
+from .manifests import declare
+from .proxy import NAMESPACE as PROXY_NAMESPACE
+from .security import restricted_namespace
+
+USER_ROLE = "jupyter-k8s-workspace-user"
+CATALOGUE_ROLE = "jupyter-k8s-catalogue-reader"
+METADATA_ADDRESSES = ["169.254.169.254/32", "169.254.170.2/32"]  # EC2 IMDS, ECS task metadata
+
+
+@dataclass(frozen=True)
+class TenancyArgs:
+    teams: list[Team]
+    target: Target
+
+
+def shared_roles() -> list[dict[str, Any]]:
+    """What team members may do: their workspaces and shares; read the catalogue."""
+    rw = ["get", "list", "watch", "create", "update", "patch", "delete"]
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": USER_ROLE, "labels": {"app.kubernetes.io/part-of": "jupyter-k8s"}},
+            "rules": [
+                {"apiGroups": [GROUP], "resources": ["workspaces", "workspaceshares"], "verbs": rw},
+                {
+                    "apiGroups": [GROUP],
+                    "resources": ["workspaces/status", "workspaceshares/status"],
+                    "verbs": ["get"],
+                },
+                {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list", "watch"]},
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {
+                "name": CATALOGUE_ROLE,
+                "labels": {"app.kubernetes.io/part-of": "jupyter-k8s"},
+            },
+            "rules": [
+                {
+                    "apiGroups": [GROUP],
+                    "resources": [
+                        "workspacetemplates",
+                        "workspacemanagers",
+                        "workspaceexecutionprofiles",
+                    ],
+                    "verbs": ["get", "list", "watch"],
+                }
+            ],
+        },
+    ]
+
+
+def _subjects(team: Team) -> list[dict[str, Any]]:
+    return [
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": u} for u in team.users
+    ] + [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g} for g in team.groups]
+
+
+def team_manifests(team: Team, target: Target) -> list[dict[str, Any]]:
+    ns = team.name
+    meta = {
+        "namespace": ns,
+        "labels": {"app.kubernetes.io/part-of": "jupyter-k8s", "jupyter-k8s/team": ns},
+    }
+    q = team.quota
+    objs: list[dict[str, Any]] = [
+        restricted_namespace(ns, **{"jupyter-k8s/team": ns}),
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {**meta, "name": "workspace-users"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": USER_ROLE,
+            },
+            "subjects": _subjects(team),
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": f"{CATALOGUE_ROLE}-{ns}", "labels": meta["labels"]},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": CATALOGUE_ROLE,
+            },
+            "subjects": _subjects(team),
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {**meta, "name": "team-quota"},
+            "spec": {
+                "hard": {
+                    "requests.cpu": q.cpu,
+                    "limits.cpu": q.cpu,
+                    "requests.memory": q.memory,
+                    "limits.memory": q.memory,
+                    "requests.nvidia.com/gpu": q.gpu,
+                    "requests.storage": q.storage,
+                    "persistentvolumeclaims": str(q.workspaces),
+                    f"count/workspaces.{GROUP}": str(q.workspaces),
+                }
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": {**meta, "name": "defaults"},
+            "spec": {
+                "limits": [
+                    {
+                        "type": "Container",
+                        "defaultRequest": {"cpu": "100m", "memory": "256Mi"},
+                        "default": {"cpu": "1", "memory": "2Gi"},
+                        "max": {"cpu": q.cpu, "memory": q.memory},
+                    },
+                    {"type": "PersistentVolumeClaim", "max": {"storage": q.storage}},
+                ]
+            },
+        },
+        {
+            # Workspace pods accept traffic from the proxy only (not from each other).
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {**meta, "name": "workspaces-from-proxy-only"},
+            "spec": {
+                "podSelector": {
+                    "matchExpressions": [{"key": WORKSPACE_LABEL, "operator": "Exists"}]
+                },
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"kubernetes.io/metadata.name": PROXY_NAMESPACE}
+                                },
+                                "podSelector": {
+                                    "matchLabels": {"app.kubernetes.io/name": "traefik"}
+                                },
+                            }
+                        ]
+                    }
+                ],
+            },
+        },
+    ]
+    if target == Target.EKS:
+        objs.append(
+            {
+                # Pods must not borrow the node's cloud identity: IRSA is the way to get one.
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {**meta, "name": "block-cloud-metadata"},
+                "spec": {
+                    "podSelector": {},
+                    "policyTypes": ["Egress"],
+                    "egress": [
+                        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": METADATA_ADDRESSES}}]}
+                    ],
+                },
+            }
+        )
+    return objs
+
+
+class Tenancy(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: TenancyArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("jupyter-k8s:index:Tenancy", name, None, opts)
+        self.resources = [declare(o, pulumi.ResourceOptions(parent=self)) for o in shared_roles()]
+        for team in args.teams:
+            objs = team_manifests(team, args.target)
+            ns = declare(objs[0], pulumi.ResourceOptions(parent=self))
+            child = pulumi.ResourceOptions(parent=self, depends_on=[ns])
+            self.resources += [ns, *(declare(o, child) for o in objs[1:])]
+        self.namespaces = [t.name for t in args.teams]
+        self.register_outputs({"namespaces": self.namespaces})
