@@ -62,12 +62,12 @@ fmt: $(SETUP_STAMP) ## Format and auto-fix the code.
 	$(PY) -m ruff check --fix .
 
 .PHONY: test
-test: $(SETUP_STAMP) ## Run every test tier: unit, then integration against the real local cluster.
-	$(PY) -m pytest tests/unit tests/integration
+test: $(SETUP_STAMP) ## Every tier: unit, stack (mocks), integration and e2e against the real local cluster.
+	$(PY) -m pytest tests/unit tests/infra tests/integration tests/e2e
 
 .PHONY: test-unit
 test-unit: $(SETUP_STAMP) ## Unit tests only (no cluster).
-	$(PY) -m pytest tests/unit
+	$(PY) -m pytest tests/unit tests/infra
 
 .PHONY: test-integration
 test-integration: $(SETUP_STAMP) ## Integration tests (starts the local cluster if needed).
@@ -110,3 +110,55 @@ demo: $(SETUP_STAMP) ## Bring everything up locally: cluster, CRDs, operator, sa
 .PHONY: bench
 bench: $(SETUP_STAMP) ## Create N workspaces (default 200) on the local cluster and print throughput, latency, RSS.
 	$(PY) hack/bench.py --count $(N)
+
+##@ Pulumi stack (STACK=dev: guided mode on the local cluster)
+
+STACK ?= dev
+EKS_CLUSTER_NAME ?= jupyter-k8s-cluster
+AWS_REGION ?= us-west-2
+
+.PHONY: preview
+preview: $(SETUP_STAMP) ## pulumi preview of STACK (builds the Pulumi CLI and provider when missing).
+	$(PY) -m infra.cli preview --stack $(STACK)
+
+.PHONY: deploy
+deploy: $(SETUP_STAMP) ## pulumi up of STACK (dev: needs `make cluster-up`).
+	$(PY) -m infra.cli up --stack $(STACK)
+
+.PHONY: undeploy
+undeploy: $(SETUP_STAMP) ## pulumi destroy of STACK.
+	$(PY) -m infra.cli destroy --stack $(STACK)
+
+.PHONY: setup-kind
+setup-kind: ## Create a kind cluster (needs kind and a container engine; else use make cluster-up).
+	@if command -v kind >/dev/null && docker info >/dev/null 2>&1; then \
+	  kind create cluster --config hack/kind.yaml; \
+	  test -f Pulumi.kind.yaml || cp examples/Pulumi.kind.yaml Pulumi.kind.yaml; \
+	  echo "now: make deploy STACK=kind"; \
+	else \
+	  echo "setup-kind needs kind and a running container engine, and this machine has none."; \
+	  echo "Use the embedded control plane instead: make cluster-up && make deploy (STACK=dev)."; \
+	  exit 1; \
+	fi
+
+.PHONY: teardown-kind
+teardown-kind: ## Delete the kind cluster.
+	@command -v kind >/dev/null || { echo "kind is not installed"; exit 1; }
+	kind delete cluster --name jupyter-k8s
+
+.PHONY: setup-aws
+setup-aws: $(SETUP_STAMP) ## Prepare STACK=aws for an existing EKS cluster (EKS_CLUSTER_NAME, AWS_REGION).
+	@command -v aws >/dev/null || { echo "setup-aws needs the AWS CLI (aws eks get-token authenticates kubectl and Pulumi)"; exit 1; }
+	aws sts get-caller-identity >/dev/null
+	aws eks update-kubeconfig --name $(EKS_CLUSTER_NAME) --region $(AWS_REGION)
+	test -f Pulumi.aws.yaml || cp examples/Pulumi.aws.yaml Pulumi.aws.yaml
+	$(PY) -c "import yaml,sys; p='Pulumi.aws.yaml'; d=yaml.safe_load(open(p)); e=d['config'].setdefault('jupyter-k8s:eks',{}); e.update(clusterName='$(EKS_CLUSTER_NAME)', region='$(AWS_REGION)'); yaml.safe_dump(d, open(p,'w'), sort_keys=False)"
+	@echo "Pulumi.aws.yaml targets $(EKS_CLUSTER_NAME) in $(AWS_REGION): review it, then make deploy-aws"
+
+.PHONY: deploy-aws
+deploy-aws: $(SETUP_STAMP) ## pulumi up of STACK=aws (EKS; needs AWS credentials and the aws plugin).
+	$(PY) -m infra.cli up --stack aws
+
+.PHONY: port-forward
+port-forward: ## Forward https://localhost:8443 to the proxy (a real cluster; kwok pods serve nothing).
+	$(KUBECTL) -n jupyter-k8s-proxy port-forward svc/traefik 8443:443

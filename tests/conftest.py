@@ -6,6 +6,10 @@ import os
 
 import pytest
 
+from tests.support.fixtures import crds, kubectl, namespace, operator, template, unique
+
+__all__ = ["crds", "kubectl", "namespace", "operator", "template", "unique"]
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

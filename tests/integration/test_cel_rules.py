@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import ROOT, template_manifest, workspace_manifest
-from .kube import Kubectl
+from tests.support.fixtures import ROOT, template_manifest, workspace_manifest
+from tests.support.kube import Kubectl
 
 pytestmark = pytest.mark.integration
 
 
-def test_crds_and_installer_pass_server_side_validation(kubectl: Kubectl) -> None:
+def test_crds_and_installer_pass_server_side_validation(kubectl: Kubectl, crds: Kubectl) -> None:
     kubectl.run("apply", "--dry-run=server", "-f", str(ROOT / "crds"))
     # Namespaced objects of the installer need their namespace to exist for a dry run.
     kubectl.run("create", "namespace", "jupyter-k8s-system", check=False)
@@ -51,7 +51,7 @@ def test_template_ref_cannot_be_changed_added_or_removed(
         assert "spec.templateRef is immutable: it cannot be added, changed or removed" in res.stderr
 
 
-def test_storage_class_is_immutable(kubectl: Kubectl, namespace: str) -> None:
+def test_storage_class_is_immutable(kubectl: Kubectl, crds: Kubectl, namespace: str) -> None:
     kubectl.create(workspace_manifest("c", storage={"storageClassName": "standard"}), namespace)
     res = kubectl.run(
         "patch",
@@ -68,7 +68,7 @@ def test_storage_class_is_immutable(kubectl: Kubectl, namespace: str) -> None:
     assert "spec.storage.storageClassName is immutable" in res.stderr
 
 
-def test_template_bounds_must_be_ordered(kubectl: Kubectl, unique: str) -> None:
+def test_template_bounds_must_be_ordered(kubectl: Kubectl, crds: Kubectl, unique: str) -> None:
     bad = template_manifest(
         f"bad-{unique}",
         resourceBounds={"cpu": {"min": "2", "max": "500m"}},
@@ -85,7 +85,7 @@ def test_template_bounds_must_be_ordered(kubectl: Kubectl, unique: str) -> None:
         assert message in res.stderr
 
 
-def test_share_needs_a_subject(kubectl: Kubectl, namespace: str) -> None:
+def test_share_needs_a_subject(kubectl: Kubectl, crds: Kubectl, namespace: str) -> None:
     share = {
         "apiVersion": "workspace.jupyter.org/v1alpha1",
         "kind": "WorkspaceShare",
@@ -97,13 +97,15 @@ def test_share_needs_a_subject(kubectl: Kubectl, namespace: str) -> None:
     assert "spec.subjects must name at least one User, Group or ServiceAccount" in res.stderr
 
 
-def test_schema_rejects_unknown_desired_status(kubectl: Kubectl, namespace: str) -> None:
+def test_schema_rejects_unknown_desired_status(
+    kubectl: Kubectl, crds: Kubectl, namespace: str
+) -> None:
     res = kubectl.create(workspace_manifest("d", desiredStatus="Paused"), namespace, check=False)
     assert res.returncode != 0
     assert 'spec.desiredStatus: Unsupported value: "Paused"' in res.stderr
 
 
-def test_kubectl_get_jupyter_lists_every_kind(kubectl: Kubectl) -> None:
+def test_kubectl_get_jupyter_lists_every_kind(kubectl: Kubectl, crds: Kubectl) -> None:
     res = kubectl.run("api-resources", "--categories=jupyter", "-o", "name")
     assert sorted(res.stdout.split()) == sorted(
         f"{p}.workspace.jupyter.org"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Operator, start_operator, workspace_manifest
-from .kube import Kubectl, condition, eventually
+from tests.support.fixtures import Operator, start_operator, workspace_manifest
+from tests.support.kube import Kubectl, condition, eventually
 
 pytestmark = pytest.mark.integration
 

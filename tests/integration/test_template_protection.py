@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Operator, workspace_manifest
-from .kube import Kubectl, eventually
+from tests.support.fixtures import Operator, workspace_manifest
+from tests.support.kube import Kubectl, eventually
 
 pytestmark = pytest.mark.integration
 FINALIZER = "workspace.jupyter.org/template-protection"

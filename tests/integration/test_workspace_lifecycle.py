@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import Operator, workspace_manifest
-from .kube import Kubectl, condition, eventually
+from tests.support.fixtures import Operator, workspace_manifest
+from tests.support.kube import Kubectl, condition, eventually
 
 pytestmark = pytest.mark.integration
 

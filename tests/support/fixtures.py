@@ -1,4 +1,5 @@
-"""The real local control plane as a session fixture, with the operator as a real process.
+"""The real local control plane as session fixtures, with the operator as a real process
+(registered for every tier by tests/conftest.py; nothing starts unless a test asks).
 
 The cluster is started when needed (built first if its binaries are missing) and reused when
 one already runs; one started here is stopped at the end unless JK_KEEP_CLUSTER=1. Every test
@@ -49,17 +50,7 @@ def kubectl() -> Iterator[Kubectl]:
         print(f"\nlocal cluster started in {time.monotonic() - t0:.1f}s")
         started = True
     state = json.loads((STATE / "state.json").read_text())
-    k = Kubectl(state["kubectl"], STATE / "kubeconfig")
-    k.run(
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        "--field-manager=jupyter-k8s-tests",
-        "-f",
-        str(ROOT / "crds"),
-    )
-    k.run("wait", "--for=condition=Established", "--timeout=60s", "-f", str(ROOT / "crds"))
-    yield k
+    yield Kubectl(state["kubectl"], STATE / "kubeconfig")
     if started and not os.environ.get("JK_KEEP_CLUSTER"):
         subprocess.run([*CLUSTER, "down"], check=False)
 
@@ -132,7 +123,23 @@ def start_operator(kubectl: Kubectl, log: Path, **extra_env: str) -> Operator:
 
 
 @pytest.fixture(scope="session")
-def operator(kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+def crds(kubectl: Kubectl) -> Kubectl:
+    """The CRDs from crds/, applied as `make install` does."""
+    kubectl.run(
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=jupyter-k8s-tests",
+        "-f",
+        str(ROOT / "crds"),
+    )
+    kubectl.run("wait", "--for=condition=Established", "--timeout=60s", "-f", str(ROOT / "crds"))
+    return kubectl
+
+
+@pytest.fixture(scope="session")
+def operator(crds: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    kubectl = crds
     op = start_operator(kubectl, tmp_path_factory.mktemp("operator") / "operator.log")
     yield op
     op.stop()
@@ -186,7 +193,8 @@ def template_manifest(name: str, **spec: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def template(kubectl: Kubectl, unique: str) -> Iterator[str]:
+def template(crds: Kubectl, unique: str) -> Iterator[str]:
+    kubectl = crds
     """A fresh cluster-scoped template for this test only."""
     name = f"tmpl-{unique}"
     kubectl.create(template_manifest(name))

@@ -1,0 +1,270 @@
+"""The Pulumi program under mocks: the resource graph per mode and target, its security
+properties, and the errors a wrong configuration gives."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from infra import images
+from infra.config import ConfigError, parse
+
+from .stack import Declared, customized, declare, guided, named, of_kind, pod_specs
+
+SECRET_SIG, SECRET_VALUE = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+GUIDED_COMPONENTS = ("Operator", "Proxy", "Auth", "Identity", "Tenancy", "Catalogue")
+
+
+@pytest.fixture(scope="module")
+def kind_stack() -> list[Declared]:
+    return declare(guided("kind"))
+
+
+@pytest.fixture(scope="module")
+def eks_stack() -> list[Declared]:
+    return declare(
+        guided("eks", eks={"irsaPolicyArns": ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]})
+    )
+
+
+@pytest.fixture(scope="module")
+def custom_stack() -> list[Declared]:
+    return declare(customized())
+
+
+def _components(resources: list[Declared]) -> set[str]:
+    return {r.typ.rsplit(":", 1)[-1] for r in resources if r.typ.startswith("jupyter-k8s:index:")}
+
+
+def test_guided_kind_declares_every_component(kind_stack: list[Declared]) -> None:
+    assert _components(kind_stack) == set(GUIDED_COMPONENTS)
+    # operator: CRDs from the models, RBAC, Deployment, webhook and metrics
+    assert len(of_kind(kind_stack, "CustomResourceDefinition")) == 5
+    named(kind_stack, "Deployment", "jupyter-k8s-operator", "jupyter-k8s-system")
+    named(kind_stack, "Service", "jupyter-k8s-operator-webhook", "jupyter-k8s-system")
+    named(kind_stack, "Service", "jupyter-k8s-operator-metrics", "jupyter-k8s-system")
+    named(kind_stack, "MutatingWebhookConfiguration", "jupyter-k8s-owner-stamp")
+    # proxy, auth, identity
+    traefik = named(kind_stack, "Deployment", "traefik", "jupyter-k8s-proxy")
+    assert traefik.inputs["spec"]["template"]["spec"]["containers"][0]["image"] == images.TRAEFIK
+    assert (
+        named(kind_stack, "Service", "traefik", "jupyter-k8s-proxy").inputs["spec"]["type"]
+        == "NodePort"
+    )
+    named(kind_stack, "Deployment", "oauth2-proxy", "jupyter-k8s-auth")
+    named(kind_stack, "Deployment", "jupyter-k8s-authz", "jupyter-k8s-system")
+    named(kind_stack, "Deployment", "dex", "jupyter-k8s-auth")
+    # catalogue
+    templates = {r.inputs["metadata"]["name"] for r in of_kind(kind_stack, "WorkspaceTemplate")}
+    assert templates == {"jupyterlab-cpu-v1", "jupyterlab-gpu-v1", "code-server-v1"}
+    manager = named(kind_stack, "WorkspaceManager", "default")
+    assert manager.inputs["spec"]["routing"]["ingressClassName"] == "traefik"
+    assert manager.inputs["spec"]["authentication"]["middlewares"] == ["jupyter-auth@file"]
+    named(kind_stack, "WorkspaceExecutionProfile", "default")
+
+
+def test_crds_are_the_generated_ones(kind_stack: list[Declared]) -> None:
+    from jupyter_k8s.deploy.installer import crds
+
+    declared = {
+        r.inputs["metadata"]["name"]: r.inputs["spec"]
+        for r in of_kind(kind_stack, "CustomResourceDefinition")
+    }
+    assert declared == {c["metadata"]["name"]: c["spec"] for c in crds()}
+
+
+def test_every_team_namespace_is_fenced(kind_stack: list[Declared]) -> None:
+    for team in ("team-a", "team-b"):
+        ns = named(kind_stack, "Namespace", team)
+        assert ns.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+        quota = named(kind_stack, "ResourceQuota", "team-quota", team).inputs["spec"]["hard"]
+        assert {
+            "requests.cpu",
+            "requests.memory",
+            "requests.nvidia.com/gpu",
+            "requests.storage",
+        } <= set(quota)
+        named(kind_stack, "LimitRange", "defaults", team)
+        policy = named(kind_stack, "NetworkPolicy", "workspaces-from-proxy-only", team).inputs[
+            "spec"
+        ]
+        peer = policy["ingress"][0]["from"][0]
+        assert peer["namespaceSelector"]["matchLabels"] == {
+            "kubernetes.io/metadata.name": "jupyter-k8s-proxy"
+        }
+        binding = named(kind_stack, "RoleBinding", "workspace-users", team)
+        assert binding.inputs["roleRef"]["name"] == "jupyter-k8s-workspace-user"
+    # metadata blocking is for EKS only
+    assert not [
+        r
+        for r in of_kind(kind_stack, "NetworkPolicy")
+        if r.inputs["metadata"]["name"] == "block-cloud-metadata"
+    ]
+
+
+def test_eks_target(eks_stack: list[Declared]) -> None:
+    assert _components(eks_stack) == {*GUIDED_COMPONENTS, "Eks"}
+    service = named(eks_stack, "Service", "traefik", "jupyter-k8s-proxy").inputs
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert (
+        service["metadata"]["annotations"][
+            "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"
+        ]
+        == "ip"
+    )
+    gp3 = named(eks_stack, "StorageClass", "gp3").inputs
+    assert gp3["parameters"]["type"] == "gp3" and gp3["provisioner"] == "ebs.csi.aws.com"
+    role = next(r for r in eks_stack if r.typ == "aws:iam/role:Role")
+    assert "system:serviceaccount:team-a:ws-*" in role.inputs["assumeRolePolicy"]
+    assert any(r.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider" for r in eks_stack)
+    profile = named(eks_stack, "WorkspaceExecutionProfile", "default").inputs
+    assert profile["spec"]["serviceAccount"]["annotations"][
+        "eks.amazonaws.com/role-arn"
+    ].startswith("arn:aws:iam::")
+    for team in ("team-a", "team-b"):
+        block = named(eks_stack, "NetworkPolicy", "block-cloud-metadata", team).inputs["spec"]
+        assert "169.254.169.254/32" in block["egress"][0]["to"][0]["ipBlock"]["except"]
+
+
+def test_eks_cluster_is_found_by_name_and_region() -> None:
+    from infra.components.eks import kubeconfig
+
+    text = kubeconfig("jupyter-k8s-cluster", "https://x", "Q0E=", "us-west-2")
+    assert '"--cluster-name", "jupyter-k8s-cluster", "--region", "us-west-2"' in text
+    assert "token" not in text.replace("get-token", "")  # no static credential
+
+
+def test_customized_declares_only_operator_crds_and_manager(custom_stack: list[Declared]) -> None:
+    assert _components(custom_stack) == {"Operator", "Catalogue"}
+    kinds = {
+        r.kind
+        for r in custom_stack
+        if not r.typ.startswith("jupyter-k8s:") and r.typ != "pulumi:providers:kubernetes"
+    }
+    assert "WorkspaceTemplate" not in kinds
+    for absent in ("traefik", "oauth2-proxy", "dex", "jupyter-k8s-authz"):
+        assert not [
+            r for r in of_kind(custom_stack, "Deployment") if r.inputs["metadata"]["name"] == absent
+        ]
+    spec = named(custom_stack, "WorkspaceManager", "default").inputs["spec"]
+    assert spec["routing"]["ingressClassName"] == "nginx"
+    assert spec["authentication"]["authUrl"] == "https://sso.corp.example/oauth2/auth"
+    assert spec["authorization"]["url"] == "https://authz.corp.example/authorize"
+
+
+def test_operator_runs_on_host_for_the_local_target() -> None:
+    resources = declare(guided("local", operator={"runsOnHost": True}))
+    assert not [
+        r
+        for r in of_kind(resources, "Deployment")
+        if r.inputs["metadata"]["name"] == "jupyter-k8s-operator"
+    ]
+    assert not of_kind(resources, "MutatingWebhookConfiguration")
+    assert len(of_kind(resources, "CustomResourceDefinition")) == 5
+
+
+@pytest.mark.parametrize("fixture", ["kind_stack", "eks_stack", "custom_stack"])
+def test_no_privileged_or_root_containers(fixture: str, request: pytest.FixtureRequest) -> None:
+    resources: list[Declared] = request.getfixturevalue(fixture)
+    for name, pod in pod_specs(resources):
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert not pod.get("hostNetwork") and not pod.get("hostPID"), name
+        for c in pod["containers"]:
+            sc = c["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False and not sc.get("privileged"), (
+                name,
+                c["name"],
+            )
+            assert sc["capabilities"] == {"drop": ["ALL"]}, (name, c["name"])
+
+
+@pytest.mark.parametrize("fixture", ["kind_stack", "eks_stack", "custom_stack"])
+def test_every_image_is_pinned(fixture: str, request: pytest.FixtureRequest) -> None:
+    resources: list[Declared] = request.getfixturevalue(fixture)
+    found = [c["image"] for _, pod in pod_specs(resources) for c in pod["containers"]]
+    found += [t.inputs["spec"]["defaultImage"] for t in of_kind(resources, "WorkspaceTemplate")]
+    assert found
+    for image in found:
+        assert re.search(r":[\w][\w.-]*$|@sha256:[0-9a-f]{64}$", image.rsplit("/", 1)[-1]), image
+        assert not image.endswith(":latest"), image
+
+
+def test_secrets_are_secret_and_never_in_plain_config(kind_stack: list[Declared]) -> None:
+    secrets = of_kind(kind_stack, "Secret")
+    assert {s.inputs["metadata"]["name"] for s in secrets} == {
+        "traefik-default-cert",
+        "oauth2-proxy",
+        "dex-config",
+    }
+    for secret in secrets:
+        # Pulumi's secret envelope: encrypted in state, masked in output.
+        assert secret.inputs["stringData"].get(SECRET_SIG) == SECRET_VALUE, secret.name
+    # ... and no secret value appears in any non-Secret resource (e.g. a ConfigMap or args).
+    text = repr([r.inputs for r in kind_stack if r.kind != "Secret"])
+    assert "client-secret-value" not in text and "c" * 32 not in text
+
+
+def test_rbac_has_no_wildcards(kind_stack: list[Declared]) -> None:
+    for role in of_kind(kind_stack, "ClusterRole") + of_kind(kind_stack, "Role"):
+        for rule in role.inputs["rules"]:
+            for key in ("apiGroups", "resources", "verbs"):
+                assert "*" not in rule.get(key, []), role.inputs["metadata"]["name"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            {"mode": "guided", "target": "kind"},
+            "jupyter-k8s:domain: Field required; set it: pulumi config set --path 'jupyter-k8s:domain'",
+        ),
+        (
+            {**guided(), "domian": "x"},
+            "jupyter-k8s:domian: Extra inputs are not permitted; remove it or fix its spelling",
+        ),
+        (
+            {**guided(), "target": "gke"},
+            "jupyter-k8s:target: Input should be 'local', 'kind' or 'eks'",
+        ),
+        ({**customized(), "customized": None}, "customized mode needs the 'customized' object"),
+        ({**guided(), "dex": {}}, "guided mode needs a way to sign in"),
+        ({**guided(), "teams": [{"name": "Team A", "users": ["x"]}]}, "jupyter-k8s:teams.0.name"),
+        (
+            {
+                **guided("eks"),
+                "dex": {
+                    "staticUsers": [{"email": "a@b.c", "username": "a", "passwordHash": "$2b$x"}]
+                },
+            },
+            "static users are for local/kind only",
+        ),
+    ],
+)
+def test_bad_configuration_names_the_key_and_the_fix(raw: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ConfigError) as info:
+        parse(raw)
+    assert message in str(info.value)
+
+
+def test_missing_generated_secret_says_how_to_get_it() -> None:
+    raw = guided()
+    del raw["tlsKey"]
+    with pytest.raises(
+        ConfigError,
+        match=r"jupyter-k8s:tlsKey is missing; `make deploy` / `make preview` generate it once",
+    ):
+        declare(raw)
+
+
+def test_dev_stack_file_is_valid() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    config = yaml.safe_load((root / "Pulumi.dev.yaml").read_text())["config"]
+    raw = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("jupyter-k8s:")}
+    cfg, _ = parse(raw)
+    assert cfg.target == "local" and cfg.mode == "guided" and cfg.operator.runsOnHost
