@@ -225,12 +225,18 @@ def test_unschedulable_and_unpullable_are_degraded(
     assert condition(ws, "Progressing")["status"] == "False"  # type: ignore[index]
 
 
-def test_reference_walkthrough(kubectl: Kubectl, operator: Operator, namespace: str) -> None:
+def test_reference_walkthrough(
+    kubectl: Kubectl, operator: Operator, namespace: str, request: pytest.FixtureRequest
+) -> None:
     """The upstream README's steps, with the samples as shipped."""
-    samples = "samples"
-    kubectl.run("apply", "-f", f"{samples}/workspace_v1alpha1_workspacetemplate_production.yaml")
+    template = "samples/workspace_v1alpha1_workspacetemplate_production.yaml"
+    kubectl.run("apply", "-f", template)
+    # The template is cluster-scoped and immutable: leave none behind for the next run.
+    request.addfinalizer(
+        lambda: kubectl.run("delete", "--wait=false", "--ignore-not-found", "-f", template)
+    )
     kubectl.run(
-        "apply", "-n", namespace, "-f", f"{samples}/workspace_v1alpha1_workspace_with_template.yaml"
+        "apply", "-n", namespace, "-f", "samples/workspace_v1alpha1_workspace_with_template.yaml"
     )
 
     def valid() -> str:

@@ -11,7 +11,7 @@ from jupyter_k8s.reconcile.observed import DeploymentView, PodView, PvcView
 from jupyter_k8s.reconcile.resolve import resolve
 from jupyter_k8s.reconcile.routing import route
 from jupyter_k8s.reconcile.validate import violations
-from jupyter_k8s.reconcile.workspace import WorkspaceInputs, plan_workspace
+from jupyter_k8s.reconcile.workspace import ManagerState, WorkspaceInputs, plan_workspace
 
 REF = WorkspaceRef(name="lab", namespace="team-a", uid="uid-1")
 TEMPLATE = WorkspaceTemplateSpec.model_validate(
@@ -110,7 +110,7 @@ def test_request_above_limit_and_shrinking_volume_are_invalid() -> None:
 def test_valid_running_workspace_children() -> None:
     plan = plan_workspace(_inputs({}, pvc=BOUND, deployment=READY_DEPLOY, pods=[READY_POD]))
     objs = _by_kind(plan.apply)
-    assert set(objs) == {"PersistentVolumeClaim", "Deployment", "Service"}
+    assert set(objs) == {"PersistentVolumeClaim", "Deployment", "Service", "Role", "RoleBinding"}
     for obj in plan.apply:
         meta = obj["metadata"]
         assert meta["labels"]["workspace.jupyter.org/workspace-name"] == "lab"
@@ -244,7 +244,7 @@ def test_base_url_reaches_the_app() -> None:
     path = WorkspaceManagerSpec.model_validate(
         {"domain": "ws.example.com", "routing": {"mode": "path"}}
     )
-    plan = plan_workspace(_inputs({}, manager=path))
+    plan = plan_workspace(_inputs({}, manager=ManagerState("mgr", path)))
     c = _by_kind(plan.apply)["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e["value"] for e in c["env"]}
     assert env["JUPYTER_K8S_BASE_URL"] == "/workspaces/team-a/lab/"

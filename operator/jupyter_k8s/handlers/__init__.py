@@ -3,6 +3,6 @@
 Importing this package registers every handler with Kopf.
 """
 
-from . import indexes, lifecycle, templates, webhook, workspaces
+from . import indexes, lifecycle, managers, shares, templates, webhook, workspaces
 
-__all__ = ["indexes", "lifecycle", "templates", "webhook", "workspaces"]
+__all__ = ["indexes", "lifecycle", "managers", "shares", "templates", "webhook", "workspaces"]

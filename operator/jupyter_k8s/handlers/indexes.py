@@ -13,6 +13,7 @@ import kopf
 
 from ..api import GROUP, VERSION
 from ..api.workspace import WORKSPACE_LABEL
+from ..reconcile.access import SHARE_LABEL
 from ..reconcile.observed import (
     DeploymentView,
     PodView,
@@ -43,6 +44,9 @@ class Seen:
 
     body: dict[str, Any]
     view: Any
+    kind: str = ""
+    name: str = ""
+    share_owned: bool = False  # a WorkspaceShare's binding, not the workspace's own
 
 
 @kopf.index(GROUP, VERSION, "workspaces")
@@ -93,33 +97,74 @@ def templates(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
 
 @kopf.index(GROUP, VERSION, "workspacemanagers")
 def managers(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
-    return {
-        name: {"spec": dict(body.spec), "resourceVersion": body.metadata.get("resourceVersion")}
-    }
+    return {name: {"spec": dict(body.spec), "status": dict(body.status)}}
 
 
 def _child_key(kw: dict[str, Any]) -> tuple[str, str]:
     return (kw["namespace"], kw["labels"][WORKSPACE_LABEL])
 
 
+def _seen(body: kopf.Body, view: Any = None) -> Seen:
+    return Seen(
+        trimmed(body), view, body["kind"], body.metadata.name, SHARE_LABEL in body.metadata.labels
+    )
+
+
 @kopf.index("v1", "persistentvolumeclaims", labels=CHILD)
 def workspace_pvcs(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
-    return {_child_key(kw): Seen(trimmed(body), pvc_view(dict(body)))}
+    return {_child_key(kw): _seen(body, pvc_view(dict(body)))}
 
 
 @kopf.index("apps", "v1", "deployments", labels=CHILD)
 def workspace_deployments(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
-    return {_child_key(kw): Seen(trimmed(body), deployment_view(dict(body)))}
-
-
-@kopf.index("v1", "services", labels=CHILD)
-def workspace_services(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
-    return {_child_key(kw): Seen(trimmed(body), None)}
+    return {_child_key(kw): _seen(body, deployment_view(dict(body)))}
 
 
 @kopf.index("v1", "pods", labels=CHILD)
 def workspace_pods(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
     return {_child_key(kw): pod_view(dict(body))}
+
+
+# Children without a status the operator reads: compared for drift, removed when unwanted.
+@kopf.index("v1", "services", labels=CHILD)
+def workspace_services(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+    return {_child_key(kw): _seen(body)}
+
+
+@kopf.index("networking.k8s.io", "v1", "ingresses", labels=CHILD)
+def workspace_ingresses(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+    return {_child_key(kw): _seen(body)}
+
+
+@kopf.index("v1", "serviceaccounts", labels=CHILD)
+def workspace_serviceaccounts(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+    return {_child_key(kw): _seen(body)}
+
+
+@kopf.index("rbac.authorization.k8s.io", "v1", "roles", labels=CHILD)
+def workspace_roles(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+    return {_child_key(kw): _seen(body)}
+
+
+@kopf.index("rbac.authorization.k8s.io", "v1", "rolebindings", labels=CHILD)
+def workspace_rolebindings(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+    return {_child_key(kw): _seen(body)}
+
+
+@kopf.index(GROUP, VERSION, "workspaceexecutionprofiles")
+def profiles(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return {
+        name: {
+            "spec": dict(body.spec),
+            "generation": body.metadata.get("generation", 1),
+            "status": dict(body.status),
+        }
+    }
+
+
+@kopf.index(GROUP, VERSION, "workspaceshares")
+def shares_by_workspace(name: str, spec: kopf.Spec, **kw: Any) -> dict[Any, Any]:
+    return {(kw["namespace"], spec.get("workspaceName")): name}
 
 
 @dataclass(frozen=True)
@@ -130,14 +175,36 @@ class Indexes:
     workspaces_by_template: kopf.Index[Any, Any]
     templates: kopf.Index[Any, Any]
     managers: kopf.Index[Any, Any]
+    profiles: kopf.Index[Any, Any]
+    shares_by_workspace: kopf.Index[Any, Any]
     workspace_pvcs: kopf.Index[Any, Any]
     workspace_deployments: kopf.Index[Any, Any]
-    workspace_services: kopf.Index[Any, Any]
     workspace_pods: kopf.Index[Any, Any]
+    workspace_services: kopf.Index[Any, Any]
+    workspace_ingresses: kopf.Index[Any, Any]
+    workspace_serviceaccounts: kopf.Index[Any, Any]
+    workspace_roles: kopf.Index[Any, Any]
+    workspace_rolebindings: kopf.Index[Any, Any]
 
     @classmethod
     def of(cls, kwargs: dict[str, Any]) -> Indexes:
         return cls(**{name: kwargs[name] for name in cls.__dataclass_fields__})
+
+    def children(self, key: Any) -> dict[tuple[str, str], Seen]:
+        """Every child of one workspace that the operator watches, by (kind, name)."""
+        found: dict[tuple[str, str], Seen] = {}
+        for index in (
+            self.workspace_pvcs,
+            self.workspace_deployments,
+            self.workspace_services,
+            self.workspace_ingresses,
+            self.workspace_serviceaccounts,
+            self.workspace_roles,
+            self.workspace_rolebindings,
+        ):
+            for seen in index.get(key) or []:
+                found[(seen.kind, seen.name)] = seen
+        return found
 
 
 def one(index: kopf.Index[Any, Any], key: Any) -> Any:

@@ -16,9 +16,10 @@ from ..kube import Kube
 from ..kube.client import load_api_client
 from ..metrics import API_REQUESTS
 from ..tls import make_serving_cert
+from .managers import resync_managers
 from .runtime import Runtime, runtime
 from .webhook import WEBHOOK_ID
-from .workspaces import resync_forever
+from .workspaces import trigger_all
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,18 @@ def publish_webhook(rt: Runtime, client_config: dict[str, Any]) -> None:
         s.webhook_configuration,
         {"webhooks": hooks},
     )
+
+
+async def resync_forever(rt: Runtime) -> None:
+    """Level-based safety net: reconcile everything periodically even without events.
+
+    (Not a Kopf timer: timers put a finalizer on every object, and a workspace must be
+    deletable while the operator is down.)"""
+    while True:
+        await asyncio.sleep(rt.settings.resync_seconds)
+        if rt.indexes is not None:
+            await resync_managers(rt, rt.indexes)
+            await trigger_all(rt, rt.indexes)
 
 
 @kopf.on.startup()

@@ -1,4 +1,5 @@
-"""Workspace reconciliation: triggered by the workspace, by any of its children, and by resync."""
+"""Workspace reconciliation: triggered by the workspace, by any of its children, by the
+objects it refers to, and by a periodic resync."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import kopf
 from pydantic import ValidationError
 
 from ..api import API_VERSION, GROUP, VERSION
+from ..api.execution_profile import WorkspaceExecutionProfileSpec
 from ..api.manager import WorkspaceManagerSpec
 from ..api.template import WorkspaceTemplateSpec
 from ..api.workspace import WORKSPACE_LABEL, WorkspaceSpec
@@ -17,30 +19,55 @@ from ..kube import KubeError
 from ..metrics import reconciling
 from ..reconcile import health
 from ..reconcile.children import WorkspaceRef
-from ..reconcile.conditions import merge_conditions
+from ..reconcile.conditions import merge_conditions, now_iso
 from ..reconcile.drift import contains
-from ..reconcile.workspace import WorkspaceInputs, plan_workspace
+from ..reconcile.resolve import resolve
+from ..reconcile.workspace import ManagerState, WorkspaceInputs, plan_workspace
 from . import indexes as ix
 from .indexes import CHILD, Indexes
 from .runtime import Runtime, runtime
+from .shares import trigger_shares_of
 from .templates import sync_template
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 10.0
+# Children that come and go with the spec (route, grants, identity); never the PVC.
+OPTIONAL_KINDS = frozenset({"Ingress", "ServiceAccount", "Role", "RoleBinding"})
+API_VERSIONS = {
+    "Deployment": "apps/v1",
+    "Ingress": "networking.k8s.io/v1",
+    "ServiceAccount": "v1",
+    "Role": "rbac.authorization.k8s.io/v1",
+    "RoleBinding": "rbac.authorization.k8s.io/v1",
+}
 
 
-def _parse_template(idx: Indexes, name: str | None) -> WorkspaceTemplateSpec | None:
+def _template(idx: Indexes, name: str | None) -> WorkspaceTemplateSpec | None:
     body = ix.one(idx.templates, name) if name else None
-    if body is None:
-        return None
-    return WorkspaceTemplateSpec.model_validate(body["spec"])
+    return WorkspaceTemplateSpec.model_validate(body["spec"]) if body else None
 
 
-def _parse_manager(idx: Indexes, name: str | None) -> WorkspaceManagerSpec | None:
-    body = ix.one(idx.managers, name) if name else None
-    if body is None:
+def _manager_state(idx: Indexes, name: str | None) -> ManagerState | None:
+    if not name:
         return None
-    return WorkspaceManagerSpec.model_validate(body["spec"])
+    body = ix.one(idx.managers, name)
+    if body is None:
+        return ManagerState(name, None)
+    ready = next(
+        (c for c in body["status"].get("conditions") or [] if c.get("type") == "Ready"), None
+    )
+    return ManagerState(
+        name,
+        WorkspaceManagerSpec.model_validate(body["spec"]),
+        # Not evaluated yet counts as ready: the manager's own reconciliation follows shortly.
+        ready=ready is None or ready.get("status") == "True",
+        message=(ready or {}).get("message", ""),
+    )
+
+
+def _profile(idx: Indexes, name: str | None) -> WorkspaceExecutionProfileSpec | None:
+    body = ix.one(idx.profiles, name) if name else None
+    return WorkspaceExecutionProfileSpec.model_validate(body["spec"]) if body else None
 
 
 def _status_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -58,47 +85,45 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
     with reconciling("Workspace"):
         try:
             spec = WorkspaceSpec.model_validate(ws["spec"])
-            template_name = spec.templateRef
-            template = _parse_template(idx, template_name)
+            template = _template(idx, spec.templateRef)
         except ValidationError as err:
             await _write_status(rt, ws, _invalid_status(ws, str(err)))
             return
+        refs = resolve(spec, template)
+        children = idx.children(key)
         seen_pvc, seen_deploy = ix.pvc(idx, key), ix.deployment(idx, key)
-        ref = WorkspaceRef(name=name, namespace=namespace, uid=meta["uid"])
-        inputs = WorkspaceInputs(
-            ref=ref,
-            generation=meta["generation"],
-            spec=spec,
-            annotations=meta["annotations"],
-            status=ws["status"],
-            template_name=template_name,
-            template=template,
-            manager=_manager_for(idx, spec, template),
-            pvc=seen_pvc.view if seen_pvc else None,
-            deployment=seen_deploy.view if seen_deploy else None,
-            pods=ix.pods(idx, key),
+        plan = plan_workspace(
+            WorkspaceInputs(
+                ref=WorkspaceRef(name=name, namespace=namespace, uid=meta["uid"]),
+                generation=meta["generation"],
+                spec=spec,
+                annotations=meta["annotations"],
+                status=ws["status"],
+                template_name=spec.templateRef,
+                template=template,
+                manager=_manager_state(idx, refs.manager_ref),
+                profile_name=refs.profile_ref,
+                profile=_profile(idx, refs.profile_ref),
+                pvc=seen_pvc.view if seen_pvc else None,
+                deployment=seen_deploy.view if seen_deploy else None,
+                pods=ix.pods(idx, key),
+                existing=frozenset(
+                    k for k, c in children.items() if k[0] in OPTIONAL_KINDS and not c.share_owned
+                ),
+            )
         )
-        plan = plan_workspace(inputs)
-        seen = {
-            "PersistentVolumeClaim": seen_pvc,
-            "Deployment": seen_deploy,
-            "Service": ix.one(idx.workspace_services, key),
-        }
         status = plan.status
         try:
             for obj in plan.apply:
-                current = seen.get(obj["kind"])
+                current = children.get((obj["kind"], obj["metadata"]["name"]))
                 if current is None or not contains(current.body, obj):
                     await rt.call(rt.kube.apply, obj)
             for kind, child in plan.delete:
-                api_version = "apps/v1" if kind == "Deployment" else "v1"
-                await rt.call(rt.kube.delete, api_version, kind, namespace, child)
+                await rt.call(rt.kube.delete, API_VERSIONS[kind], kind, namespace, child)
         except KubeError as err:
-            # Tell the user (the usual cause is a quota or a storage class that cannot grow)
+            # Tell the user (the usual causes: a quota, a storage class that cannot grow)
             # and try again later; nothing else is touched.
-            status = _degraded_status(
-                ws, plan.status, f"Applying the workspace failed: {err.message}"
-            )
+            status = _degraded_status(plan.status, f"Applying the workspace failed: {err.message}")
             _retry_later(rt, idx, key)
             await _write_status(rt, ws, status)
             raise
@@ -106,13 +131,6 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
         for event in plan.events:
             await rt.call(rt.kube.event, ws, event.type, event.reason, event.message)
         rt.phases.set(key, status.get("phase"))
-
-
-def _manager_for(
-    idx: Indexes, spec: WorkspaceSpec, template: WorkspaceTemplateSpec | None
-) -> WorkspaceManagerSpec | None:
-    ref = spec.managerRef or (template.defaultManagerRef if template else None)
-    return _parse_manager(idx, ref)
 
 
 def _invalid_status(ws: dict[str, Any], message: str) -> dict[str, Any]:
@@ -128,13 +146,16 @@ def _invalid_status(ws: dict[str, Any], message: str) -> dict[str, Any]:
     }
 
 
-def _degraded_status(ws: dict[str, Any], status: dict[str, Any], message: str) -> dict[str, Any]:
-    conditions = [c for c in status["conditions"] if c["type"] != "Degraded"]
-    degraded = {**next(c for c in status["conditions"] if c["type"] == "Degraded")}
-    if degraded.get("status") != "True":
-        degraded["lastTransitionTime"] = status["conditions"][0]["lastTransitionTime"]
-    degraded.update(status="True", reason="ApplyFailed", message=message[:2000])
-    return {**status, "phase": "Degraded", "conditions": [*conditions, degraded]}
+def _degraded_status(status: dict[str, Any], message: str) -> dict[str, Any]:
+    conditions = []
+    for cond in status["conditions"]:
+        if cond["type"] == "Degraded":
+            flipped = cond["status"] != "True"
+            cond = {**cond, "status": "True", "reason": "ApplyFailed", "message": message[:2000]}
+            if flipped:
+                cond["lastTransitionTime"] = now_iso()
+        conditions.append(cond)
+    return {**status, "phase": "Degraded", "conditions": conditions}
 
 
 async def _write_status(rt: Runtime, ws: dict[str, Any], status: dict[str, Any] | None) -> None:
@@ -183,6 +204,11 @@ async def trigger(rt: Runtime, idx: Indexes, namespace: str, name: str) -> None:
     await rt.coalescer.run(("Workspace", namespace, name), job)
 
 
+async def trigger_all(rt: Runtime, idx: Indexes) -> None:
+    for namespace, name in list(idx.workspaces):
+        await trigger(rt, idx, namespace, name)
+
+
 # --- handlers -----------------------------------------------------------------------------
 
 
@@ -192,6 +218,9 @@ async def workspace_event(**kw: Any) -> None:
     await trigger(rt, idx, kw["namespace"], kw["name"])
     if kw["type"] in (None, "ADDED", "DELETED") and spec.get("templateRef"):
         await sync_template(rt, idx, spec["templateRef"])
+    if kw["type"] in (None, "ADDED"):
+        # Shares written before their workspace existed can now grant.
+        await trigger_shares_of(rt, idx, kw["namespace"], kw["name"])
 
 
 async def _child_event(kw: dict[str, Any]) -> None:
@@ -221,23 +250,27 @@ async def pod_event(**kw: Any) -> None:
     await _child_event(kw)
 
 
-@kopf.on.event(GROUP, VERSION, "workspacemanagers")
-async def manager_event(**kw: Any) -> None:
-    """A manager's domain or routing changed: every workspace's URL may change."""
-    rt, idx = runtime(kw["memo"]), Indexes.of(kw)
-    for namespace, ws_name in list(idx.workspaces):
-        await trigger(rt, idx, namespace, ws_name)
+@kopf.on.event("networking.k8s.io", "v1", "ingresses", labels=CHILD)
+async def ingress_event(**kw: Any) -> None:
+    await _child_event(kw)
 
 
-async def resync_forever(rt: Runtime) -> None:
-    """Level-based safety net: reconcile every workspace periodically even without events.
+@kopf.on.event("v1", "serviceaccounts", labels=CHILD)
+async def serviceaccount_event(**kw: Any) -> None:
+    await _child_event(kw)
 
-    (Not a Kopf timer: timers put a finalizer on every object, and a workspace must be
-    deletable while the operator is down.)"""
-    while True:
-        await asyncio.sleep(rt.settings.resync_seconds)
-        idx = rt.indexes
-        if idx is None:
-            continue
-        for namespace, name in list(idx.workspaces):
-            await trigger(rt, idx, namespace, name)
+
+@kopf.on.event("rbac.authorization.k8s.io", "v1", "roles", labels=CHILD)
+async def role_event(**kw: Any) -> None:
+    await _child_event(kw)
+
+
+@kopf.on.event("rbac.authorization.k8s.io", "v1", "rolebindings", labels=CHILD)
+async def rolebinding_event(**kw: Any) -> None:
+    await _child_event(kw)
+
+
+@kopf.on.event(GROUP, VERSION, "workspaceexecutionprofiles")
+async def profile_event(**kw: Any) -> None:
+    """A profile appeared, changed or went: the workspaces running as it follow."""
+    await trigger_all(runtime(kw["memo"]), Indexes.of(kw))

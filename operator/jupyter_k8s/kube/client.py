@@ -29,6 +29,7 @@ PLURALS = {
     "Event": "events",
     "Deployment": "deployments",
     "Ingress": "ingresses",
+    "IngressClass": "ingressclasses",
     "Role": "roles",
     "RoleBinding": "rolebindings",
     "MutatingWebhookConfiguration": "mutatingwebhookconfigurations",

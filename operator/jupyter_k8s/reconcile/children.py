@@ -114,6 +114,7 @@ def build_deployment(
     base_url: str,
     owner: str | None,
     service_account: str | None = None,
+    automount_token: bool = False,
 ) -> dict[str, Any]:
     app = APPS[r.app_type]
     env = [
@@ -151,7 +152,8 @@ def build_deployment(
             "fsGroupChangePolicy": "OnRootMismatch",
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "automountServiceAccountToken": False,
+        # No API credentials in the pod unless its execution profile asks for them.
+        "automountServiceAccountToken": automount_token,
         "enableServiceLinks": False,
         "terminationGracePeriodSeconds": 30,
         "containers": [container, *(_sidecar(sc) for sc in r.sidecars)],

@@ -5,17 +5,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..api.execution_profile import WorkspaceExecutionProfileSpec
 from ..api.manager import WorkspaceManagerSpec
 from ..api.template import WorkspaceTemplateSpec
 from ..api.workspace import OWNER_ANNOTATION, DesiredStatus, Phase, WorkspaceSpec
 from ..names import workspace_child
 from . import health
+from .access import access_objects
 from .children import WorkspaceRef, build_deployment, build_pvc, build_service, pvc_name
-from .conditions import merge_conditions
+from .conditions import Cond, merge_conditions
+from .identity import identity_objects, service_account_name
 from .observed import DeploymentView, PodView, PvcView
 from .resolve import resolve
+from .routes import build_ingress
 from .routing import route
 from .validate import violations
+
+
+@dataclass(frozen=True)
+class ManagerState:
+    name: str
+    spec: WorkspaceManagerSpec | None  # None: not found
+    ready: bool = True
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -27,10 +39,14 @@ class WorkspaceInputs:
     status: dict[str, Any]
     template_name: str | None
     template: WorkspaceTemplateSpec | None
-    manager: WorkspaceManagerSpec | None = None
+    manager: ManagerState | None = None
+    profile_name: str | None = None
+    profile: WorkspaceExecutionProfileSpec | None = None
     pvc: PvcView | None = None
     deployment: DeploymentView | None = None
     pods: list[PodView] = field(default_factory=list)
+    # (kind, name) of the optional children that exist now, so stale ones can be removed.
+    existing: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,23 @@ class WorkspacePlan:
     events: list[Event]
 
 
+def _routed(manager: ManagerState | None) -> Cond | None:
+    if manager is None:
+        return None  # no manager: reachable with kubectl port-forward, nothing to report
+    if manager.spec is None:
+        return Cond(
+            "Routed", False, "ManagerNotFound", f'WorkspaceManager "{manager.name}" does not exist.'
+        )
+    if not manager.ready:
+        return Cond(
+            "Routed",
+            False,
+            "ManagerNotReady",
+            f'WorkspaceManager "{manager.name}" is not ready: {manager.message}',
+        )
+    return Cond("Routed", True, "Routed", f'Served through WorkspaceManager "{manager.name}".')
+
+
 def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePlan:
     spec = inp.spec
     resolved = resolve(spec, inp.template)
@@ -60,9 +93,16 @@ def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePla
         inp.template_name,
         current_volume_size=inp.pvc.requested if inp.pvc else None,
     )
-    where = route(inp.ref.name, inp.ref.namespace, inp.manager)
+    if inp.profile_name and inp.profile is None:
+        problems.append(
+            f'spec.executionProfileRef: WorkspaceExecutionProfile "{inp.profile_name}" does not exist; '
+            "create it or choose another"
+        )
+    manager_spec = inp.manager.spec if inp.manager else None
+    where = route(inp.ref.name, inp.ref.namespace, manager_spec)
     apply: list[dict[str, Any]] = []
     delete: list[tuple[str, str]] = []
+    wanted: set[tuple[str, str]] = set()
 
     if problems:
         reason = "TemplateNotFound" if inp.template_name and inp.template is None else "InvalidSpec"
@@ -72,27 +112,49 @@ def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePla
             delete.append(("Deployment", workspace_child(inp.ref.name)))
     else:
         running = spec.desiredStatus == DesiredStatus.RUNNING
-        apply = [
+        service_account = None
+        if inp.profile is not None:
+            identity = identity_objects(inp.ref, inp.profile)
+            apply += identity
+            service_account = service_account_name(inp.ref.name)
+        apply += access_objects(inp.ref, owner, spec.accessType)
+        apply += [
             build_pvc(inp.ref, resolved),
             build_deployment(
-                inp.ref, resolved, running=running, base_url=where.base_url, owner=owner
+                inp.ref,
+                resolved,
+                running=running,
+                base_url=where.base_url,
+                owner=owner,
+                service_account=service_account,
+                automount_token=inp.profile.serviceAccount.automountToken if inp.profile else False,
             ),
             build_service(inp.ref),
         ]
+        if manager_spec is not None:
+            apply.append(build_ingress(inp.ref, manager_spec))
         outcome = (
             health.running(inp.deployment, inp.pods, inp.pvc)
             if running
             else health.stopped(inp.pods)
         )
+    wanted = {(o["kind"], o["metadata"]["name"]) for o in apply}
+    # Optional children that exist but are no longer wanted: a public grant after going
+    # Private, a route after leaving the manager, a profile's bindings after changing it.
+    delete += sorted(k for k in inp.existing if k not in wanted and k not in set(delete))
 
     old = inp.status
+    conditions = list(outcome.conditions)
+    routed = _routed(inp.manager)
+    if routed is not None:
+        conditions.append(routed)
     new_status: dict[str, Any] = {
         "phase": outcome.phase.value,
         "conditions": merge_conditions(
-            old.get("conditions") or [], list(outcome.conditions), inp.generation, now
+            old.get("conditions") or [], conditions, inp.generation, now
         ),
         "observedGeneration": inp.generation,
-        "url": where.url if outcome.phase != Phase.INVALID else None,
+        "url": where.url if outcome.phase != Phase.INVALID and manager_spec is not None else None,
         "owner": owner,
         "pvcName": pvc_name(inp.ref) if apply or inp.pvc else None,
         "template": inp.template_name,

@@ -1,0 +1,112 @@
+"""WorkspaceManager readiness: what it references exists, and how many workspaces use it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from ..api import API_VERSION, GROUP, VERSION
+from ..api.manager import WorkspaceManagerSpec
+from ..api.template import WorkspaceTemplateSpec
+from ..kube import KubeError
+from ..metrics import reconciling
+from ..reconcile.conditions import Cond, merge_conditions
+from ..reconcile.manager import readiness, references
+from . import indexes as ix
+from .indexes import Indexes
+from .runtime import Runtime, runtime
+from .workspaces import trigger_all
+
+log = logging.getLogger(__name__)
+
+
+def _users(idx: Indexes, name: str) -> int:
+    count = 0
+    for key in list(idx.workspaces):
+        ws = ix.one(idx.workspaces, key)
+        if ws is None:
+            continue
+        ref = ws["spec"].get("managerRef")
+        if ref is None and ws["spec"].get("templateRef"):
+            template = ix.one(idx.templates, ws["spec"]["templateRef"])
+            ref = (
+                template
+                and WorkspaceTemplateSpec.model_validate(template["spec"]).defaultManagerRef
+            )
+        count += ref == name
+    return count
+
+
+async def reconcile_manager(rt: Runtime, idx: Indexes, name: str) -> bool:
+    """Returns whether the manager's status changed."""
+    body = ix.one(idx.managers, name)
+    if body is None:
+        return False
+    with reconciling("WorkspaceManager"):
+        spec = WorkspaceManagerSpec.model_validate(body["spec"])
+        refs = references(spec)
+        ingress_class = bool(
+            refs.ingress_class
+            and await rt.call(
+                rt.kube.get, "networking.k8s.io/v1", "IngressClass", None, refs.ingress_class
+            )
+        )
+        services = {
+            (ns, svc): bool(await rt.call(rt.kube.get, "v1", "Service", ns, svc))
+            for ns, svc in refs.services
+        }
+        ready, message = readiness(refs, ingress_class, services)
+        old = body["status"]
+        status = {
+            "conditions": merge_conditions(
+                old.get("conditions") or [],
+                [Cond("Ready", ready, "Ready" if ready else "MissingReferences", message)],
+                body["generation"],
+            ),
+            "observedGeneration": body["generation"],
+            "workspaceCount": _users(idx, name),
+        }
+        if status == old:
+            return False
+        try:
+            await rt.call(
+                rt.kube.merge_patch,
+                API_VERSION,
+                "WorkspaceManager",
+                None,
+                name,
+                {"status": status},
+                "status",
+            )
+        except KubeError as err:
+            if err.status != 404:
+                raise
+        return True
+
+
+@kopf.on.event(GROUP, VERSION, "workspacemanagers")
+async def manager_event(**kw: Any) -> None:
+    """A manager changed: its readiness, then every workspace's URL and route may change."""
+    rt, idx = runtime(kw["memo"]), Indexes.of(kw)
+    rt.indexes = idx
+    if kw["type"] != "DELETED":
+
+        async def job() -> None:
+            try:
+                await reconcile_manager(rt, idx, kw["name"])
+            except KubeError as err:
+                log.warning("reconciling manager %s failed: %s", kw["name"], err)
+
+        await rt.coalescer.run(("WorkspaceManager", kw["name"]), job)
+    await trigger_all(rt, idx)
+
+
+async def resync_managers(rt: Runtime, idx: Indexes) -> None:
+    for name in list(idx.managers):
+        try:
+            if await reconcile_manager(rt, idx, name):
+                await trigger_all(rt, idx)
+        except KubeError as err:
+            log.warning("reconciling manager %s failed: %s", name, err)

@@ -1,0 +1,112 @@
+"""WorkspaceShares: bind their subjects to the workspace's connect role until they expire."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+
+from ..api import API_VERSION, GROUP, VERSION
+from ..api.share import WorkspaceShareSpec
+from ..kube import KubeError
+from ..metrics import reconciling
+from ..reconcile.access import share_binding_name
+from ..reconcile.children import WorkspaceRef
+from ..reconcile.conditions import merge_conditions
+from ..reconcile.drift import contains
+from ..reconcile.share import plan_share
+from . import indexes as ix
+from .indexes import Indexes
+from .runtime import Runtime, runtime
+
+log = logging.getLogger(__name__)
+RBAC = "rbac.authorization.k8s.io/v1"
+
+
+async def reconcile_share(rt: Runtime, idx: Indexes, body: dict[str, Any]) -> None:
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    with reconciling("WorkspaceShare"):
+        spec = WorkspaceShareSpec.model_validate(body["spec"])
+        ws = ix.one(idx.workspaces, (namespace, spec.workspaceName))
+        ref = WorkspaceRef(spec.workspaceName, namespace, ws["metadata"]["uid"]) if ws else None
+        plan = plan_share(name, meta["uid"], spec, ref)
+        binding_name = share_binding_name(name)
+        existing = (
+            {
+                s.name: s
+                for s in idx.workspace_rolebindings.get((namespace, spec.workspaceName)) or []
+            }
+            if ws
+            else {}
+        )
+        if plan.binding is not None:
+            current = existing.get(binding_name)
+            if current is None or not contains(current.body, plan.binding):
+                await rt.call(rt.kube.apply, plan.binding)
+        else:
+            await rt.call(rt.kube.delete, RBAC, "RoleBinding", namespace, binding_name)
+        old = body.get("status") or {}
+        status = {
+            "conditions": merge_conditions(
+                old.get("conditions") or [], [plan.active], meta.get("generation")
+            ),
+            "observedGeneration": meta.get("generation"),
+        }
+        if status != old:
+            await rt.call(
+                rt.kube.merge_patch,
+                API_VERSION,
+                "WorkspaceShare",
+                namespace,
+                name,
+                {"status": status},
+                "status",
+            )
+        if plan.recheck_in is not None:
+            _recheck(rt, idx, body, plan.recheck_in)
+
+
+def _recheck(rt: Runtime, idx: Indexes, body: dict[str, Any], delay: float) -> None:
+    """Come back at expiry: access must stop without anyone touching the share."""
+    key = ("WorkspaceShare", body["metadata"]["namespace"], body["metadata"]["name"])
+    if key in rt.retries:
+        rt.retries.pop(key).cancel()
+    loop = asyncio.get_running_loop()
+
+    def fire() -> None:
+        rt.retries.pop(key, None)
+        task = asyncio.ensure_future(
+            trigger_share(rt, idx, body["metadata"]["namespace"], body["metadata"]["name"])
+        )
+        rt.tasks.add(task)
+        task.add_done_callback(rt.tasks.discard)
+
+    rt.retries[key] = loop.call_later(delay + 0.5, fire)
+
+
+async def trigger_share(rt: Runtime, idx: Indexes, namespace: str, name: str) -> None:
+    async def job() -> None:
+        body = await rt.call(rt.kube.get, API_VERSION, "WorkspaceShare", namespace, name)
+        if body is None:
+            return
+        try:
+            await reconcile_share(rt, idx, body)
+        except KubeError as err:
+            log.warning("reconciling share %s/%s failed: %s", namespace, name, err)
+
+    await rt.coalescer.run(("WorkspaceShare", namespace, name), job)
+
+
+async def trigger_shares_of(rt: Runtime, idx: Indexes, namespace: str, workspace: str) -> None:
+    for share in list(idx.shares_by_workspace.get((namespace, workspace)) or []):
+        await trigger_share(rt, idx, namespace, share)
+
+
+@kopf.on.event(GROUP, VERSION, "workspaceshares")
+async def share_event(**kw: Any) -> None:
+    if kw["type"] == "DELETED":
+        return  # its RoleBinding is owned by it: the garbage collector removes it
+    await trigger_share(runtime(kw["memo"]), Indexes.of(kw), kw["namespace"], kw["name"])

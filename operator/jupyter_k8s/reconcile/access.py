@@ -1,0 +1,115 @@
+"""Who may connect to a workspace, as RBAC objects: Kubernetes RBAC is the single source of
+truth for access, and the authorization service asks it with SubjectAccessReviews.
+
+Access to a workspace's URL is the verb `connect` on `workspaces` with the workspace's name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..api import GROUP
+from ..api.share import WorkspaceShareSpec
+from ..api.workspace import AccessType
+from ..names import child_name, workspace_child
+from .children import WorkspaceRef
+
+CONNECT = "connect"
+SHARE_LABEL = "workspace.jupyter.org/share-name"
+RBAC_API = "rbac.authorization.k8s.io/v1"
+ALL_AUTHENTICATED = "system:authenticated"
+
+
+def connect_role_name(ws_name: str) -> str:
+    return workspace_child(ws_name, "connect")
+
+
+def connect_role(ws: WorkspaceRef) -> dict[str, Any]:
+    return {
+        "apiVersion": RBAC_API,
+        "kind": "Role",
+        "metadata": ws.metadata(connect_role_name(ws.name)),
+        "rules": [
+            {
+                "apiGroups": [GROUP],
+                "resources": ["workspaces"],
+                "resourceNames": [ws.name],
+                "verbs": [CONNECT],
+            }
+        ],
+    }
+
+
+def _subject(kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+    if kind == "ServiceAccount":
+        return {"kind": kind, "name": name, "namespace": namespace}
+    return {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name}
+
+
+def _binding(
+    ws: WorkspaceRef,
+    name: str,
+    subjects: list[dict[str, Any]],
+    owners: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    meta = ws.metadata(name)
+    if owners is not None:
+        meta["ownerReferences"] = owners
+    return {
+        "apiVersion": RBAC_API,
+        "kind": "RoleBinding",
+        "metadata": meta,
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": connect_role_name(ws.name),
+        },
+        "subjects": subjects,
+    }
+
+
+def owner_binding_name(ws_name: str) -> str:
+    return workspace_child(ws_name, "owner")
+
+
+def public_binding_name(ws_name: str) -> str:
+    return workspace_child(ws_name, "public")
+
+
+def access_objects(ws: WorkspaceRef, owner: str | None, access: str) -> list[dict[str, Any]]:
+    """The connect Role, the owner's binding and, for Public workspaces, everyone's."""
+    objs = [connect_role(ws)]
+    if owner:
+        objs.append(_binding(ws, owner_binding_name(ws.name), [_subject("User", owner)]))
+    if access == AccessType.PUBLIC:
+        objs.append(
+            _binding(ws, public_binding_name(ws.name), [_subject("Group", ALL_AUTHENTICATED)])
+        )
+    return objs
+
+
+def share_binding_name(share_name: str) -> str:
+    return child_name("wss", share_name)
+
+
+def share_binding(
+    ws: WorkspaceRef, share_name: str, share_uid: str, spec: WorkspaceShareSpec
+) -> dict[str, Any]:
+    """Binds the share's subjects to the workspace's connect role. Owned by the share (deleting
+    the share removes it) and by the workspace (deleting the workspace does too)."""
+    owners = [
+        {
+            "apiVersion": f"{GROUP}/v1alpha1",
+            "kind": "WorkspaceShare",
+            "name": share_name,
+            "uid": share_uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        },
+        {**ws.owner_reference(), "controller": False},
+    ]
+    subjects = [_subject(s.kind, s.name, s.namespace) for s in spec.subjects or []]
+    binding = _binding(ws, share_binding_name(share_name), subjects, owners)
+    # Marks it as the share's, so the workspace's own reconciliation leaves it alone.
+    binding["metadata"]["labels"][SHARE_LABEL] = share_name
+    return binding

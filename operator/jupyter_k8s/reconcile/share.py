@@ -1,0 +1,56 @@
+"""A WorkspaceShare's decision: grant (a RoleBinding) or not, and its Active condition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..api.share import WorkspaceShareSpec
+from .access import share_binding
+from .children import WorkspaceRef
+from .conditions import Cond
+
+
+@dataclass(frozen=True)
+class SharePlan:
+    binding: dict[str, Any] | None  # None: no grant (remove any)
+    active: Cond
+    recheck_in: float | None  # seconds until the share expires
+
+
+def plan_share(
+    share_name: str,
+    share_uid: str,
+    spec: WorkspaceShareSpec,
+    workspace: WorkspaceRef | None,
+    now: datetime | None = None,
+) -> SharePlan:
+    now = now or datetime.now(UTC)
+    if spec.expiresAt is not None:
+        expires = spec.expiresAt if spec.expiresAt.tzinfo else spec.expiresAt.replace(tzinfo=UTC)
+        if expires <= now:
+            return SharePlan(
+                None, Cond("Active", False, "Expired", f"Expired at {expires.isoformat()}."), None
+            )
+        recheck: float | None = (expires - now).total_seconds()
+        until = f" until {expires.isoformat()}"
+    else:
+        recheck, until = None, ""
+    if workspace is None:
+        return SharePlan(
+            None,
+            Cond(
+                "Active",
+                False,
+                "WorkspaceNotFound",
+                f'Workspace "{spec.workspaceName}" does not exist in this namespace.',
+            ),
+            recheck,
+        )
+    who = ", ".join(f"{s.kind} {s.name}" for s in spec.subjects or [])
+    return SharePlan(
+        share_binding(workspace, share_name, share_uid, spec),
+        Cond("Active", True, "Granted", f"{who} may connect to {spec.workspaceName}{until}."),
+        recheck,
+    )
