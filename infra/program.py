@@ -89,14 +89,11 @@ def build(cfg: StackConfig, secrets: Secrets) -> dict[str, pulumi.Resource]:
             s["oauth2ProxyClientSecret"],
             cfg.target,
         ),
-
         pulumi.ResourceOptions(provider=provider, depends_on=[operator]),
     )
     proxy = Proxy(
         "proxy",
-        ProxyArgs(
-            cfg.target, auth.auth_url, auth.authorization_url, s["tlsCertificate"], s["tlsKey"]
-        ),
+        ProxyArgs(cfg.target, auth.authorization_url, s["tlsCertificate"], s["tlsKey"]),
         opts,
     )
     identity = Identity(

@@ -110,7 +110,17 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
         "name": "authz",
         "image": args.operator.image,
         "args": ["authz"],
-        "env": [{"name": "JK_AUTHZ_PORT", "value": str(AUTHZ_PORT)}],
+        "env": [
+            {"name": "JK_AUTHZ_PORT", "value": str(AUTHZ_PORT)},
+            {
+                "name": "JK_AUTHZ_IDENTITY_URL",
+                "value": f"{oauth2_proxy_url().rstrip('/')}/oauth2/auth",
+            },
+            {
+                "name": "JK_AUTHZ_SIGN_IN_URL",
+                "value": f"https://{auth_host(args.domain)}/oauth2/start",
+            },
+        ],
         "ports": [{"name": "http", "containerPort": AUTHZ_PORT}],
         "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}},
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}},

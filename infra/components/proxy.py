@@ -24,33 +24,22 @@ NODE_PORTS = {"web": 30080, "websecure": 30443}
 @dataclass(frozen=True)
 class ProxyArgs:
     target: Target
-    oauth2_proxy_url: str  # forward-auth: authenticates (redirects browsers to sign in)
-    authz_url: str  # forward-auth: authorizes (SubjectAccessReview)
+    authz_url: str  # forward-auth: the authorization service
     tls_certificate: pulumi.Input[str]
     tls_key: pulumi.Input[str]
 
 
-def dynamic_config(oauth2_proxy_url: str, authz_url: str) -> dict[str, Any]:
-    identity = ["X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Groups"]
+def dynamic_config(authz_url: str) -> dict[str, Any]:
     return {
         "http": {
             "middlewares": {
-                "jupyter-auth": {"chain": {"middlewares": ["jupyter-authn", "jupyter-authz"]}},
-                # oauth2-proxy answers 202 with the identity headers, or redirects to sign in.
-                # authResponseHeaders *replace* what the client sent: identity is never forged.
-                "jupyter-authn": {
-                    "forwardAuth": {"address": oauth2_proxy_url, "authResponseHeaders": identity}
-                },
-                "jupyter-authz": {
+                # The authorization service asks oauth2-proxy who the session is, then RBAC
+                # whether they may connect. authResponseHeaders *replace* anything the client
+                # sent under those names, so the app never sees a forged identity.
+                "jupyter-auth": {
                     "forwardAuth": {
                         "address": authz_url,
-                        "authRequestHeaders": [
-                            *identity,
-                            "X-Forwarded-Host",
-                            "X-Forwarded-Uri",
-                            "Cookie",
-                            "Accept",
-                        ],
+                        "authRequestHeaders": ["Cookie", "Authorization", "Accept"],
                         "authResponseHeaders": ["X-Jupyter-K8s-User", "X-Jupyter-K8s-Proxy-Secret"],
                     }
                 },
@@ -185,11 +174,7 @@ def proxy_manifests(args: ProxyArgs) -> list[dict[str, Any]]:
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {**meta, "name": "traefik-dynamic"},
-            "data": {
-                "jupyter.yaml": yaml.safe_dump(
-                    dynamic_config(args.oauth2_proxy_url, args.authz_url)
-                )
-            },
+            "data": {"jupyter.yaml": yaml.safe_dump(dynamic_config(args.authz_url))},
         },
         {
             "apiVersion": "apps/v1",

@@ -19,10 +19,19 @@ def main(argv: list[str] | None = None) -> int:
         "--kubeconfig", help="kubeconfig to use (default: in-cluster, then KUBECONFIG)"
     )
     run.add_argument("--verbose", action="store_true", help="debug logging")
+    authz = sub.add_parser("authz", help="run the authorization service (forward-auth)")
+    authz.add_argument(
+        "--kubeconfig", help="kubeconfig to use (default: in-cluster, then KUBECONFIG)"
+    )
     args = parser.parse_args(argv)
 
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
+    if args.command == "authz":
+        from .authz.server import run as run_authz
+
+        run_authz()
+        return 0
     try:
         settings = Settings.from_env()
     except ConfigError as err:

@@ -35,7 +35,7 @@ def _cluster_ready() -> bool:
     return subprocess.run([*CLUSTER, "status"], capture_output=True).returncode == 0
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -92,7 +92,7 @@ class Operator:
 
 
 def start_operator(kubectl: Kubectl, log: Path, **extra_env: str) -> Operator:
-    health, metrics, webhook = _free_port(), _free_port(), _free_port()
+    health, metrics, webhook = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "KUBECONFIG": str(kubectl.kubeconfig),

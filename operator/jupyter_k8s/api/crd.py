@@ -99,7 +99,7 @@ def openapi_schema(kind: KindDef) -> dict[str, Any]:
         spec["x-kubernetes-validations"] = list(kind.spec_rules) + spec["x-kubernetes-validations"]
     status = _object_schema(kind.status)
     status["description"] = f"Observed state of the {kind.kind}, written by the operator."
-    return {
+    root: dict[str, Any] = {
         "description": kind.description,
         "type": "object",
         "required": ["spec"],
@@ -114,6 +114,9 @@ def openapi_schema(kind: KindDef) -> dict[str, Any]:
             "status": status,
         },
     }
+    if kind.object_rules:
+        root["x-kubernetes-validations"] = list(kind.object_rules)
+    return root
 
 
 def crd_manifest(kind: KindDef) -> dict[str, Any]:

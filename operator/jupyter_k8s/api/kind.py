@@ -44,6 +44,8 @@ class KindDef:
     columns: tuple[PrinterColumn, ...] = ()
     # CEL rules on the spec node itself (e.g. immutability: `self == oldSelf`).
     spec_rules: tuple[dict[str, Any], ...] = field(default=())
+    # CEL rules on the whole object (only metadata.name is visible to them there).
+    object_rules: tuple[dict[str, Any], ...] = field(default=())
 
     @property
     def singular(self) -> str:

@@ -177,6 +177,13 @@ class WorkspaceStatus(BaseStatus):
     )
 
 
+_NAME_RULE = cel(
+    "size(self.metadata.name) <= 63 && !self.metadata.name.contains('--')",
+    "a workspace name is at most 63 characters and has no '--': it becomes part of the host "
+    "name <name>--<namespace>.<domain>.",
+    reason="FieldValueInvalid",
+)
+
 WORKSPACE = KindDef(
     kind="Workspace",
     plural="workspaces",
@@ -206,4 +213,5 @@ WORKSPACE = KindDef(
         ),
         AGE,
     ),
+    object_rules=(_NAME_RULE,),
 )

@@ -55,10 +55,22 @@ def operator_rules() -> list[dict[str, Any]]:
         # Granting access and execution-profile permissions means creating Roles with rules the
         # operator does not hold itself, and binding ClusterRoles a profile names: Kubernetes'
         # escalation check requires exactly these verbs. Only admins write profiles.
-        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["bind", "escalate"]},
-        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["bind"]},
+        {
+            "apiGroups": ["rbac.authorization.k8s.io"],
+            "resources": ["roles"],
+            "verbs": ["bind", "escalate"],
+        },
+        {
+            "apiGroups": ["rbac.authorization.k8s.io"],
+            "resources": ["clusterroles"],
+            "verbs": ["bind"],
+        },
         # Who is an admin (owner changes) is RBAC's call.
-        {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]},
+        {
+            "apiGroups": ["authorization.k8s.io"],
+            "resources": ["subjectaccessreviews"],
+            "verbs": ["create"],
+        },
         # A WorkspaceManager is Ready when the IngressClass it names exists.
         {"apiGroups": ["networking.k8s.io"], "resources": ["ingressclasses"], "verbs": ["get"]},
         # Pods only to explain why a workspace is not available (unschedulable, image pull).

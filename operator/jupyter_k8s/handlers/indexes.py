@@ -97,7 +97,13 @@ def templates(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
 
 @kopf.index(GROUP, VERSION, "workspacemanagers")
 def managers(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
-    return {name: {"spec": dict(body.spec), "status": dict(body.status)}}
+    return {
+        name: {
+            "spec": dict(body.spec),
+            "status": dict(body.status),
+            "generation": body.metadata.get("generation", 1),
+        }
+    }
 
 
 def _child_key(kw: dict[str, Any]) -> tuple[str, str]:

@@ -95,8 +95,9 @@ def share_binding_name(share_name: str) -> str:
 def share_binding(
     ws: WorkspaceRef, share_name: str, share_uid: str, spec: WorkspaceShareSpec
 ) -> dict[str, Any]:
-    """Binds the share's subjects to the workspace's connect role. Owned by the share (deleting
-    the share removes it) and by the workspace (deleting the workspace does too)."""
+    """Binds the share's subjects to the workspace's connect role, owned by the share alone:
+    deleting the share removes the grant (the garbage collector waits for *all* owners, so the
+    workspace is not one; its connect role goes with it, which voids the binding)."""
     owners = [
         {
             "apiVersion": f"{GROUP}/v1alpha1",
@@ -105,8 +106,7 @@ def share_binding(
             "uid": share_uid,
             "controller": True,
             "blockOwnerDeletion": True,
-        },
-        {**ws.owner_reference(), "controller": False},
+        }
     ]
     subjects = [_subject(s.kind, s.name, s.namespace) for s in spec.subjects or []]
     binding = _binding(ws, share_binding_name(share_name), subjects, owners)

@@ -1,0 +1,319 @@
+"""Who may open a workspace: the authorization service against real RBAC and SARs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.support.fake_oauth2_proxy import FakeOAuth2Proxy
+from tests.support.fixtures import Operator, free_port, template_manifest, workspace_manifest
+from tests.support.kube import Kubectl, condition, eventually
+
+pytestmark = pytest.mark.integration
+API = "workspace.jupyter.org/v1alpha1"
+
+
+class Authz:
+    def __init__(self, port: int, idp: FakeOAuth2Proxy, domain: str) -> None:
+        self.port, self.idp, self.domain = port, idp, domain
+
+    def ask(
+        self, ns: str, name: str, headers: dict[str, str] | None = None, path: bool = False
+    ) -> tuple[int, dict[str, str], str]:
+        host = f"path.{self.domain}" if path else f"{name}--{ns}.{self.domain}"
+        uri = f"/workspaces/{ns}/{name}/lab" if path else "/lab"
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/authorize",
+            headers={"X-Forwarded-Host": host, "X-Forwarded-Uri": uri, **(headers or {})},
+        )
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            with opener.open(req, timeout=10) as resp:
+                return resp.status, dict(resp.headers), resp.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers), err.read().decode()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def authz(
+    kubectl: Kubectl, operator: Operator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Authz]:
+    idp = FakeOAuth2Proxy().start()
+    domain = f"authz-{os.getpid()}.test"
+    for mode, name in (("subdomain", "authz-sub"), ("path", "authz-path")):
+        kubectl.apply(
+            {
+                "apiVersion": API,
+                "kind": "WorkspaceManager",
+                "metadata": {"name": f"{name}-{os.getpid()}"},
+                "spec": {
+                    "domain": domain if mode == "subdomain" else f"path.{domain}",
+                    "routing": {"mode": mode},
+                },
+            }
+        )
+    port = free_port()
+    log = tmp_path_factory.mktemp("authz") / "authz.log"
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubectl.kubeconfig),
+        "JK_AUTHZ_IDENTITY_URL": idp.url,
+        "JK_AUTHZ_PORT": str(port),
+        "JK_AUTHZ_ADDR": "127.0.0.1",
+        "JK_AUTHZ_CACHE_SECONDS": "1",
+        "JK_AUTHZ_SIGN_IN_URL": f"https://auth.{domain}/oauth2/start",
+    }
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_k8s", "authz"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            assert proc.poll() is None, log.read_text()
+            return False
+
+    eventually(healthy, timeout=30, what="the authorization service")
+    yield Authz(port, idp, domain)
+    proc.terminate()
+    proc.wait(10)
+    for name in ("authz-sub", "authz-path"):
+        kubectl.run("delete", "workspacemanager", f"{name}-{os.getpid()}", "--ignore-not-found")
+
+
+@pytest.fixture
+def owned(kubectl: Kubectl, namespace: str, template: str) -> str:
+    """A workspace created by alice (so alice is its owner)."""
+    kubectl.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "jupyter-k8s-test-workspace-editor"},
+            "rules": [
+                {
+                    "apiGroups": ["workspace.jupyter.org"],
+                    "resources": ["workspaces", "workspaceshares"],
+                    "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+                }
+            ],
+        }
+    )
+    kubectl.run(
+        "create",
+        "rolebinding",
+        "alice",
+        "-n",
+        namespace,
+        "--clusterrole=jupyter-k8s-test-workspace-editor",
+        "--user=alice",
+    )
+    kubectl.create(workspace_manifest("lab", template), namespace, user="alice")
+    eventually(
+        lambda: kubectl.get("rolebinding", "ws-lab-owner", namespace), what="the owner's grant"
+    )
+    return namespace
+
+
+def _share(
+    kubectl: Kubectl,
+    ns: str,
+    name: str,
+    subjects: list[dict[str, str]],
+    expires: datetime | None = None,
+) -> None:
+    spec: dict[str, Any] = {"workspaceName": "lab", "subjects": subjects}
+    if expires:
+        spec["expiresAt"] = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+    kubectl.create(
+        {"apiVersion": API, "kind": "WorkspaceShare", "metadata": {"name": name}, "spec": spec}, ns
+    )
+
+
+def test_owner_yes_stranger_no(authz: Authz, owned: str) -> None:
+    alice, mallory = authz.idp.login("t-alice", "alice"), authz.idp.login("t-mallory", "mallory")
+    status, headers, _ = authz.ask(owned, "lab", alice)
+    assert status == 200 and headers["X-Jupyter-K8s-User"] == "alice"
+    assert authz.ask(owned, "lab", alice, path=True)[0] == 200  # path routing maps the same
+    assert authz.ask(owned, "lab", mallory)[0] == 403
+
+
+def test_unauthenticated_is_401_or_a_redirect_to_sign_in(authz: Authz, owned: str) -> None:
+    assert authz.ask(owned, "lab")[0] == 401
+    status, headers, _ = authz.ask(owned, "lab", {"Accept": "text/html"})
+    assert status == 302 and headers["Location"].startswith(
+        f"https://auth.{authz.domain}/oauth2/start?rd="
+    )
+
+
+def test_forged_identity_headers_are_ignored(authz: Authz, owned: str) -> None:
+    forged = {
+        "X-Auth-Request-Email": "alice",
+        "X-Auth-Request-User": "alice",
+        "X-Jupyter-K8s-User": "alice",
+    }
+    assert authz.ask(owned, "lab", forged)[0] == 401  # no session: the headers count for nothing
+    mallory = authz.idp.login("t-mallory2", "mallory")
+    assert authz.ask(owned, "lab", {**mallory, **forged})[0] == 403
+
+
+def test_unknown_workspace_looks_like_a_forbidden_one(authz: Authz, owned: str) -> None:
+    mallory = authz.idp.login("t-mallory3", "mallory")
+    forbidden = authz.ask(owned, "lab", mallory)
+    unknown = authz.ask(owned, "no-such-workspace", mallory)
+    assert forbidden[0] == unknown[0] == 403
+    assert forbidden[2] == unknown[2]
+
+
+def test_share_grants_until_it_expires(kubectl: Kubectl, authz: Authz, owned: str) -> None:
+    bob = authz.idp.login("t-bob", "bob")
+    assert authz.ask(owned, "lab", bob)[0] == 403
+    _share(
+        kubectl,
+        owned,
+        "bob-briefly",
+        [{"kind": "User", "name": "bob"}],
+        datetime.now(UTC) + timedelta(seconds=8),
+    )
+    eventually(
+        lambda: authz.ask(owned, "lab", bob)[0] == 200, timeout=20, what="bob allowed by the share"
+    )
+    # Nobody touches the share: access ends at expiresAt and the share says so.
+    eventually(
+        lambda: authz.ask(owned, "lab", bob)[0] == 403, timeout=30, what="bob refused after expiry"
+    )
+    cond = condition(kubectl.get("workspaceshare", "bob-briefly", owned), "Active")
+    assert cond and cond["status"] == "False" and cond["reason"] == "Expired"
+
+
+def test_group_share_and_deleting_it(kubectl: Kubectl, authz: Authz, owned: str) -> None:
+    carol = authz.idp.login("t-carol", "carol", ["data-science"])
+    _share(kubectl, owned, "data-team", [{"kind": "Group", "name": "data-science"}])
+    eventually(lambda: authz.ask(owned, "lab", carol)[0] == 200, timeout=20, what="the group share")
+    kubectl.run("delete", "workspaceshare", "data-team", "-n", owned)
+    eventually(
+        lambda: authz.ask(owned, "lab", carol)[0] == 403,
+        timeout=30,
+        what="access gone with the share",
+    )
+
+
+def test_public_lets_every_authenticated_user_in(
+    kubectl: Kubectl, authz: Authz, owned: str
+) -> None:
+    dave = authz.idp.login("t-dave", "dave")
+    assert authz.ask(owned, "lab", dave)[0] == 403
+    kubectl.run(
+        "patch",
+        "workspace",
+        "lab",
+        "-n",
+        owned,
+        "--type=merge",
+        "-p",
+        '{"spec":{"accessType":"Public"}}',
+    )
+    eventually(lambda: authz.ask(owned, "lab", dave)[0] == 200, timeout=20, what="Public access")
+    kubectl.run(
+        "patch",
+        "workspace",
+        "lab",
+        "-n",
+        owned,
+        "--type=merge",
+        "-p",
+        '{"spec":{"accessType":"Private"}}',
+    )
+    eventually(lambda: authz.ask(owned, "lab", dave)[0] == 403, timeout=20, what="Private again")
+
+
+def test_execution_profile_identity_is_confined_to_the_namespace(
+    kubectl: Kubectl, operator: Operator, namespace: str, unique: str
+) -> None:
+    profile = f"read-cm-{unique}"
+    kubectl.apply(
+        {
+            "apiVersion": API,
+            "kind": "WorkspaceExecutionProfile",
+            "metadata": {"name": profile},
+            "spec": {
+                "serviceAccount": {
+                    "automountToken": True,
+                    "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"},
+                },
+                "rules": [
+                    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}
+                ],
+                "clusterRoles": ["view"],
+            },
+        }
+    )
+    tmpl = f"tmpl-prof-{unique}"
+    kubectl.create(template_manifest(tmpl, allowedExecutionProfiles=[profile]))
+    try:
+        kubectl.create(workspace_manifest("runner", tmpl, executionProfileRef=profile), namespace)
+        sa = eventually(
+            lambda: kubectl.get("serviceaccount", "ws-runner", namespace),
+            what="the workspace's ServiceAccount",
+        )
+        assert (
+            sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == "arn:aws:iam::1:role/x"
+        )
+        assert sa["automountServiceAccountToken"] is True
+        me = f"system:serviceaccount:{namespace}:ws-runner"
+
+        def can(verb: str, resource: str, ns: str) -> bool:
+            return (
+                kubectl.run(
+                    "auth", "can-i", verb, resource, "-n", ns, "--as", me, check=False
+                ).stdout.strip()
+                == "yes"
+            )
+
+        eventually(lambda: can("list", "configmaps", namespace), what="the profile's rule")
+        assert can("get", "pods", namespace)  # the 'view' ClusterRole, bound in the namespace
+        assert not can("list", "configmaps", "default") and not can("get", "pods", "default")
+        assert not can("create", "configmaps", namespace)
+        pod = eventually(
+            lambda: kubectl.list("pods", namespace, "workspace.jupyter.org/workspace-name=runner"),
+            what="the pod",
+        )[0]
+        assert pod["spec"]["serviceAccountName"] == "ws-runner"
+
+        # A profile the template does not allow makes the workspace invalid.
+        kubectl.create(
+            workspace_manifest("rogue", tmpl, executionProfileRef="some-other-profile"), namespace
+        )
+
+        def refused() -> Any:
+            cond = condition(kubectl.get("workspace", "rogue", namespace), "Valid")
+            return cond if cond and cond["status"] == "False" else None
+
+        assert (
+            'executionProfileRef: "some-other-profile" is not allowed'
+            in eventually(refused, what="Valid=False")["message"]
+        )
+    finally:
+        kubectl.run("delete", "workspace", "--all", "-n", namespace, "--wait=true", "--timeout=60s")
+        kubectl.run("delete", "workspacetemplate", tmpl, "--wait=false")
+        kubectl.run("delete", "workspaceexecutionprofile", profile, "--wait=false")
+        time.sleep(0.1)
