@@ -162,3 +162,7 @@ deploy-aws: $(SETUP_STAMP) ## pulumi up of STACK=aws (EKS; needs AWS credentials
 .PHONY: port-forward
 port-forward: ## Forward https://localhost:8443 to the proxy (a real cluster; kwok pods serve nothing).
 	$(KUBECTL) -n jupyter-k8s-proxy port-forward svc/traefik 8443:443
+
+.PHONY: bench-authz
+bench-authz: $(SETUP_STAMP) ## Decisions/s and p50/p99 latency of the authorization service (warm and cold cache).
+	$(PY) hack/bench_authz.py
