@@ -63,7 +63,7 @@ fmt: $(SETUP_STAMP) ## Format and auto-fix the code.
 
 .PHONY: test
 test: $(SETUP_STAMP) ## Every tier: unit, stack (mocks), integration and e2e against the real local cluster.
-	$(PY) -m pytest tests/unit tests/infra tests/integration tests/e2e
+	$(PY) -m pytest -rP tests/unit tests/infra tests/e2e tests/integration
 
 .PHONY: test-unit
 test-unit: $(SETUP_STAMP) ## Unit tests only (no cluster).
@@ -166,3 +166,7 @@ port-forward: ## Forward https://localhost:8443 to the proxy (a real cluster; kw
 .PHONY: bench-authz
 bench-authz: $(SETUP_STAMP) ## Decisions/s and p50/p99 latency of the authorization service (warm and cold cache).
 	$(PY) hack/bench_authz.py
+
+.PHONY: test-e2e
+test-e2e: $(SETUP_STAMP) ## pulumi preview/up/up/destroy of guided mode on the local cluster.
+	$(PY) -m pytest -rP tests/e2e

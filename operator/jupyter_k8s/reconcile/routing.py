@@ -18,7 +18,9 @@ def route(name: str, namespace: str, manager: WorkspaceManagerSpec | None) -> Ro
     if manager is None:
         # No manager: reachable with `kubectl port-forward` only, at the root path.
         return Route(host=None, base_url="/", url=None)
-    scheme = "https" if manager.routing.tlsSecretName else "http"
+    # Always https: the proxy terminates TLS with routing.tlsSecretName or its default
+    # certificate (guided mode installs one); workspaces are never served in the clear.
+    scheme = "https"
     if manager.routing.mode == RoutingMode.PATH:
         base = f"/workspaces/{namespace}/{name}/"
         return Route(host=manager.domain, base_url=base, url=f"{scheme}://{manager.domain}{base}")
