@@ -56,7 +56,10 @@ def environment(stack: str) -> dict[str, str]:
             "PULUMI_BACKEND_URL", f"file://{ROOT / '.pulumi-state'}"
         ),
         "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        # Never download a plugin here; an EKS machine may allow it for the aws plugin.
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": os.environ.get(
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "true"
+        ),
         "PULUMI_K8S_DELETE_UNREACHABLE": os.environ.get("PULUMI_K8S_DELETE_UNREACHABLE", "false"),
     }
     if passphrase is not None:

@@ -234,7 +234,7 @@ def test_routes_per_mode() -> None:
     )
     r = route("lab", "team-a", path)
     assert (r.url, r.base_url) == (
-        "http://ws.example.com/workspaces/team-a/lab/",
+        "https://ws.example.com/workspaces/team-a/lab/",
         "/workspaces/team-a/lab/",
     )
     assert route("lab", "team-a", None).url is None
