@@ -132,6 +132,15 @@ def test_guided_mode_on_the_local_cluster(
             what="the default WorkspaceManager Ready",
         )
 
+        # A fresh ResourceQuota admits nothing until the quota controller has counted usage.
+        eventually(
+            lambda: (
+                (kubectl.get("resourcequota", "team-quota", TEAM) or {})
+                .get("status", {})
+                .get("used")
+            ),
+            what="the team quota counted",
+        )
         kubectl.create(workspace_manifest("notebook", "jupyterlab-cpu-v1"), TEAM)
 
         def available() -> dict[str, Any] | None:
