@@ -106,7 +106,7 @@ class TeamQuota(Strict):
     memory: Quantity = "64Gi"
     gpu: Quantity = "0"
     storage: Quantity = "500Gi"
-    workspaces: int = Field(default=20, ge=0)
+    workspaces: int = Field(default=20, ge=0, description="Volumes, so workspaces, per team.")
 
 
 class Team(Strict):

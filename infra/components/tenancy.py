@@ -115,8 +115,10 @@ def team_manifests(team: Team, target: Target) -> list[dict[str, Any]]:
                     "limits.memory": q.memory,
                     "requests.nvidia.com/gpu": q.gpu,
                     "requests.storage": q.storage,
+                    # One volume per workspace. (Not count/workspaces: the quota controller
+                    # learns new CRDs only at its next full resync, up to 5 minutes, and until
+                    # then refuses every workspace with "status unknown for quota".)
                     "persistentvolumeclaims": str(q.workspaces),
-                    f"count/workspaces.{GROUP}": str(q.workspaces),
                 }
             },
         },

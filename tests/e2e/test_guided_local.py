@@ -132,7 +132,7 @@ def test_guided_mode_on_the_local_cluster(
             what="the default WorkspaceManager Ready",
         )
 
-        # A fresh ResourceQuota admits nothing until the quota controller has counted usage.
+        # A new ResourceQuota admits nothing until the quota controller has counted usage.
         eventually(
             lambda: (
                 (kubectl.get("resourcequota", "team-quota", TEAM) or {})
