@@ -44,12 +44,18 @@ def proc_stats(pid: int) -> tuple[float, float]:
     return hwm / 1024, cpu
 
 
-def api_requests(metrics_port: int) -> float:
+def api_requests(metrics_port: int) -> dict[str, float]:
+    """Requests the operator sent so far, by "VERB resource"."""
+    out: dict[str, float] = {}
     with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
         for line in r.read().decode().splitlines():
-            if line.startswith("jupyter_k8s_api_requests_total "):
-                return float(line.split()[1])
-    return 0.0
+            if line.startswith("jupyter_k8s_api_requests_total{"):
+                labels = dict(
+                    kv.split("=") for kv in line[line.index("{") + 1 : line.index("}")].split(",")
+                )
+                key = f"{labels['verb'].strip(chr(34))} {labels['resource'].strip(chr(34))}"
+                out[key] = float(line.rsplit(" ", 1)[1])
+    return out
 
 
 def pct(values: list[float], q: float) -> float:
@@ -181,7 +187,35 @@ def main() -> int:
                             done.set()
                             w.stop()
 
+        stages: dict[str, dict[str, float]] = {"pvc bound": {}, "pod created": {}, "pod ready": {}}
+
+        def child_watcher(kind: str) -> None:
+            w = watch.Watch()
+            lister = (
+                core.list_namespaced_persistent_volume_claim
+                if kind == "pvc"
+                else core.list_namespaced_pod
+            )
+            while not done.is_set():
+                for ev in w.stream(lister, ns, timeout_seconds=5):
+                    obj = ev["object"]
+                    owner = (obj.metadata.labels or {}).get("workspace.jupyter.org/workspace-name")
+                    if not owner:
+                        continue
+                    now = time.monotonic()
+                    if kind == "pvc" and obj.status.phase == "Bound":
+                        stages["pvc bound"].setdefault(owner, now)
+                    if kind == "pod":
+                        stages["pod created"].setdefault(owner, now)
+                        if any(
+                            c.type == "Ready" and c.status == "True"
+                            for c in obj.status.conditions or []
+                        ):
+                            stages["pod ready"].setdefault(owner, now)
+
         threading.Thread(target=watcher, daemon=True).start()
+        threading.Thread(target=child_watcher, args=("pvc",), daemon=True).start()
+        threading.Thread(target=child_watcher, args=("pod",), daemon=True).start()
         time.sleep(0.5)
 
         def create(i: int) -> None:
@@ -207,7 +241,11 @@ def main() -> int:
         done.wait(timeout)
         elapsed = (max(available.values()) if available else time.monotonic()) - t0
         rss, cpu = proc_stats(op.pid)
-        requests = api_requests(ports["JK_METRICS_PORT"]) - requests0
+        after = api_requests(ports["JK_METRICS_PORT"])
+        by_kind = {
+            k: v - requests0.get(k, 0) for k, v in after.items() if v - requests0.get(k, 0) > 0
+        }
+        requests = sum(by_kind.values())
         latencies = [available[x] - created[x] for x in available]
 
         print(
@@ -228,6 +266,17 @@ def main() -> int:
             print(
                 f"create -> Available        p50 {pct(latencies, 0.5):.2f} s   p95 {pct(latencies, 0.95):.2f} s   max {max(latencies):.2f} s"
             )
+        lag = [available[x] - stages["pod ready"][x] for x in available if x in stages["pod ready"]]
+        if lag:
+            print(
+                f"  pod ready -> Available   p50 {pct(lag, 0.5):.2f} s   p95 {pct(lag, 0.95):.2f} s   (the operator's own delay)"
+            )
+        for stage, seen in stages.items():
+            lat = [seen[x] - created[x] for x in seen if x in created]
+            if lat:
+                print(
+                    f"  create -> {stage:<15} p50 {pct(lat, 0.5):.2f} s   p95 {pct(lat, 0.95):.2f} s"
+                )
         print(f"operator peak RSS          {rss:8.1f} MiB  (at start-up: {rss0:.1f} MiB)")
         print(
             f"operator CPU               {cpu - cpu0:8.1f} s    ({(cpu - cpu0) / n * 1000:.1f} ms per workspace)"
@@ -235,6 +284,8 @@ def main() -> int:
         print(
             f"operator API requests      {requests:8.0f}      ({requests / n:.1f} per workspace; watches not counted)"
         )
+        top = sorted(by_kind.items(), key=lambda kv: -kv[1])[:8]
+        print("  by call: " + ", ".join(f"{k} {v / n:.1f}" for k, v in top))
         print(f"operator log               {log}")
         return 0
     finally:

@@ -79,5 +79,5 @@ class Settings:
             webhook_configuration=os.environ.get("JK_WEBHOOK_CONFIGURATION", WEBHOOK_CONFIGURATION),
             cert_dir=os.environ.get("JK_CERT_DIR", "/tmp/jupyter-k8s-webhook"),  # noqa: S108
             log_format=log_format,  # type: ignore[arg-type]
-            workers=_int("JK_WORKERS", 16),
+            workers=_int("JK_WORKERS", 32),
         )

@@ -18,7 +18,11 @@ RECONCILE_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 WORKSPACES = Gauge("jupyter_k8s_workspaces", "Workspaces by phase.", ["phase"])
-API_REQUESTS = Counter("jupyter_k8s_api_requests_total", "Requests sent to the API server.")
+API_REQUESTS = Counter(
+    "jupyter_k8s_api_requests_total",
+    "Requests the operator sent to the API server (watches excluded).",
+    ["verb", "resource"],
+)
 
 
 @contextmanager

@@ -30,3 +30,20 @@ def test_template_finalizer_follows_its_users() -> None:
     assert blocked.blocked_message and "ns/a, ns/b" in blocked.blocked_message
     many = plan_template(True, [f"ns/w{i:02d}" for i in range(15)])
     assert many.blocked_message and "and 5 more" in many.blocked_message
+
+
+def test_drift_check_sees_every_top_level_field() -> None:
+    """A Role has rules and a RoleBinding subjects, not a spec: all of them are compared."""
+    from jupyter_k8s.handlers.indexes import trimmed
+    from jupyter_k8s.reconcile.access import access_objects
+    from jupyter_k8s.reconcile.children import WorkspaceRef
+
+    for desired in access_objects(WorkspaceRef("lab", "ns", "uid"), "alice", "Public"):
+        live = {
+            **desired,
+            "metadata": {**desired["metadata"], "resourceVersion": "7", "managedFields": []},
+            "status": {},
+        }
+        assert contains(trimmed(live), desired), desired["kind"]
+        changed = {**live, "rules": [], "subjects": []}
+        assert not contains(trimmed(changed), desired), desired["kind"]

@@ -28,14 +28,14 @@ _DROP_META = ("managedFields", "resourceVersion", "creationTimestamp", "generati
 
 
 def trimmed(body: Any) -> dict[str, Any]:
-    """The object without status and server bookkeeping: what desired state is compared to."""
-    meta = {k: v for k, v in dict(body.get("metadata", {})).items() if k not in _DROP_META}
-    return {
-        "apiVersion": body.get("apiVersion"),
-        "kind": body.get("kind"),
-        "metadata": meta,
-        "spec": dict(body.get("spec") or {}),
+    """The object without status and server bookkeeping: what desired state is compared to.
+    (Every other top-level field stays: spec, but also a Role's rules, a RoleBinding's
+    subjects, a ServiceAccount's automountServiceAccountToken.)"""
+    out = {k: v for k, v in dict(body).items() if k != "status"}
+    out["metadata"] = {
+        k: v for k, v in dict(body.get("metadata", {})).items() if k not in _DROP_META
     }
+    return out
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Seen:
     kind: str = ""
     name: str = ""
     share_owned: bool = False  # a WorkspaceShare's binding, not the workspace's own
+    version: int = 0  # resourceVersion: tells whether our own last write has been seen yet
 
 
 @kopf.index(GROUP, VERSION, "workspaces")
@@ -63,6 +64,7 @@ def workspaces(name: str, body: kopf.Body, **kw: Any) -> dict[Any, Any]:
                 "generation": body.metadata.get("generation", 1),
                 "annotations": dict(body.metadata.annotations),
                 "deletionTimestamp": body.metadata.get("deletionTimestamp"),
+                "resourceVersion": int(body.metadata.get("resourceVersion") or 0),
             },
             "spec": dict(body.spec),
             "status": dict(body.status),
@@ -112,7 +114,12 @@ def _child_key(kw: dict[str, Any]) -> tuple[str, str]:
 
 def _seen(body: kopf.Body, view: Any = None) -> Seen:
     return Seen(
-        trimmed(body), view, body["kind"], body.metadata.name, SHARE_LABEL in body.metadata.labels
+        trimmed(body),
+        view,
+        body["kind"],
+        body.metadata.name,
+        SHARE_LABEL in body.metadata.labels,
+        int(body.metadata.get("resourceVersion") or 0),
     )
 
 

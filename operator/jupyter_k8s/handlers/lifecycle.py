@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,16 @@ log = logging.getLogger(__name__)
 class CountingKube(Kube):
     """Kube that also exports its request count as a Prometheus counter."""
 
-    def _call(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        API_REQUESTS.inc()
-        return super()._call(*args, **kwargs)
+    def _call(self, method: str, path: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        # /apis/<group>/<version>/namespaces/<ns>/<resource>/<name>[/status]: keep the resource.
+        parts = [p for p in path.split("?")[0].split("/") if p]
+        if "namespaces" in parts and len(parts) > parts.index("namespaces") + 2:
+            parts = parts[parts.index("namespaces") + 2 :]
+        else:
+            parts = parts[3:] if parts[:1] == ["apis"] else parts[2:]
+        resource = "/".join(parts[:1] + parts[2:3])  # e.g. workspaces/status
+        API_REQUESTS.labels(verb=method, resource=resource).inc()
+        return super()._call(method, path, *args, **kwargs)
 
 
 class OwnerWebhookServer(kopf.WebhookServer):
@@ -104,6 +112,9 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
     # Our own events are few and meaningful; Kopf would post one per handler log line.
     settings.posting.enabled = False
     settings.execution.max_workers = s.workers
+    # API calls run in threads (Runtime.call): the default pool has cpu+4 of them, which
+    # queues calls behind each other when hundreds of workspaces start at once.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(s.workers, "jk-api"))
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
     settings.batching.worker_limit = 1000

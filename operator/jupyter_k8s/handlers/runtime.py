@@ -54,6 +54,14 @@ class Runtime:
     retries: dict[Any, asyncio.TimerHandle] = field(default_factory=dict)
     tasks: set[asyncio.Future[None]] = field(default_factory=set)
     indexes: Any = None  # handlers.indexes.Indexes, once the first handler ran
+    # Our own writes, remembered until the watches deliver them: a reconciliation that runs
+    # before its previous write came back must not write the same thing again.
+    # applied[(namespace, workspace)][(kind, name)] = (fingerprint, resourceVersion)
+    applied: dict[tuple[str, str], dict[tuple[str, str], tuple[str, int]]] = field(
+        default_factory=dict
+    )
+    # written[workspace uid] = (resourceVersion, status) of our last status write
+    written: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking API call off the event loop."""

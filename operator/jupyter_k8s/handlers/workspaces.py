@@ -4,6 +4,8 @@ objects it refers to, and by a periodic resync."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from typing import Any
 
@@ -80,8 +82,12 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
     ws = ix.one(idx.workspaces, key)
     if ws is None or ws["metadata"].get("deletionTimestamp"):
         rt.phases.set(key, None)  # gone, or going: the garbage collector takes the children
+        rt.applied.pop(key, None)
+        if ws is not None:
+            rt.written.pop(ws["metadata"]["uid"], None)
         return
     meta = ws["metadata"]
+    ws = {**ws, "status": _latest_status(rt, ws)}
     with reconciling("Workspace"):
         try:
             spec = WorkspaceSpec.model_validate(ws["spec"])
@@ -114,12 +120,27 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
         )
         status = plan.status
         try:
+            mine = rt.applied.setdefault(key, {})
             for obj in plan.apply:
-                current = children.get((obj["kind"], obj["metadata"]["name"]))
-                if current is None or not contains(current.body, obj):
-                    await rt.call(rt.kube.apply, obj)
-            for kind, child in plan.delete:
-                await rt.call(rt.kube.delete, API_VERSIONS[kind], kind, namespace, child)
+                child = (obj["kind"], obj["metadata"]["name"])
+                current = children.get(child)
+                if current is not None and contains(current.body, obj):
+                    continue
+                fingerprint = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+                last = mine.get(child)
+                if (
+                    last
+                    and last[0] == fingerprint
+                    and (current is None or current.version < last[1])
+                ):
+                    continue  # written already; the watch has not brought it back yet
+                done = await rt.call(rt.kube.apply, obj)
+                mine[child] = (
+                    fingerprint,
+                    int(done.get("metadata", {}).get("resourceVersion") or 0),
+                )
+            for kind, gone in plan.delete:
+                await rt.call(rt.kube.delete, API_VERSIONS[kind], kind, namespace, gone)
         except KubeError as err:
             # Tell the user (the usual causes: a quota, a storage class that cannot grow)
             # and try again later; nothing else is touched.
@@ -163,7 +184,7 @@ async def _write_status(rt: Runtime, ws: dict[str, Any], status: dict[str, Any] 
         return  # written only when something changed
     meta = ws["metadata"]
     try:
-        await rt.call(
+        done = await rt.call(
             rt.kube.merge_patch,
             API_VERSION,
             "Workspace",
@@ -172,9 +193,19 @@ async def _write_status(rt: Runtime, ws: dict[str, Any], status: dict[str, Any] 
             {"status": _status_patch(ws["status"], status)},
             "status",
         )
+        rt.written[meta["uid"]] = (int(done["metadata"]["resourceVersion"]), status)
     except KubeError as err:
         if err.status != 404:  # deleted meanwhile: nothing to report on
             raise
+
+
+def _latest_status(rt: Runtime, ws: dict[str, Any]) -> dict[str, Any]:
+    """The status as we last wrote it when the watch has not delivered that write yet, so
+    that the same status (and its event) is not written twice."""
+    mine = rt.written.get(ws["metadata"]["uid"])
+    if mine and mine[0] > ws["metadata"].get("resourceVersion", 0):
+        return mine[1]
+    return dict(ws["status"])
 
 
 def _retry_later(rt: Runtime, idx: Indexes, key: tuple[str, str]) -> None:
@@ -225,6 +256,10 @@ async def workspace_event(**kw: Any) -> None:
 
 async def _child_event(kw: dict[str, Any]) -> None:
     """A child changed (or vanished): its workspace reconciles, which repairs drift."""
+    if kw["type"] == "DELETED":  # whatever we wrote is gone: write it again if wanted
+        key = (kw["namespace"], kw["labels"][WORKSPACE_LABEL])
+        rt = runtime(kw["memo"])
+        rt.applied.get(key, {}).pop((kw["body"]["kind"], kw["name"]), None)
     await trigger(
         runtime(kw["memo"]), Indexes.of(kw), kw["namespace"], kw["labels"][WORKSPACE_LABEL]
     )

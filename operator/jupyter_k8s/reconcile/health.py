@@ -72,7 +72,8 @@ def running(
     deployment: DeploymentView | None, pods: list[PodView], volume: PvcView | None = None
 ) -> Health:
     live = [p for p in pods if not p.deleting]
-    volume_pending = volume is not None and volume.phase != "Bound"
+    # Not seen yet counts as pending: the operator has just created it.
+    volume_pending = volume is None or volume.phase != "Bound"
     # Until its volume binds, the scheduler calls the pod unschedulable: that is waiting.
     problem = None if volume_pending else _problem(deployment, live)
     if problem is not None:
@@ -101,15 +102,13 @@ def running(
             stopped=NOT_STOPPED,
         )
     if volume_pending:
-        detail = f"Waiting for the volume {volume.name} to be bound."  # type: ignore[union-attr]
-    elif deployment is None:
-        detail = "Creating the workspace's deployment."
-    elif not live:
-        detail = "Waiting for the pod to be created."
+        detail = "Waiting for the workspace's volume to be bound."
+    elif live and live[0].phase == "Running":
+        detail = f"Pod {live[0].name} is running; waiting for the app to answer its probe."
     else:
-        detail = f"Pod {live[0].name} is {live[0].phase}" + (
-            ", not ready yet." if live[0].phase == "Running" else "."
-        )
+        # One message for creating, scheduling and pulling: each status write costs an API
+        # call, and these steps take seconds.
+        detail = "Waiting for the workspace's pod to start."
     return _all(
         Phase.STARTING,
         valid=VALID,
