@@ -190,6 +190,18 @@ def test_degraded_reasons_name_the_cause() -> None:
     )
 
 
+def test_scheduler_verdict_from_before_the_volume_bound_is_not_a_fault() -> None:
+    stale = PodView(
+        "p",
+        "Pending",
+        False,
+        False,
+        "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.",
+    )
+    plan = plan_workspace(_inputs({}, pvc=BOUND, deployment=READY_DEPLOY, pods=[stale]))
+    assert plan.status["phase"] == "Starting"
+
+
 def test_unbound_volume_is_waiting_not_degraded() -> None:
     waiting = PodView(
         "p", "Pending", False, False, "pod has unbound immediate PersistentVolumeClaims"

@@ -119,9 +119,15 @@ def running(
     )
 
 
+def _waiting_for_volume(message: str) -> bool:
+    """The scheduler's verdict from before the workspace's own volume was bound: it retries
+    on its own once the claim binds (after a backoff), so this is waiting, not a fault."""
+    return "unbound immediate persistentvolumeclaims" in message.lower()
+
+
 def _problem(deployment: DeploymentView | None, pods: list[PodView]) -> tuple[str, str] | None:
     for pod in pods:
-        if pod.unschedulable:
+        if pod.unschedulable and not _waiting_for_volume(pod.unschedulable):
             return "Unschedulable", f"Pod {pod.name} cannot be scheduled: {pod.unschedulable}"
         for container, reason, message in pod.stuck:
             detail = f": {message}" if message else ""
