@@ -433,7 +433,8 @@ def bootstrap_objects() -> str:
     """Fake nodes and a default StorageClass, as kind would have them."""
     docs = []
     for name, cpu, mem, extra in NODES:
-        capacity = {"cpu": cpu, "memory": mem, "pods": "250", **extra}
+        # Room for `make bench N=1000` (a kubelet would say 110; kwok pods cost nothing).
+        capacity = {"cpu": cpu, "memory": mem, "pods": "1000", **extra}
         docs.append(
             {
                 "apiVersion": "v1",
