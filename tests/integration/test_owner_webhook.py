@@ -79,3 +79,50 @@ def test_forged_owner_on_create_is_refused(
         res.returncode != 0
         and "only an admin may create a workspace on behalf of 'bob'" in res.stderr
     )
+
+
+def test_in_cluster_mode_fills_in_the_installed_configuration(
+    kubectl: Kubectl, crds: Kubectl, unique: str
+) -> None:
+    """In a cluster the webhook configuration comes from the installer (service reference,
+    no caBundle); the operator fills in the CA of the certificate it made at start-up."""
+    import base64
+    import dataclasses
+
+    import yaml
+
+    from jupyter_k8s.config import Settings
+    from jupyter_k8s.handlers.lifecycle import publish_webhook
+    from jupyter_k8s.handlers.runtime import Runtime
+    from jupyter_k8s.kube.client import Kube, load_api_client
+    from tests.support.fixtures import ROOT
+
+    name = f"owner-stamp-{unique}"
+    (installed,) = [
+        o
+        for o in yaml.safe_load_all((ROOT / "dist" / "install.yaml").read_text())
+        if o["kind"] == "MutatingWebhookConfiguration"
+    ]
+    installed["metadata"]["name"] = name
+    installed["webhooks"][0]["namespaceSelector"] = {
+        "matchLabels": {"never": "matches"}
+    }  # inert here
+    kubectl.apply(installed)
+    try:
+        settings = Settings.from_env().__class__(
+            **{
+                **Settings.from_env().__dict__,
+                "webhook_mode": "service",
+                "webhook_configuration": name,
+            }
+        )
+        rt = Runtime(settings=settings, kube=Kube(load_api_client(str(kubectl.kubeconfig))))
+        publish_webhook(
+            rt, {"url": "https://ignored:9443", "caBundle": base64.b64encode(b"CA PEM").decode()}
+        )
+        hook = kubectl.get("mutatingwebhookconfiguration", name)["webhooks"][0]  # type: ignore[index]
+        assert base64.b64decode(hook["clientConfig"]["caBundle"]) == b"CA PEM"
+        assert hook["clientConfig"]["service"]["name"] == "jupyter-k8s-operator-webhook"
+        assert "url" not in hook["clientConfig"]
+    finally:
+        kubectl.run("delete", "mutatingwebhookconfiguration", name, "--ignore-not-found")
