@@ -109,12 +109,8 @@ def test_in_cluster_mode_fills_in_the_installed_configuration(
     }  # inert here
     kubectl.apply(installed)
     try:
-        settings = Settings.from_env().__class__(
-            **{
-                **Settings.from_env().__dict__,
-                "webhook_mode": "service",
-                "webhook_configuration": name,
-            }
+        settings = dataclasses.replace(
+            Settings.from_env(), webhook_mode="service", webhook_configuration=name
         )
         rt = Runtime(settings=settings, kube=Kube(load_api_client(str(kubectl.kubeconfig))))
         publish_webhook(
