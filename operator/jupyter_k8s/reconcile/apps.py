@@ -52,9 +52,14 @@ APPS: dict[str, AppSpec] = {
     ),
     AppType.CODE_SERVER.value: AppSpec(
         command=(
+            # code-server has no identity hook: jupyter-k8s-guard (in our image) serves the
+            # port and lets through only requests carrying the workspace's proxy secret.
+            "jupyter-k8s-guard",
+            f"--listen=0.0.0.0:{APP_PORT}",
+            "--upstream=127.0.0.1:8080",
+            "--",
             "code-server",
-            f"--bind-addr=0.0.0.0:{APP_PORT}",
-            # Authentication is the proxy's job; the app-side guard is in images/code-server.
+            "--bind-addr=127.0.0.1:8080",
             "--auth=none",
             "--disable-telemetry",
             "--disable-update-check",

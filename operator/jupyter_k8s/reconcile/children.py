@@ -128,7 +128,8 @@ def build_deployment(
         "name": "workspace",
         "image": r.image,
         "imagePullPolicy": "IfNotPresent",
-        "command": list(app.command),
+        # args, not command: the image's ENTRYPOINT (tini) stays PID 1 and reaps children.
+        "args": list(app.command),
         "workingDir": r.mount_path,
         "env": env,
         "ports": [{"name": PORT_NAME, "containerPort": APP_PORT, "protocol": "TCP"}],
