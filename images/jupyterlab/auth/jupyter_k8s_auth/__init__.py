@@ -23,7 +23,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 from traitlets import Type, Unicode
 
-SECRET_ENV = "JUPYTER_K8S_PROXY_SECRET"
+SECRET_ENV = "JUPYTER_K8S_PROXY_SECRET"  # noqa: S105 - a variable name
 
 
 class NoLogin(JupyterHandler):  # type: ignore[misc]
