@@ -125,6 +125,7 @@ def _generate_missing_secrets(st: auto.Stack) -> None:
         "oauth2ProxyClientSecret": secrets.token_urlsafe(32),
         "tlsCertificate": (cert + ca).decode(),
         "tlsKey": key.decode(),
+        "proxySecretKey": secrets.token_hex(32),
     }
     st.set_all_config(
         {f"{NAMESPACE}:{k}": auto.ConfigValue(values[k], secret=True) for k in missing}

@@ -186,6 +186,7 @@ class Secrets(Strict):
     tlsKey: str | None = None
     githubClientSecret: str | None = None
     oidcClientSecret: str | None = None
+    proxySecretKey: str | None = None  # derives every workspace's proxy secret
 
 
 class ConfigError(Exception):

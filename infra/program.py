@@ -48,7 +48,7 @@ def build(cfg: StackConfig, secrets: Secrets) -> dict[str, pulumi.Resource]:
     """Declare every resource; returns the components (tests look at them)."""
     provider, eks = _provider(cfg)
     opts = pulumi.ResourceOptions(provider=provider)
-    operator = Operator("operator", OperatorArgs(cfg.operator), opts)
+    operator = Operator("operator", OperatorArgs(cfg.operator, secrets.proxySecretKey), opts)
     # Custom objects can only be created once their CRDs exist.
     after_crds = pulumi.ResourceOptions(provider=provider, depends_on=operator.crds)
     components: dict[str, pulumi.Resource] = {"operator": operator}

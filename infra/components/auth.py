@@ -7,6 +7,7 @@ from typing import Any
 
 import pulumi
 
+from jupyter_k8s.deploy.installer import proxy_key_env
 from jupyter_k8s.deploy.settings import NAME as OPERATOR_NAME
 
 from .. import images
@@ -120,6 +121,7 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
                 "name": "JK_AUTHZ_SIGN_IN_URL",
                 "value": f"https://{auth_host(args.domain)}/oauth2/start",
             },
+            proxy_key_env(),
         ],
         "ports": [{"name": "http", "containerPort": AUTHZ_PORT}],
         "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}},

@@ -9,6 +9,7 @@ import pulumi
 
 from jupyter_k8s.deploy import installer
 from jupyter_k8s.deploy.settings import NAME
+from jupyter_k8s.proxy_secret import KEY_SECRET
 
 from ..config import OperatorConfig
 from .manifests import declare
@@ -17,6 +18,8 @@ from .manifests import declare
 @dataclass(frozen=True)
 class OperatorArgs:
     config: OperatorConfig
+    # Key of the per-workspace proxy secrets, shared with the authorization service.
+    proxy_key: pulumi.Input[str] | None = None
 
 
 def operator_manifests(config: OperatorConfig) -> list[dict[str, Any]]:
@@ -65,6 +68,22 @@ class Operator(pulumi.ComponentResource):
             if obj["kind"] == "Namespace":
                 namespace = res
             children.append(res)
+        if args.proxy_key is not None:
+            children.append(
+                declare(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "metadata": {"name": KEY_SECRET, "namespace": args.config.namespace},
+                        "stringData": {"key": pulumi.Output.secret(args.proxy_key)},
+                    },
+                    pulumi.ResourceOptions(
+                        parent=self,
+                        depends_on=[namespace] if namespace else [],
+                        additional_secret_outputs=["stringData", "data"],
+                    ),
+                )
+            )
         # The webhook's caBundle is filled in by the operator at start-up (it makes its own CA).
         self.namespace = args.config.namespace
         self.register_outputs({"namespace": self.namespace, "name": NAME, "crds": len(crds)})

@@ -17,6 +17,7 @@ SECRETS = {
     "oauth2ProxyClientSecret": "client-secret-value",
     "tlsCertificate": TLS_CERT,
     "tlsKey": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n",
+    "proxySecretKey": "proxy-key-value",
 }
 STATIC_USER = {
     "email": "alice@example.com",

@@ -197,13 +197,16 @@ def test_secrets_are_secret_and_never_in_plain_config(kind_stack: list[Declared]
         "traefik-default-cert",
         "oauth2-proxy",
         "dex-config",
+        "jupyter-k8s-proxy-key",
     }
     for secret in secrets:
         # Pulumi's secret envelope: encrypted in state, masked in output.
         assert secret.inputs["stringData"].get(SECRET_SIG) == SECRET_VALUE, secret.name
     # ... and no secret value appears in any non-Secret resource (e.g. a ConfigMap or args).
     text = repr([r.inputs for r in kind_stack if r.kind != "Secret"])
-    assert "client-secret-value" not in text and "c" * 32 not in text
+    assert (
+        "client-secret-value" not in text and "c" * 32 not in text and "proxy-key-value" not in text
+    )
 
 
 def test_rbac_has_no_wildcards(kind_stack: list[Declared]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -15,7 +16,13 @@ from typing import Any
 import pytest
 
 from tests.support.fake_oauth2_proxy import FakeOAuth2Proxy
-from tests.support.fixtures import Operator, free_port, template_manifest, workspace_manifest
+from tests.support.fixtures import (
+    PROXY_KEY,
+    Operator,
+    free_port,
+    template_manifest,
+    workspace_manifest,
+)
 from tests.support.kube import Kubectl, condition, eventually
 
 pytestmark = pytest.mark.integration
@@ -76,6 +83,7 @@ def authz(
         "JK_AUTHZ_ADDR": "127.0.0.1",
         "JK_AUTHZ_CACHE_SECONDS": "1",
         "JK_AUTHZ_SIGN_IN_URL": f"https://auth.{domain}/oauth2/start",
+        "JK_PROXY_SECRET_KEY": PROXY_KEY,
     }
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -149,10 +157,26 @@ def _share(
     )
 
 
-def test_owner_yes_stranger_no(authz: Authz, owned: str) -> None:
+def test_owner_yes_stranger_no(kubectl: Kubectl, authz: Authz, owned: str) -> None:
     alice, mallory = authz.idp.login("t-alice", "alice"), authz.idp.login("t-mallory", "mallory")
     status, headers, _ = authz.ask(owned, "lab", alice)
     assert status == 200 and headers["X-Jupyter-K8s-User"] == "alice"
+    # ... and the proxy gets the workspace's secret for the app, the one in the pod's Secret.
+    secret = eventually(
+        lambda: kubectl.get("secret", "ws-lab-proxy", owned), what="the proxy secret"
+    )
+    assert (
+        base64.b64decode(secret["data"]["secret"]).decode() == headers["X-Jupyter-K8s-Proxy-Secret"]
+    )
+    pod = eventually(
+        lambda: kubectl.list("pods", owned, "workspace.jupyter.org/workspace-name=lab"), what="pod"
+    )[0]
+    env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+    assert env["JUPYTER_K8S_PROXY_SECRET"]["valueFrom"]["secretKeyRef"] == {
+        "name": "ws-lab-proxy",
+        "key": "secret",
+    }
+    assert "X-Jupyter-K8s-Proxy-Secret" not in authz.ask(owned, "lab", mallory)[1]
     assert authz.ask(owned, "lab", alice, path=True)[0] == 200  # path routing maps the same
     assert authz.ask(owned, "lab", mallory)[0] == 403
 

@@ -29,6 +29,7 @@ from .kube import ROOT, Kubectl, eventually
 STATE = ROOT / ".cluster"
 CLUSTER = [sys.executable, str(ROOT / "hack" / "cluster.py")]
 TEMPLATE_API = "workspace.jupyter.org/v1alpha1"
+PROXY_KEY = "integration-tests-proxy-key"  # the key workspace proxy secrets derive from
 
 
 def _cluster_ready() -> bool:
@@ -103,6 +104,7 @@ def start_operator(kubectl: Kubectl, log: Path, **extra_env: str) -> Operator:
         "JK_CERT_DIR": str(log.parent / f"webhook-{webhook}"),
         "JK_LOG_FORMAT": "plain",
         "JK_RESYNC_SECONDS": "20",
+        "JK_PROXY_SECRET_KEY": PROXY_KEY,
         **extra_env,
     }
     out = open(log, "ab")  # noqa: SIM115 - handed to the child for its lifetime

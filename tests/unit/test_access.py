@@ -171,3 +171,16 @@ def test_decision_cache_expires_and_never_crosses_users() -> None:
     for i in range(5):
         cache.put(("k", i), True)
     assert len(cache) == 2
+
+
+def test_proxy_secret_is_derived_per_workspace_and_reaches_the_pod() -> None:
+    from jupyter_k8s.proxy_secret import workspace_secret
+    from jupyter_k8s.reconcile.children import build_proxy_secret
+
+    key = b"k"
+    first = workspace_secret(key, "team-a", "lab", "uid-1")
+    assert first == workspace_secret(key, "team-a", "lab", "uid-1")
+    assert first != workspace_secret(key, "team-a", "lab", "uid-2")  # recreated: new secret
+    assert first != workspace_secret(b"other", "team-a", "lab", "uid-1")
+    secret = build_proxy_secret(WS, first)
+    assert secret["metadata"]["name"] == "ws-lab-proxy" and "stringData" not in secret

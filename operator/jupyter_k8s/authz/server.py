@@ -27,6 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from ..api import API_VERSION, GROUP
 from ..kube import Kube
 from ..kube.client import load_api_client, object_path
+from ..proxy_secret import HEADER, load_key, workspace_secret
 from .decide import Identity, Manager, TTLCache, decision_key, target
 
 log = logging.getLogger("jupyter_k8s.authz")
@@ -75,12 +76,14 @@ class Authorizer:
     session: aiohttp.ClientSession | None = None
     identities: TTLCache[Identity | None] = field(init=False)
     decisions: TTLCache[bool] = field(init=False)
+    key: bytes | None = None
     _managers: list[Manager] = field(default_factory=list)
     _managers_at: float = -1e9
 
     def __post_init__(self) -> None:
         self.identities = TTLCache(self.settings.cache_seconds)
         self.decisions = TTLCache(self.settings.cache_seconds)
+        self.uids: TTLCache[str] = TTLCache(60)
 
     async def identity(self, request: web.Request) -> Identity | None:
         """Who the session belongs to, according to oauth2-proxy."""
@@ -122,6 +125,19 @@ class Authorizer:
             ]
             self._managers_at = time.monotonic()
         return self._managers
+
+    async def proxy_secret(self, namespace: str, name: str) -> str | None:
+        """Only asked once access is granted, so nothing about other workspaces leaks."""
+        if self.key is None:
+            return None
+        uid = self.uids.get((namespace, name))
+        if uid is None:
+            body = await asyncio.to_thread(self.kube.get, API_VERSION, "Workspace", namespace, name)
+            if body is None:
+                return None
+            uid = body["metadata"]["uid"]
+            self.uids.put((namespace, name), uid)
+        return workspace_secret(self.key, namespace, name, uid)
 
     async def allowed(self, who: Identity, namespace: str, name: str) -> bool:
         key = decision_key(who, namespace, name)
@@ -168,7 +184,11 @@ class Authorizer:
         if where is None or not await self.allowed(who, *where):
             log.info("deny %s -> %s%s", who.user, host, uri)
             return web.Response(status=403, text="forbidden\n"), "forbidden"
-        return web.Response(status=200, text="ok\n", headers={USER_HEADER: who.user}), "allowed"
+        headers = {USER_HEADER: who.user}
+        secret = await self.proxy_secret(*where)
+        if secret:
+            headers[HEADER] = secret  # the app's proof that the request came through the proxy
+        return web.Response(status=200, text="ok\n", headers=headers), "allowed"
 
 
 def build_app(authorizer: Authorizer) -> web.Application:
@@ -201,7 +221,7 @@ def run() -> None:
         format='{"level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}',
     )
     settings = AuthzSettings.from_env()
-    authorizer = Authorizer(settings, Kube(load_api_client()))
+    authorizer = Authorizer(settings, Kube(load_api_client()), key=load_key())
     web.run_app(
         build_app(authorizer), host=settings.addr, port=settings.port, access_log=None, print=None
     )

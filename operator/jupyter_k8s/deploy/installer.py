@@ -6,6 +6,7 @@ from typing import Any
 
 from ..api import KINDS, WORKSPACE
 from ..api.crd import crd_manifest
+from ..proxy_secret import KEY_ENV, KEY_SECRET
 from .rbac import operator_rules
 from .settings import (
     DEFAULT_IMAGE,
@@ -81,6 +82,17 @@ def restricted_container_security() -> dict[str, Any]:
     }
 
 
+def proxy_key_env() -> dict[str, Any]:
+    """The key workspace proxy secrets derive from. Optional so the operator starts without
+    it; workspace apps then refuse every request until the Secret exists:
+    kubectl -n jupyter-k8s-system create secret generic jupyter-k8s-proxy-key \\
+      --from-literal=key=$(openssl rand -hex 32)"""
+    return {
+        "name": KEY_ENV,
+        "valueFrom": {"secretKeyRef": {"name": KEY_SECRET, "key": "key", "optional": True}},
+    }
+
+
 def deployment(image: str = DEFAULT_IMAGE) -> dict[str, Any]:
     container = {
         "name": "operator",
@@ -94,6 +106,7 @@ def deployment(image: str = DEFAULT_IMAGE) -> dict[str, Any]:
                 "name": "JK_POD_NAMESPACE",
                 "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
             },
+            proxy_key_env(),
         ],
         "ports": [
             {"name": "health", "containerPort": HEALTH_PORT},

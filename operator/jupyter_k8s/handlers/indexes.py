@@ -149,6 +149,11 @@ def workspace_ingresses(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
     return {_child_key(kw): _seen(body)}
 
 
+@kopf.index("v1", "secrets", labels=CHILD)
+def workspace_secrets(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+    return {_child_key(kw): _seen(body)}
+
+
 @kopf.index("v1", "serviceaccounts", labels=CHILD)
 def workspace_serviceaccounts(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
     return {_child_key(kw): _seen(body)}
@@ -195,6 +200,7 @@ class Indexes:
     workspace_pods: kopf.Index[Any, Any]
     workspace_services: kopf.Index[Any, Any]
     workspace_ingresses: kopf.Index[Any, Any]
+    workspace_secrets: kopf.Index[Any, Any]
     workspace_serviceaccounts: kopf.Index[Any, Any]
     workspace_roles: kopf.Index[Any, Any]
     workspace_rolebindings: kopf.Index[Any, Any]
@@ -211,6 +217,7 @@ class Indexes:
             self.workspace_deployments,
             self.workspace_services,
             self.workspace_ingresses,
+            self.workspace_secrets,
             self.workspace_serviceaccounts,
             self.workspace_roles,
             self.workspace_rolebindings,

@@ -16,6 +16,7 @@ from ..deploy.installer import webhook_configuration
 from ..kube import Kube
 from ..kube.client import load_api_client
 from ..metrics import API_REQUESTS
+from ..proxy_secret import KEY_ENV, KEY_SECRET, load_key
 from ..tls import make_serving_cert
 from .managers import resync_managers
 from .runtime import Runtime, runtime
@@ -109,6 +110,14 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
     s = Settings.from_env()
     rt = Runtime(settings=s, kube=CountingKube(load_api_client(pool_size=s.workers * 2)))
     memo.runtime = rt
+    rt.proxy_key = load_key()
+    if rt.proxy_key is None:
+        log.warning(
+            "%s is not set: workspaces get no proxy secret, and their apps refuse every request "
+            "(create the Secret %s, key 'key', in the operator's namespace)",
+            KEY_ENV,
+            KEY_SECRET,
+        )
     # Our own events are few and meaningful; Kopf would post one per handler log line.
     settings.posting.enabled = False
     settings.execution.max_workers = s.workers

@@ -19,6 +19,7 @@ from ..api.template import WorkspaceTemplateSpec
 from ..api.workspace import WORKSPACE_LABEL, WorkspaceSpec
 from ..kube import KubeError
 from ..metrics import reconciling
+from ..proxy_secret import workspace_secret
 from ..reconcile import health
 from ..reconcile.children import WorkspaceRef
 from ..reconcile.conditions import merge_conditions, now_iso
@@ -34,10 +35,11 @@ from .templates import sync_template
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 10.0
 # Children that come and go with the spec (route, grants, identity); never the PVC.
-OPTIONAL_KINDS = frozenset({"Ingress", "ServiceAccount", "Role", "RoleBinding"})
+OPTIONAL_KINDS = frozenset({"Ingress", "ServiceAccount", "Role", "RoleBinding", "Secret"})
 API_VERSIONS = {
     "Deployment": "apps/v1",
     "Ingress": "networking.k8s.io/v1",
+    "Secret": "v1",
     "ServiceAccount": "v1",
     "Role": "rbac.authorization.k8s.io/v1",
     "RoleBinding": "rbac.authorization.k8s.io/v1",
@@ -113,6 +115,9 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
                 pvc=seen_pvc.view if seen_pvc else None,
                 deployment=seen_deploy.view if seen_deploy else None,
                 pods=ix.pods(idx, key),
+                proxy_secret=workspace_secret(rt.proxy_key, namespace, name, meta["uid"])
+                if rt.proxy_key
+                else None,
                 existing=frozenset(
                     k for k, c in children.items() if k[0] in OPTIONAL_KINDS and not c.share_owned
                 ),
@@ -287,6 +292,11 @@ async def pod_event(**kw: Any) -> None:
 
 @kopf.on.event("networking.k8s.io", "v1", "ingresses", labels=CHILD)
 async def ingress_event(**kw: Any) -> None:
+    await _child_event(kw)
+
+
+@kopf.on.event("v1", "secrets", labels=CHILD)
+async def secret_event(**kw: Any) -> None:
     await _child_event(kw)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ from ..api import API_VERSION, WORKSPACE
 from ..api.workspace import WORKSPACE_LABEL
 from ..deploy.installer import restricted_container_security
 from ..names import workspace_child
+from ..proxy_secret import POD_ENV
 from .apps import (
     APP_PORT,
     APPS,
@@ -115,9 +117,23 @@ def build_deployment(
     owner: str | None,
     service_account: str | None = None,
     automount_token: bool = False,
+    proxy_secret: bool = False,
 ) -> dict[str, Any]:
     app = APPS[r.app_type]
+    secret_env = (
+        [
+            {
+                "name": POD_ENV,
+                "valueFrom": {
+                    "secretKeyRef": {"name": proxy_secret_name(ws.name), "key": "secret"}
+                },
+            }
+        ]
+        if proxy_secret
+        else []
+    )
     env = [
+        *secret_env,
         {"name": ENV_BASE_URL, "value": base_url},
         {"name": ENV_HOME, "value": r.mount_path},
         {"name": ENV_WORKSPACE, "value": f"{ws.namespace}/{ws.name}"},
@@ -178,6 +194,21 @@ def build_deployment(
             "selector": {"matchLabels": {WORKSPACE_LABEL: ws.name}},
             "template": {"metadata": {"labels": labels}, "spec": pod_spec},
         },
+    }
+
+
+def proxy_secret_name(ws_name: str) -> str:
+    return workspace_child(ws_name, "proxy")
+
+
+def build_proxy_secret(ws: WorkspaceRef, value: str) -> dict[str, Any]:
+    # data (base64), not stringData: the API stores data, so drift checks compare like with like.
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": ws.metadata(proxy_secret_name(ws.name)),
+        "type": "Opaque",
+        "data": {"secret": base64.b64encode(value.encode()).decode()},
     }
 
 

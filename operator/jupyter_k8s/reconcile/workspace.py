@@ -12,7 +12,14 @@ from ..api.workspace import OWNER_ANNOTATION, DesiredStatus, Phase, WorkspaceSpe
 from ..names import workspace_child
 from . import health
 from .access import access_objects
-from .children import WorkspaceRef, build_deployment, build_pvc, build_service, pvc_name
+from .children import (
+    WorkspaceRef,
+    build_deployment,
+    build_proxy_secret,
+    build_pvc,
+    build_service,
+    pvc_name,
+)
 from .conditions import Cond, merge_conditions
 from .identity import identity_objects, service_account_name
 from .observed import DeploymentView, PodView, PvcView
@@ -47,6 +54,8 @@ class WorkspaceInputs:
     pods: list[PodView] = field(default_factory=list)
     # (kind, name) of the optional children that exist now, so stale ones can be removed.
     existing: frozenset[tuple[str, str]] = frozenset()
+    # The workspace's proxy secret (None: no key configured; the app then refuses everything).
+    proxy_secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,8 @@ def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePla
             apply += identity
             service_account = service_account_name(inp.ref.name)
         apply += access_objects(inp.ref, owner, spec.accessType)
+        if inp.proxy_secret is not None:
+            apply.append(build_proxy_secret(inp.ref, inp.proxy_secret))
         apply += [
             build_pvc(inp.ref, resolved),
             build_deployment(
@@ -128,6 +139,7 @@ def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePla
                 owner=owner,
                 service_account=service_account,
                 automount_token=inp.profile.serviceAccount.automountToken if inp.profile else False,
+                proxy_secret=inp.proxy_secret is not None,
             ),
             build_service(inp.ref),
         ]
