@@ -6,9 +6,17 @@ import os
 
 import pytest
 
-from tests.support.fixtures import crds, kubectl, namespace, operator, template, unique
+from tests.support.fixtures import (
+    alice_can_edit,
+    crds,
+    kubectl,
+    namespace,
+    operator,
+    template,
+    unique,
+)
 
-__all__ = ["crds", "kubectl", "namespace", "operator", "template", "unique"]
+__all__ = ["alice_can_edit", "crds", "kubectl", "namespace", "operator", "template", "unique"]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

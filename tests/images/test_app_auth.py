@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.fixtures import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 JUPYTERLAB = "4.6.6"
 JUPYTER_SERVER = "2.21.1"
@@ -26,12 +28,6 @@ VENV = (
 )
 SECRET = "per-workspace-secret"
 BASE = "/workspaces/team-a/lab/"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:

@@ -110,31 +110,9 @@ def authz(
 
 
 @pytest.fixture
-def owned(kubectl: Kubectl, namespace: str, template: str) -> str:
+def owned(kubectl: Kubectl, alice_can_edit: str, template: str) -> str:
     """A workspace created by alice (so alice is its owner)."""
-    kubectl.apply(
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": "jupyter-k8s-test-workspace-editor"},
-            "rules": [
-                {
-                    "apiGroups": ["workspace.jupyter.org"],
-                    "resources": ["workspaces", "workspaceshares"],
-                    "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
-                }
-            ],
-        }
-    )
-    kubectl.run(
-        "create",
-        "rolebinding",
-        "alice",
-        "-n",
-        namespace,
-        "--clusterrole=jupyter-k8s-test-workspace-editor",
-        "--user=alice",
-    )
+    namespace = alice_can_edit
     kubectl.create(workspace_manifest("lab", template), namespace, user="alice")
     eventually(
         lambda: kubectl.get("rolebinding", "ws-lab-owner", namespace), what="the owner's grant"

@@ -11,38 +11,10 @@ pytestmark = pytest.mark.integration
 OWNER = "workspace.jupyter.org/created-by"
 
 
-@pytest.fixture
-def alice_can_edit_workspaces(kubectl: Kubectl, namespace: str) -> str:
-    kubectl.apply(
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": "jupyter-k8s-test-workspace-editor"},
-            "rules": [
-                {
-                    "apiGroups": ["workspace.jupyter.org"],
-                    "resources": ["workspaces"],
-                    "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
-                }
-            ],
-        }
-    )
-    kubectl.run(
-        "create",
-        "rolebinding",
-        "alice",
-        "-n",
-        namespace,
-        "--clusterrole=jupyter-k8s-test-workspace-editor",
-        "--user=alice",
-    )
-    return namespace
-
-
 def test_creator_becomes_owner_and_cannot_hand_it_over(
-    kubectl: Kubectl, operator: Operator, alice_can_edit_workspaces: str, template: str
+    kubectl: Kubectl, operator: Operator, alice_can_edit: str, template: str
 ) -> None:
-    ns = alice_can_edit_workspaces
+    ns = alice_can_edit
     kubectl.create(workspace_manifest("mine", template), ns, user="alice")
     ws = kubectl.get("workspace", "mine", ns)
     assert ws["metadata"]["annotations"][OWNER] == "alice"  # type: ignore[index]
@@ -70,11 +42,11 @@ def test_creator_becomes_owner_and_cannot_hand_it_over(
 
 
 def test_forged_owner_on_create_is_refused(
-    kubectl: Kubectl, operator: Operator, alice_can_edit_workspaces: str, template: str
+    kubectl: Kubectl, operator: Operator, alice_can_edit: str, template: str
 ) -> None:
     manifest = workspace_manifest("forged", template)
     manifest["metadata"]["annotations"] = {OWNER: "bob"}
-    res = kubectl.create(manifest, alice_can_edit_workspaces, user="alice", check=False)
+    res = kubectl.create(manifest, alice_can_edit, user="alice", check=False)
     assert (
         res.returncode != 0
         and "only an admin may create a workspace on behalf of 'bob'" in res.stderr

@@ -217,3 +217,33 @@ def workspace_manifest(name: str, template: str | None = None, **spec: Any) -> d
 
 
 WaitFor = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def alice_can_edit(kubectl: Kubectl, namespace: str) -> str:
+    """The test namespace, where user alice may manage workspaces and shares (as a team
+    member would); returns the namespace."""
+    kubectl.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "jupyter-k8s-test-workspace-editor"},
+            "rules": [
+                {
+                    "apiGroups": ["workspace.jupyter.org"],
+                    "resources": ["workspaces", "workspaceshares"],
+                    "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+                }
+            ],
+        }
+    )
+    kubectl.run(
+        "create",
+        "rolebinding",
+        "alice",
+        "-n",
+        namespace,
+        "--clusterrole=jupyter-k8s-test-workspace-editor",
+        "--user=alice",
+    )
+    return namespace
