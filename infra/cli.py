@@ -41,7 +41,8 @@ def _paths() -> dict[str, str]:
     return dict(line.split("=", 1) for line in out.split())
 
 
-def environment(stack: str) -> dict[str, str]:
+def environment(stack: str) -> tuple[dict[str, str], Path]:
+    """The Pulumi environment for `stack`, and the directory holding the pulumi binary."""
     subprocess.run([str(ROOT / "hack" / "build-pulumi.sh"), "all"], check=True)
     paths = _paths()
     passphrase = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
@@ -67,7 +68,7 @@ def environment(stack: str) -> dict[str, str]:
     (ROOT / ".pulumi-state").mkdir(exist_ok=True)
     os.environ.update(env)
     _install_provider(paths)
-    return env
+    return env, Path(paths["PULUMI_BIN"])
 
 
 def _install_provider(paths: dict[str, str]) -> None:
@@ -93,8 +94,8 @@ def _install_provider(paths: dict[str, str]) -> None:
 def stack(name: str) -> auto.Stack:
     from .program import run  # imported late: program imports are heavy
 
-    env = environment(name)
-    cli = auto.PulumiCommand(root=str(Path(_paths()["PULUMI_BIN"]).parent))
+    env, bin_dir = environment(name)
+    cli = auto.PulumiCommand(root=str(bin_dir.parent))
     workspace = auto.LocalWorkspace(
         work_dir=str(ROOT),
         program=run,

@@ -57,8 +57,8 @@ def _strip_null(node: dict[str, Any]) -> dict[str, Any]:
 
 def structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     """Convert one pydantic JSON-schema node into a structural OpenAPI v3 node."""
-    node = _strip_null(_resolve(node, defs))
-    node = _strip_null(_resolve(node, defs))
+    # `Model | None` arrives as anyOf[$ref, null]: resolve, unwrap, and resolve what was inside.
+    node = _strip_null(_resolve(_strip_null(_resolve(node, defs)), defs))
     out: dict[str, Any] = {}
     if node.get("x-kubernetes-int-or-string"):
         out["x-kubernetes-int-or-string"] = True

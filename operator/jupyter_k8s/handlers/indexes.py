@@ -15,9 +15,7 @@ from ..api import GROUP, VERSION
 from ..api.workspace import WORKSPACE_LABEL
 from ..reconcile.access import SHARE_LABEL
 from ..reconcile.observed import (
-    DeploymentView,
     PodView,
-    PvcView,
     deployment_view,
     pod_view,
     pvc_view,
@@ -244,6 +242,3 @@ def deployment(idx: Indexes, key: Any) -> Seen | None:
 
 def pods(idx: Indexes, key: Any) -> list[PodView]:
     return list(idx.workspace_pods.get(key) or [])
-
-
-__all__ = ["DeploymentView", "PodView", "PvcView"]

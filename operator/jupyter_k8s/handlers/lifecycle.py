@@ -155,11 +155,6 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
     log.info("metrics on http://%s:%s/metrics", s.metrics_addr, s.metrics_port)
 
 
-@kopf.on.probe(id="api_requests")
-def api_requests(memo: Any, **_: Any) -> int:
-    return runtime(memo).kube.requests
-
-
 @kopf.on.cleanup()
 async def stop_background(memo: Any, **_: Any) -> None:
     rt = runtime(memo)

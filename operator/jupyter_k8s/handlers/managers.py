@@ -39,11 +39,11 @@ def _users(idx: Indexes, name: str) -> int:
     return count
 
 
-async def reconcile_manager(rt: Runtime, idx: Indexes, name: str) -> bool:
-    """Returns whether the manager's status changed."""
+async def reconcile_manager(rt: Runtime, idx: Indexes, name: str) -> None:
+    """Ready when what the manager references exists; status written only on change."""
     body = ix.one(idx.managers, name)
     if body is None:
-        return False
+        return
     with reconciling("WorkspaceManager"):
         spec = WorkspaceManagerSpec.model_validate(body["spec"])
         refs = references(spec)
@@ -69,7 +69,7 @@ async def reconcile_manager(rt: Runtime, idx: Indexes, name: str) -> bool:
             "workspaceCount": _users(idx, name),
         }
         if status == old:
-            return False
+            return
         try:
             await rt.call(
                 rt.kube.merge_patch,
@@ -83,30 +83,47 @@ async def reconcile_manager(rt: Runtime, idx: Indexes, name: str) -> bool:
         except KubeError as err:
             if err.status != 404:
                 raise
-        return True
+
+
+def _what_workspaces_see(body: dict[str, Any]) -> tuple[Any, ...]:
+    """The part of a manager its workspaces depend on: the spec and the Ready condition.
+    (Not workspaceCount: writing it must not send every workspace through another pass.)"""
+    ready: dict[str, Any] = next(
+        (c for c in body["status"].get("conditions") or [] if c.get("type") == "Ready"), {}
+    )
+    return (body["generation"], ready.get("status"), ready.get("message"))
 
 
 @kopf.on.event(GROUP, VERSION, "workspacemanagers")
 async def manager_event(**kw: Any) -> None:
-    """A manager changed: its readiness, then every workspace's URL and route may change."""
-    rt, idx = runtime(kw["memo"]), Indexes.of(kw)
+    """A manager changed: its readiness; then, if what they use changed, every workspace's
+    URL, route and Routed condition."""
+    rt, idx, name = runtime(kw["memo"]), Indexes.of(kw), kw["name"]
     rt.indexes = idx
-    if kw["type"] != "DELETED":
+    if kw["type"] == "DELETED":
+        rt.managers_seen.pop(name, None)
+        await trigger_all(rt, idx)
+        return
 
-        async def job() -> None:
-            try:
-                await reconcile_manager(rt, idx, kw["name"])
-            except KubeError as err:
-                log.warning("reconciling manager %s failed: %s", kw["name"], err)
+    async def job() -> None:
+        try:
+            await reconcile_manager(rt, idx, name)
+        except KubeError as err:
+            log.warning("reconciling manager %s failed: %s", name, err)
 
-        await rt.coalescer.run(("WorkspaceManager", kw["name"]), job)
-    await trigger_all(rt, idx)
+    await rt.coalescer.run(("WorkspaceManager", name), job)
+    body = ix.one(idx.managers, name)
+    seen = _what_workspaces_see(body) if body else None
+    if seen != rt.managers_seen.get(name):
+        rt.managers_seen[name] = seen
+        await trigger_all(rt, idx)
 
 
 async def resync_managers(rt: Runtime, idx: Indexes) -> None:
+    """Re-check what every manager references (an IngressClass may have appeared). A status
+    change comes back as a manager event, which moves the workspaces if it matters to them."""
     for name in list(idx.managers):
         try:
-            if await reconcile_manager(rt, idx, name):
-                await trigger_all(rt, idx)
+            await reconcile_manager(rt, idx, name)
         except KubeError as err:
             log.warning("reconciling manager %s failed: %s", name, err)

@@ -73,7 +73,6 @@ class Kube:
     def __init__(self, api: client.ApiClient, field_manager: str = FIELD_MANAGER) -> None:
         self.api = api
         self.field_manager = field_manager
-        self.requests = 0  # for `make bench`: API calls made by this process
 
     def _call(
         self,
@@ -83,7 +82,6 @@ class Kube:
         query: list[tuple[str, str]] | None = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
-        self.requests += 1
         method_, url, headers, payload, _ = self.api.param_serialize(
             method,
             path,
