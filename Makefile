@@ -1,6 +1,7 @@
 # jupyter-k8s — `make help` lists the targets.
-# Every target installs what it needs: the virtualenv (make setup) and, for the local cluster,
-# the control-plane binaries (built once from Go modules, cached in ~/.cache/jupyter-k8s).
+# Every target installs what it needs first, as prerequisites: the virtualenv (make setup) and
+# the tools the project builds for itself (make tools: hack/tools.py, cached in ~/.cache/jupyter-k8s
+# or $JK_CACHE). Nothing is built inside a test.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -13,7 +14,10 @@ IMG ?= ghcr.io/jupyter-k8s/jupyter-k8s:0.1.0
 N ?= 200
 
 # The local control plane (hack/cluster.py) and the kubectl built with it.
-KUBE_BIN := $(shell hack/build-k8s.sh paths | sed -n 's/^KUBE_BIN=//p')
+TOOLS := python3 hack/tools.py
+KUBE_BIN := $(shell $(TOOLS) paths | sed -n 's/^KUBE_BIN=//p')
+# Where `make test` records what its time went to (tool builds, then each test tier).
+TIMINGS := $(CURDIR)/build/test-timings.jsonl
 KUBECTL ?= $(if $(wildcard $(KUBE_BIN)/kubectl),$(KUBE_BIN)/kubectl,kubectl)
 # The local cluster is the default target; set KUBECONFIG to use another cluster.
 export KUBECONFIG ?= $(CURDIR)/.cluster/kubeconfig
@@ -37,6 +41,16 @@ $(SETUP_STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip==25.3
 	$(PY) -m pip install --quiet -e '.[dev,infra]'
 	@touch $@
+
+.PHONY: tools tools-cluster tools-pulumi
+tools: ## Build every tool the project needs (control plane, Pulumi, test venvs); cached, prints times.
+	@$(TOOLS) build all
+
+tools-cluster: ## Build only what the local cluster needs.
+	@$(TOOLS) build cluster
+
+tools-pulumi: ## Build only the Pulumi CLI and the Kubernetes provider.
+	@$(TOOLS) build pulumi
 
 .PHONY: manifests
 manifests: $(SETUP_STAMP) ## Generate crds/ from the API models.
@@ -66,21 +80,28 @@ fmt: $(SETUP_STAMP) ## Format and auto-fix the code.
 	$(PY) -m ruff check --fix .
 
 .PHONY: test
-test: $(SETUP_STAMP) ## Every tier: unit, stack (mocks), integration and e2e against the real local cluster.
-	$(PY) -m pytest -rP tests/unit tests/images tests/infra tests/e2e tests/integration
+test: ## Every tier: unit, images, stack (mocks), e2e and integration against the real local cluster.
+	@rm -f $(TIMINGS); mkdir -p $(dir $(TIMINGS))
+	@JK_TIMINGS=$(TIMINGS) $(TOOLS) timed venv -- $(MAKE) --no-print-directory setup
+	@JK_TIMINGS=$(TIMINGS) $(TOOLS) build all
+	JK_TIMINGS=$(TIMINGS) $(PY) -m pytest -rP tests/unit tests/images tests/infra tests/e2e tests/integration
+
+.PHONY: test-fresh
+test-fresh: ## The README's two commands on a fresh clone with an empty tool cache (slow: cold builds).
+	hack/test-fresh.sh
 
 .PHONY: test-unit
 test-unit: $(SETUP_STAMP) ## Unit tests only (no cluster).
 	$(PY) -m pytest tests/unit tests/infra
 
 .PHONY: test-integration
-test-integration: $(SETUP_STAMP) ## Integration tests (starts the local cluster if needed).
+test-integration: $(SETUP_STAMP) tools-cluster ## Integration tests (starts the local cluster if needed).
 	$(PY) -m pytest tests/integration
 
 ##@ Local cluster
 
 .PHONY: cluster-up
-cluster-up: ## Start the local control plane (etcd, apiserver, controller-manager, scheduler, kwok).
+cluster-up: tools-cluster ## Start the local control plane (etcd, apiserver, controller-manager, scheduler, kwok).
 	python3 hack/cluster.py up
 
 .PHONY: cluster-down
@@ -94,7 +115,7 @@ cluster-status: ## Show what of the local control plane runs.
 ##@ Deployment
 
 .PHONY: install
-install: ## Install the CRDs into the cluster of KUBECONFIG.
+install: tools-cluster ## Install the CRDs into the cluster of KUBECONFIG.
 	$(KUBECTL) apply --server-side --field-manager=jupyter-k8s -f crds/
 
 .PHONY: uninstall
@@ -108,11 +129,11 @@ run: $(SETUP_STAMP) install ## Run the operator here against KUBECONFIG (the loc
 	JK_WEBHOOK_MODE=url JK_LOG_FORMAT=plain JK_CERT_DIR=$(CURDIR)/.cluster/webhook $(PY) -m jupyter_k8s run
 
 .PHONY: demo
-demo: $(SETUP_STAMP) ## Bring everything up locally: cluster, CRDs, operator, samples; watch them go Available.
+demo: $(SETUP_STAMP) tools-cluster ## Bring everything up locally: cluster, CRDs, operator, samples; watch them go Available.
 	$(PY) hack/demo.py
 
 .PHONY: bench
-bench: $(SETUP_STAMP) ## Create N workspaces (default 200) on the local cluster and print throughput, latency, RSS.
+bench: $(SETUP_STAMP) tools-cluster ## Create N workspaces (default 200) on the local cluster and print throughput, latency, RSS.
 	$(PY) hack/bench.py --count $(N)
 
 ##@ Pulumi stack (STACK=dev: guided mode on the local cluster)
@@ -122,15 +143,15 @@ EKS_CLUSTER_NAME ?= jupyter-k8s-cluster
 AWS_REGION ?= us-west-2
 
 .PHONY: preview
-preview: $(SETUP_STAMP) ## pulumi preview of STACK (builds the Pulumi CLI and provider when missing).
+preview: $(SETUP_STAMP) tools-cluster tools-pulumi ## pulumi preview of STACK (builds the Pulumi CLI and provider when missing).
 	$(PY) -m infra.cli preview --stack $(STACK)
 
 .PHONY: deploy
-deploy: $(SETUP_STAMP) ## pulumi up of STACK (dev: needs `make cluster-up`).
+deploy: $(SETUP_STAMP) tools-cluster tools-pulumi ## pulumi up of STACK (dev: needs `make cluster-up`).
 	$(PY) -m infra.cli up --stack $(STACK)
 
 .PHONY: undeploy
-undeploy: $(SETUP_STAMP) ## pulumi destroy of STACK.
+undeploy: $(SETUP_STAMP) tools-cluster tools-pulumi ## pulumi destroy of STACK.
 	$(PY) -m infra.cli destroy --stack $(STACK)
 
 .PHONY: setup-kind
@@ -160,7 +181,7 @@ setup-aws: $(SETUP_STAMP) ## Prepare STACK=aws for an existing EKS cluster (EKS_
 	@echo "Pulumi.aws.yaml targets $(EKS_CLUSTER_NAME) in $(AWS_REGION): review it, then make deploy-aws"
 
 .PHONY: deploy-aws
-deploy-aws: $(SETUP_STAMP) ## pulumi up of STACK=aws (EKS; needs AWS credentials and the aws plugin).
+deploy-aws: $(SETUP_STAMP) tools-cluster tools-pulumi ## pulumi up of STACK=aws (EKS; needs AWS credentials and the aws plugin).
 	$(PY) -m infra.cli up --stack aws
 
 .PHONY: port-forward
@@ -172,7 +193,7 @@ bench-authz: $(SETUP_STAMP) ## Decisions/s and p50/p99 latency of the authorizat
 	$(PY) hack/bench_authz.py
 
 .PHONY: test-e2e
-test-e2e: $(SETUP_STAMP) ## pulumi preview/up/up/destroy of guided mode on the local cluster.
+test-e2e: $(SETUP_STAMP) tools-cluster tools-pulumi ## pulumi preview/up/up/destroy of guided mode on the local cluster.
 	$(PY) -m pytest -rP tests/e2e
 
 ##@ Images

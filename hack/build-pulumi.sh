@@ -1,35 +1,23 @@
 #!/usr/bin/env bash
-# Build the Pulumi CLI and the Kubernetes resource provider from published Go modules
-# (get.pulumi.com and GitHub releases are out of reach here).
+# Recipes for the Pulumi CLI and the Kubernetes resource provider, from published Go modules
+# (get.pulumi.com and GitHub releases are out of reach here). Called by hack/tools.py, which owns
+# versions, the cache and the atomic rename: each recipe builds into $OUT using $WORK as scratch.
 #
 # No Python language host: its module (sdk/python/cmd/pulumi-language-python) is a nested module
 # the proxy here does not serve. The stack runs through the Automation API instead, whose
 # inline programs serve the language runtime from the Python process itself (infra/cli.py).
-# Binaries land in a cache outside the repository keyed by version, built only when missing.
 #
-#   hack/build-pulumi.sh [all|cli|kubernetes|paths]
+#   cli          the pulumi CLI                 (github.com/pulumi/pulumi/pkg/v3)
+#   kubernetes   pulumi-resource-kubernetes     (github.com/pulumi/pulumi-kubernetes/provider/v4)
 set -euo pipefail
+: "${OUT:?set by hack/tools.py}" "${WORK:?set by hack/tools.py}"
+: "${PULUMI_VERSION:?}" "${K8S_PROVIDER_MODULE_VERSION:?}" "${K8S_PROVIDER_VERSION:?}" "${K8S_SDK_VERSION:?}"
 
-PULUMI_VERSION="${PULUMI_VERSION:-v3.274.1}"
-# The only provider/v4 version the module proxy serves is this master commit (2026-01-15 03:34:56Z).
-# PyPI carries the SDK built from the very same commit, pulumi-kubernetes==4.25.0a1768448096,
-# whose plugin request is 4.25.0-alpha.1768448096: stamping that version means no skew at all.
-K8S_PROVIDER_MODULE_VERSION="${K8S_PROVIDER_MODULE_VERSION:-v4.0.0-20260115033456-f47bc2d6f199}"
-K8S_PROVIDER_VERSION="${K8S_PROVIDER_VERSION:-4.25.0-alpha.1768448096}"
-K8S_SDK_VERSION="${K8S_SDK_VERSION:-v4.22.2}"
-CACHE="${JK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jupyter-k8s}"
-CLI_DIR="$CACHE/pulumi-$PULUMI_VERSION"
-K8S_DIR="$CACHE/pulumi-kubernetes-$K8S_PROVIDER_VERSION"
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=mod -modcacherw -buildvcs=false"
-
-log() { printf '[build-pulumi] %s\n' "$*" >&2; }
 json_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 build_cli() {
-  [ -x "$CLI_DIR/bin/pulumi" ] && return 0
-  log "building the Pulumi CLI $PULUMI_VERSION"
-  local work="$CLI_DIR/src" pkgmod
-  rm -rf "$work"; mkdir -p "$work" "$CLI_DIR/bin"; cd "$work"
+  local pkgmod
+  cd "$WORK"
   pkgmod=$(go mod download -json "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" | json_field 'd["GoMod"]')
   {
     printf 'module local/pulumi-bins\n\ngo 1.26\n\nrequire (\n'
@@ -46,19 +34,16 @@ for r in json.load(sys.stdin).get("Replace") or []:
     printf '\ntool github.com/pulumi/pulumi/pkg/v3/cmd/pulumi\n'
   } > go.mod
   go mod tidy
+  mkdir -p "$OUT/bin"
   local ld="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
-  go build -trimpath -tags osusergo,grpcnotrace -ldflags "$ld" -o "$CLI_DIR/bin/pulumi.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-  mv "$CLI_DIR/bin/pulumi.tmp" "$CLI_DIR/bin/pulumi"
-  "$CLI_DIR/bin/pulumi" version
+  go build -trimpath -tags osusergo,grpcnotrace -ldflags "$ld" -o "$OUT/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  "$OUT/bin/pulumi" version
 }
 
 build_kubernetes() {
-  [ -x "$K8S_DIR/bin/pulumi-resource-kubernetes" ] && return 0
-  log "building pulumi-resource-kubernetes $K8S_PROVIDER_VERSION ($K8S_PROVIDER_MODULE_VERSION)"
-  local mod=github.com/pulumi/pulumi-kubernetes/provider/v4 src work="$K8S_DIR/src"
-  mkdir -p "$K8S_DIR/bin"; rm -rf "$work"; mkdir -p "$work"
-  src=$(cd "$work" && go mod download -json "$mod@$K8S_PROVIDER_MODULE_VERSION" | json_field 'd["Dir"]')
-  cp -r "$src" "$work/provider"; chmod -R u+w "$work/provider"; cd "$work/provider"
+  local mod=github.com/pulumi/pulumi-kubernetes/provider/v4 src
+  src=$(cd "$WORK" && go mod download -json "$mod@$K8S_PROVIDER_MODULE_VERSION" | json_field 'd["Dir"]')
+  cp -r "$src" "$WORK/provider"; chmod -R u+w "$WORK/provider"; cd "$WORK/provider"
   # Its go.mod replaces pulumi-kubernetes/sdk/v4 with ../sdk, outside the module zip, and the
   # proxy serves no sdk/v4 at that commit. The provider uses only the SDK's Go resource types
   # (yaml/helm/kustomize components); v4.22.2 is the newest served release whose pulumi/sdk
@@ -77,20 +62,14 @@ json.dump(schema, open("schema-embed.json", "w"), separators=(",", ":"))
 json.dump(json.load(open("terraform-mapping.json")), open("terraform-mapping-embed.json", "w"), separators=(",", ":"))
 PY
   )
+  mkdir -p "$OUT/bin"
   go build -trimpath \
     -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER_VERSION" \
-    -o "$K8S_DIR/bin/pulumi-resource-kubernetes.tmp" ./cmd/pulumi-resource-kubernetes
-  mv "$K8S_DIR/bin/pulumi-resource-kubernetes.tmp" "$K8S_DIR/bin/pulumi-resource-kubernetes"
-  log "built $K8S_DIR/bin/pulumi-resource-kubernetes"
+    -o "$OUT/bin/pulumi-resource-kubernetes" ./cmd/pulumi-resource-kubernetes
 }
 
-case "${1:-all}" in
-  all) build_cli; build_kubernetes ;;
+case "${1:-}" in
   cli) build_cli ;;
   kubernetes) build_kubernetes ;;
-  paths)
-    echo "PULUMI_BIN=$CLI_DIR/bin"
-    echo "K8S_PROVIDER_BIN=$K8S_DIR/bin"
-    echo "K8S_PROVIDER_VERSION=$K8S_PROVIDER_VERSION" ;;
-  *) echo "usage: $0 [all|cli|kubernetes|paths]" >&2; exit 2 ;;
+  *) echo "usage: OUT=... WORK=... $0 cli|kubernetes (run through hack/tools.py)" >&2; exit 2 ;;
 esac

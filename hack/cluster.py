@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""A real local Kubernetes control plane on loopback, from binaries built by hack/build-k8s.sh.
+"""A real local Kubernetes control plane on loopback, from binaries built by hack/tools.py.
 
-    python hack/cluster.py up       # build if missing, start (harmless when already running)
+    python hack/cluster.py up       # start (harmless when already running); `make tools` builds first
     python hack/cluster.py status   # what runs, where
     python hack/cluster.py down     # stop every process and remove the cluster's state
+    python hack/cluster.py stop-extras  # stop what runs next to it (make demo's operator)
 
 Components: etcd, kube-apiserver (RBAC + Node authorization, admission webhooks, service-account
 tokens), kube-controller-manager (GC, namespaces, deployments, service accounts and tokens,
@@ -29,6 +30,8 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+import tools  # hack/tools.py, next to this file
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = Path(os.environ.get("JK_CLUSTER_DIR", ROOT / ".cluster"))
@@ -61,10 +64,7 @@ def log(msg: str) -> None:
 
 
 def binaries() -> dict[str, Path]:
-    out = subprocess.run(
-        [str(ROOT / "hack" / "build-k8s.sh"), "paths"], check=True, capture_output=True, text=True
-    ).stdout
-    dirs = dict(line.split("=", 1) for line in out.split())
+    dirs = tools.paths()
     kube, etcd, kwok = Path(dirs["KUBE_BIN"]), Path(dirs["ETCD_BIN"]), Path(dirs["KWOK_BIN"])
     return {
         "etcd": etcd / "etcd",
@@ -78,13 +78,8 @@ def binaries() -> dict[str, Path]:
 
 
 def ensure_binaries() -> dict[str, Path]:
-    bins = binaries()
-    if not all(p.exists() for p in bins.values()):
-        log("building the control plane binaries (cached outside the repository)")
-        started = time.monotonic()
-        subprocess.run([str(ROOT / "hack" / "build-k8s.sh"), "all"], check=True)
-        log(f"built in {time.monotonic() - started:.0f}s")
-    return bins
+    tools.require("cluster")  # built by `make tools` / `make cluster-up`, never here
+    return binaries()
 
 
 # --- PKI ----------------------------------------------------------------------------------
@@ -558,14 +553,19 @@ def _default_sa(bins: dict[str, Path]) -> bool:
     return res.returncode == 0
 
 
-def down() -> int:
-    bins = binaries()
-    pki = STATE / "pki"
-    known = {c.name for c in components(bins, pki)}
-    # Anything else started next to the cluster (the demo's operator) goes first.
+def stop_extras() -> int:
+    """Stop what was started next to the cluster (the demo's operator), not the cluster."""
+    known = {c.name for c in components(binaries(), STATE / "pki")}
     for pidfile in sorted((STATE / "run").glob("*.pid")) if (STATE / "run").exists() else []:
         if pidfile.stem not in known:
             Component(pidfile.stem, [str(VENV_PYTHON)]).stop()
+    return 0
+
+
+def down() -> int:
+    bins = binaries()
+    pki = STATE / "pki"
+    stop_extras()  # first: the demo's operator talks to the cluster
     for comp in reversed(components(bins, pki)):
         comp.stop()
     if STATE.exists():
@@ -593,9 +593,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "stop-extras"])
     args = parser.parse_args()
-    return {"up": up, "down": down, "status": status}[args.command]()
+    return {"up": up, "down": down, "status": status, "stop-extras": stop_extras}[args.command]()
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ Why not `pulumi up` straight away: the Python language host (pulumi-language-pyt
 built from the module proxy available here. The Automation API's inline programs do not need
 it: the program runs in this Python process, which serves the language runtime to the CLI
 (`--client`). Everything else is the real engine with the real Kubernetes provider:
-- the CLI and the provider come from hack/build-pulumi.sh (cached, built when missing) and the
-  provider is installed into PULUMI_HOME from that file: no plugin is ever downloaded;
+- the CLI and the provider come from hack/tools.py (built by `make tools` before anything runs;
+  this module only checks that they exist) and the provider is installed into PULUMI_HOME from
+  that file: no plugin is ever downloaded;
 - state lives in a file backend (.pulumi-state/), secrets are passphrase-encrypted
   (PULUMI_CONFIG_PASSPHRASE; the dev stack falls back to a documented development passphrase);
 - secrets the stack needs and the admin did not choose are generated once and stored,
@@ -31,19 +32,25 @@ ROOT = Path(__file__).resolve().parents[1]
 DEV_PASSPHRASE = "jupyter-k8s-local-dev"  # protects nothing real: dev stacks only
 
 
+def _tools(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "hack" / "tools.py"), *args], capture_output=True, text=True
+    )
+
+
 def _paths() -> dict[str, str]:
-    out = subprocess.run(
-        [str(ROOT / "hack" / "build-pulumi.sh"), "paths"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    absent = _tools("check", "pulumi")
+    if absent.returncode != 0:
+        raise SystemExit(
+            f"the Pulumi CLI and provider are not built ({absent.stdout.strip()}); "
+            "run `make tools-pulumi` (the make targets do it for you)"
+        )
+    out = _tools("paths").stdout
     return dict(line.split("=", 1) for line in out.split())
 
 
 def environment(stack: str) -> tuple[dict[str, str], Path]:
     """The Pulumi environment for `stack`, and the directory holding the pulumi binary."""
-    subprocess.run([str(ROOT / "hack" / "build-pulumi.sh"), "all"], check=True)
     paths = _paths()
     passphrase = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
     if passphrase is None and not os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):

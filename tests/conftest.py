@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from tests import timings
 from tests.support.fixtures import (
     alice_can_edit,
     crds,
@@ -30,3 +31,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 f"{skipped} test(s) skipped: failing the run (set JK_ALLOW_SKIPS=1 to allow)",
                 red=True,
             )
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    timings.record(report)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in timings.summary():
+        terminalreporter.write_line(line)

@@ -17,6 +17,7 @@ import yaml
 
 from tests.support.fixtures import ROOT, start_operator, workspace_manifest
 from tests.support.kube import Kubectl, condition, eventually
+from tests.support.tools import require_tools
 
 pytestmark = pytest.mark.e2e
 STACK = "e2e"
@@ -37,6 +38,7 @@ def stack_env(
     kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
     """A throwaway stack: the dev stack's settings, a fresh state backend, fresh secrets."""
+    require_tools("pulumi")
     dev = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
     public = {k: v for k, v in dev.items() if not (isinstance(v, dict) and "secure" in v)}
     config_file = ROOT / f"Pulumi.{STACK}.yaml"

@@ -18,14 +18,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.fixtures import free_port
+from tests.support.tools import require_tools, tool_paths
 
 ROOT = Path(__file__).resolve().parents[2]
-JUPYTERLAB = "4.6.6"
-JUPYTER_SERVER = "2.21.1"
-VENV = (
-    Path(os.environ.get("JK_CACHE", Path.home() / ".cache" / "jupyter-k8s"))
-    / f"jupyterlab-{JUPYTERLAB}-venv"
-)
+VENV = Path(tool_paths()["JUPYTERLAB_VENV"])
 SECRET = "per-workspace-secret"
 BASE = "/workspaces/team-a/lab/"
 
@@ -57,18 +53,7 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 @pytest.fixture(scope="module")
 def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The image's start command, with the image's pinned packages and configuration."""
-    if not (VENV / "bin" / "jupyter-lab").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run(
-            [
-                str(VENV / "bin" / "pip"),
-                "install",
-                "-q",
-                f"jupyterlab=={JUPYTERLAB}",
-                f"jupyter-server=={JUPYTER_SERVER}",
-            ],
-            check=True,
-        )
+    require_tools("jupyterlab-venv")
     subprocess.run(
         [
             str(VENV / "bin" / "pip"),

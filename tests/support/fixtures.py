@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from .kube import ROOT, Kubectl, eventually
+from .tools import require_tools
 
 STATE = ROOT / ".cluster"
 CLUSTER = [sys.executable, str(ROOT / "hack" / "cluster.py")]
@@ -45,11 +46,16 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def kubectl() -> Iterator[Kubectl]:
     started = False
+    require_tools("cluster")
     if not _cluster_ready():
         t0 = time.monotonic()
         subprocess.run([*CLUSTER, "up"], check=True)
         print(f"\nlocal cluster started in {time.monotonic() - t0:.1f}s")
         started = True
+    else:
+        # The tests run their own operator: one left by `make demo` would reconcile their
+        # objects too.
+        subprocess.run([*CLUSTER, "stop-extras"], check=True)
     state = json.loads((STATE / "state.json").read_text())
     yield Kubectl(state["kubectl"], STATE / "kubeconfig")
     if started and not os.environ.get("JK_KEEP_CLUSTER"):
