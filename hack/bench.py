@@ -25,6 +25,8 @@ from pathlib import Path
 import cluster  # hack/cluster.py
 from kubernetes import client, config, watch
 
+from jupyter_k8s.deploy.settings import WEBHOOK_CONFIGURATION
+
 GROUP, VERSION = "workspace.jupyter.org", "v1alpha1"
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -146,7 +148,7 @@ def main() -> int:
                     *k,
                     "get",
                     "mutatingwebhookconfiguration",
-                    "jupyter-k8s-owner-stamp",
+                    WEBHOOK_CONFIGURATION,
                     "-o",
                     "json",
                 ],

@@ -21,6 +21,8 @@ import urllib.request
 import aiohttp
 import cluster  # hack/cluster.py
 
+from jupyter_k8s.api import KINDS
+
 sys.path.insert(0, str(cluster.ROOT))
 from tests.support.fake_oauth2_proxy import FakeOAuth2Proxy
 
@@ -42,7 +44,7 @@ def setup() -> None:
     kubectl(
         "apply", "--server-side", "--field-manager=jupyter-k8s", "-f", str(cluster.ROOT / "crds")
     )
-    kubectl("wait", "--for=condition=Established", "-f", str(cluster.ROOT / "crds"))
+    kubectl("wait", "--for=condition=Established", *(f"crd/{k.crd_name}" for k in KINDS))
     objs = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
         {

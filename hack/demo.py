@@ -12,8 +12,11 @@ import time
 
 import cluster  # hack/cluster.py, next to this file
 
+from jupyter_k8s.api import KINDS
+from jupyter_k8s.deploy.settings import WEBHOOK_CONFIGURATION
+
 NAMESPACE = "default"
-WEBHOOK = "jupyter-k8s-owner-stamp"  # registered by the operator once it serves
+WEBHOOK = WEBHOOK_CONFIGURATION  # registered by the operator once it serves
 OPERATOR_ENV = {
     "JK_WEBHOOK_MODE": "url",  # the operator runs on this machine, not in the cluster
     "JK_LOG_FORMAT": "plain",
@@ -39,7 +42,10 @@ def main() -> int:
         "apply", "--server-side", "--field-manager=jupyter-k8s", "-f", str(cluster.ROOT / "crds")
     )
     kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s", "-f", str(cluster.ROOT / "crds")
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        *(f"crd/{k.crd_name}" for k in KINDS),
     )
     operator = cluster.Component("operator", [str(cluster.VENV_PYTHON), "-m", "jupyter_k8s", "run"])
     if not operator.pid():

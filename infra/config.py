@@ -56,6 +56,25 @@ class OperatorConfig(Strict):
         description="The operator runs as a process outside the cluster (local target: kwok "
         "nodes run no containers), so no Deployment and no in-cluster webhook are created.",
     )
+    bindableClusterRoles: list[str] = Field(
+        default_factory=list,
+        description="ClusterRoles execution profiles may bind in team namespaces (guided mode): "
+        "the operator may bind these and no other.",
+    )
+
+
+class IdentityConfig(Strict):
+    """How IdP identities reach RBAC: keep equal to the API server's OIDC settings."""
+
+    usernamePrefix: str = Field(
+        default="",
+        description="Prefix of IdP user names, as the API server's --oidc-username-prefix.",
+    )
+    groupsPrefix: str = Field(
+        default="oidc:",
+        description="Prefix of IdP groups, as the API server's --oidc-groups-prefix; groups "
+        "starting with system: are dropped whatever the prefix.",
+    )
 
 
 class KubernetesConfig(Strict):
@@ -111,14 +130,31 @@ class TeamQuota(Strict):
 
 class Team(Strict):
     name: str = Field(pattern=DNS_LABEL, max_length=63)
-    users: list[str] = Field(default_factory=list)
-    groups: list[str] = Field(default_factory=list)
+    users: list[str] = Field(default_factory=list, description="IdP user names (unprefixed).")
+    groups: list[str] = Field(default_factory=list, description="IdP groups (unprefixed).")
     quota: TeamQuota = Field(default_factory=TeamQuota)
+    allowedTemplates: list[str] = Field(
+        default_factory=list,
+        description="Templates the team's workspaces may use; empty: the catalogue's.",
+    )
+    defaultTemplate: str | None = Field(
+        default=None,
+        description="Template of a workspace that names none; default: the first allowed.",
+    )
 
     @model_validator(mode="after")
     def _someone(self) -> Team:
         if not self.users and not self.groups:
             raise ValueError(f"team {self.name!r} needs users or groups")
+        if (
+            self.defaultTemplate
+            and self.allowedTemplates
+            and self.defaultTemplate not in self.allowedTemplates
+        ):
+            raise ValueError(
+                f"team {self.name!r}: defaultTemplate {self.defaultTemplate!r} is not one of "
+                "its allowedTemplates"
+            )
         return self
 
 
@@ -145,6 +181,7 @@ class StackConfig(Strict):
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
     eks: EksConfig = Field(default_factory=EksConfig)
     dex: DexConfig = Field(default_factory=DexConfig)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
     teams: list[Team] = Field(default_factory=list)
     customized: CustomizedConfig | None = None
 

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .components.auth import Auth, AuthArgs
-from .components.catalogue import Catalogue, CatalogueArgs
+from .components.catalogue import Catalogue, CatalogueArgs, template_names
 from .components.eks import Eks, EksArgs
 from .components.identity import Identity, IdentityArgs
 from .components.operator import Operator, OperatorArgs
@@ -48,7 +48,27 @@ def build(cfg: StackConfig, secrets: Secrets) -> dict[str, pulumi.Resource]:
     """Declare every resource; returns the components (tests look at them)."""
     provider, eks = _provider(cfg)
     opts = pulumi.ResourceOptions(provider=provider)
-    operator = Operator("operator", OperatorArgs(cfg.operator, secrets.proxySecretKey), opts)
+    tenancy = None
+    if cfg.mode == Mode.GUIDED:
+        # First: the operator's write access exists only in the team namespaces.
+        tenancy = Tenancy(
+            "tenancy",
+            TenancyArgs(cfg.teams, cfg.target, tuple(template_names()), cfg.identity),
+            opts,
+        )
+    served = tuple(cfg.operator.watchNamespaces) or (
+        tuple(tenancy.namespaces) if tenancy is not None else ()
+    )
+    operator = Operator(
+        "operator",
+        OperatorArgs(
+            cfg.operator,
+            secrets.proxySecretKey,
+            served_namespaces=served,
+            namespace_resources=tuple(tenancy.namespace_resources) if tenancy else (),
+        ),
+        opts,
+    )
     # Custom objects can only be created once their CRDs exist.
     after_crds = pulumi.ResourceOptions(provider=provider, depends_on=operator.crds)
     components: dict[str, pulumi.Resource] = {"operator": operator}
@@ -88,6 +108,7 @@ def build(cfg: StackConfig, secrets: Secrets) -> dict[str, pulumi.Resource]:
             s["oauth2ProxyCookieSecret"],
             s["oauth2ProxyClientSecret"],
             cfg.target,
+            cfg.identity,
         ),
         pulumi.ResourceOptions(provider=provider, depends_on=[operator]),
     )
@@ -107,7 +128,7 @@ def build(cfg: StackConfig, secrets: Secrets) -> dict[str, pulumi.Resource]:
         ),
         pulumi.ResourceOptions(provider=provider, depends_on=[auth]),
     )
-    tenancy = Tenancy("tenancy", TenancyArgs(cfg.teams, cfg.target), opts)
+    assert tenancy is not None
     catalogue = Catalogue(
         "catalogue",
         CatalogueArgs(

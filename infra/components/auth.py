@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -11,7 +11,7 @@ from jupyter_k8s.deploy.installer import proxy_key_env
 from jupyter_k8s.deploy.settings import NAME as OPERATOR_NAME
 
 from .. import images
-from ..config import OperatorConfig, Target
+from ..config import IdentityConfig, OperatorConfig, Target
 from .manifests import declare
 from .proxy import INGRESS_CLASS
 from .security import container_security, pod_security, restricted_namespace
@@ -53,6 +53,7 @@ class AuthArgs:
     cookie_secret: pulumi.Input[str]
     client_secret: pulumi.Input[str]
     target: Target = Target.KIND
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
 
 
 def oauth2_proxy_args(domain: str) -> list[str]:
@@ -121,6 +122,9 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
                 "name": "JK_AUTHZ_SIGN_IN_URL",
                 "value": f"https://{auth_host(args.domain)}/oauth2/start",
             },
+            # RBAC sees IdP identities with the API server's OIDC prefixes.
+            {"name": "JK_AUTHZ_USERNAME_PREFIX", "value": args.identity.usernamePrefix},
+            {"name": "JK_AUTHZ_GROUPS_PREFIX", "value": args.identity.groupsPrefix},
             proxy_key_env(),
         ],
         "ports": [{"name": "http", "containerPort": AUTHZ_PORT}],
@@ -161,7 +165,7 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
             },
         },
         # The authorization service: its own identity, allowed to ask SubjectAccessReviews
-        # and to read workspaces, nothing else.
+        # and to read workspaces and managers, nothing else (its key comes from the pod's env).
         {
             "apiVersion": "v1",
             "kind": "ServiceAccount",
@@ -182,7 +186,6 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
                     "resources": ["workspaces", "workspacemanagers"],
                     "verbs": ["get", "list", "watch"],
                 },
-                {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
             ],
         },
         {

@@ -73,6 +73,10 @@ def profile() -> dict[str, Any]:
     )
 
 
+def template_names() -> list[str]:
+    return [t["metadata"]["name"] for t in templates()]
+
+
 def templates() -> list[dict[str, Any]]:
     common: dict[str, Any] = {
         "defaultManagerRef": MANAGER,
@@ -161,7 +165,5 @@ class Catalogue(pulumi.ComponentResource):
         objs = [manager(args), prof, *(templates() if args.with_templates else [])]
         self.resources = [declare(o, child) for o in objs]
         self.manager_name = MANAGER
-        self.template_names = [
-            o["metadata"]["name"] for o in objs if o["kind"] == "WorkspaceTemplate"
-        ]
+        self.template_names = template_names() if args.with_templates else []
         self.register_outputs({"manager": MANAGER, "templates": self.template_names})

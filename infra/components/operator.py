@@ -20,25 +20,35 @@ class OperatorArgs:
     config: OperatorConfig
     # Key of the per-workspace proxy secrets, shared with the authorization service.
     proxy_key: pulumi.Input[str] | None = None
+    # Namespaces it serves (guided mode: the teams'); empty: the whole cluster. With some, its
+    # write access exists only there (a RoleBinding each) and cluster-wide it only reads.
+    served_namespaces: tuple[str, ...] = ()
+    # Resources those namespaces come from (their RoleBindings wait for them).
+    namespace_resources: tuple[pulumi.Resource, ...] = ()
 
 
-def operator_manifests(config: OperatorConfig) -> list[dict[str, Any]]:
+def operator_manifests(
+    config: OperatorConfig, served: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
     """What the component declares: the installer's objects, adapted to the config."""
     objs = [
         installer.namespace(),
         installer.service_account(),
-        installer.cluster_role(),
+        installer.cluster_role(namespaced=bool(served)),
         installer.cluster_role_binding(),
         installer.metrics_service(),
     ]
+    if served:
+        objs.append(installer.namespaced_role(config.bindableClusterRoles))
+        objs += [installer.namespace_role_binding(ns, config.namespace) for ns in served]
     if not config.runsOnHost:
         deployment = installer.deployment(config.image)
-        if config.watchNamespaces:
+        if served:
             env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-            env.append({"name": "JK_NAMESPACES", "value": ",".join(config.watchNamespaces)})
+            env.append({"name": "JK_NAMESPACES", "value": ",".join(served)})
         objs += [deployment, installer.webhook_service(), installer.webhook_configuration()]
     for obj in objs:
-        if obj["metadata"].get("namespace"):
+        if obj["metadata"].get("namespace") and obj["kind"] != "RoleBinding":
             obj["metadata"]["namespace"] = config.namespace
     for obj in objs:
         if obj["kind"] == "Namespace":
@@ -55,14 +65,18 @@ class Operator(pulumi.ComponentResource):
         self, name: str, args: OperatorArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("jupyter-k8s:index:Operator", name, None, opts)
-        crds = [declare(crd, pulumi.ResourceOptions(parent=self)) for crd in installer.crds()]
+        crds = [
+            declare(obj, pulumi.ResourceOptions(parent=self)) for obj in installer.api_manifests()
+        ]
         self.crds = crds
         namespace = None
         children = []
-        for obj in operator_manifests(args.config):
+        for obj in operator_manifests(args.config, args.served_namespaces):
             depends: list[pulumi.Resource] = (
                 [namespace] if namespace is not None and obj["kind"] != "Namespace" else []
             )
+            if obj["kind"] == "RoleBinding":
+                depends = list(args.namespace_resources)
 
             res = declare(obj, pulumi.ResourceOptions(parent=self, depends_on=depends))
             if obj["kind"] == "Namespace":

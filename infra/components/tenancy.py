@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 
 from jupyter_k8s.api import GROUP
+from jupyter_k8s.api.admission import ALLOWED_TEMPLATES_ANNOTATION, DEFAULT_TEMPLATE_ANNOTATION
 from jupyter_k8s.api.workspace import WORKSPACE_LABEL
 
-from ..config import Target, Team
+from ..config import IdentityConfig, Target, Team
 from .manifests import declare
 from .proxy import NAMESPACE as PROXY_NAMESPACE
 from .security import restricted_namespace
@@ -24,10 +25,15 @@ METADATA_ADDRESSES = ["169.254.169.254/32", "169.254.170.2/32"]  # EC2 IMDS, ECS
 class TenancyArgs:
     teams: list[Team]
     target: Target
+    # The catalogue's templates: what a team may use unless its config narrows it.
+    templates: tuple[str, ...] = ()
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
 
 
 def shared_roles() -> list[dict[str, Any]]:
-    """What team members may do: their workspaces and shares; read the catalogue."""
+    """What team members may do: create workspaces and shares, and read them; the API server's
+    admission policies (jupyter_k8s.api.admission) then keep every change, stop, start,
+    exposure, share and deletion of a workspace to its owner (or an admin)."""
     rw = ["get", "list", "watch", "create", "update", "patch", "delete"]
     return [
         {
@@ -66,21 +72,45 @@ def shared_roles() -> list[dict[str, Any]]:
     ]
 
 
-def _subjects(team: Team) -> list[dict[str, Any]]:
+def _subjects(team: Team, identity: IdentityConfig) -> list[dict[str, Any]]:
+    """Team members as RBAC sees them: with the API server's OIDC prefixes."""
+    rbac = "rbac.authorization.k8s.io"
     return [
-        {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": u} for u in team.users
-    ] + [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g} for g in team.groups]
+        {"apiGroup": rbac, "kind": "User", "name": f"{identity.usernamePrefix}{u}"}
+        for u in team.users
+    ] + [
+        {"apiGroup": rbac, "kind": "Group", "name": f"{identity.groupsPrefix}{g}"}
+        for g in team.groups
+    ]
 
 
-def team_manifests(team: Team, target: Target) -> list[dict[str, Any]]:
+def team_namespace(team: Team, catalogue: tuple[str, ...]) -> dict[str, Any]:
+    """A governed namespace: restricted pods, and the templates its workspaces may use."""
+    allowed = list(team.allowedTemplates or catalogue)
+    default = team.defaultTemplate or (allowed[0] if allowed else None)
+    ns = restricted_namespace(team.name, **{"jupyter-k8s/team": team.name})
+    if allowed:
+        ns["metadata"]["annotations"] = {ALLOWED_TEMPLATES_ANNOTATION: ",".join(allowed)}
+        if default:
+            ns["metadata"]["annotations"][DEFAULT_TEMPLATE_ANNOTATION] = default
+    return ns
+
+
+def team_manifests(
+    team: Team,
+    target: Target,
+    catalogue: tuple[str, ...] = (),
+    identity: IdentityConfig | None = None,
+) -> list[dict[str, Any]]:
     ns = team.name
+    identity = identity or IdentityConfig()
     meta = {
         "namespace": ns,
         "labels": {"app.kubernetes.io/part-of": "jupyter-k8s", "jupyter-k8s/team": ns},
     }
     q = team.quota
     objs: list[dict[str, Any]] = [
-        restricted_namespace(ns, **{"jupyter-k8s/team": ns}),
+        team_namespace(team, catalogue),
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "RoleBinding",
@@ -90,7 +120,7 @@ def team_manifests(team: Team, target: Target) -> list[dict[str, Any]]:
                 "kind": "ClusterRole",
                 "name": USER_ROLE,
             },
-            "subjects": _subjects(team),
+            "subjects": _subjects(team, identity),
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -101,7 +131,7 @@ def team_manifests(team: Team, target: Target) -> list[dict[str, Any]]:
                 "kind": "ClusterRole",
                 "name": CATALOGUE_ROLE,
             },
-            "subjects": _subjects(team),
+            "subjects": _subjects(team, identity),
         },
         {
             "apiVersion": "v1",
@@ -190,9 +220,11 @@ class Tenancy(pulumi.ComponentResource):
     ) -> None:
         super().__init__("jupyter-k8s:index:Tenancy", name, None, opts)
         self.resources = [declare(o, pulumi.ResourceOptions(parent=self)) for o in shared_roles()]
+        self.namespace_resources: list[pulumi.Resource] = []
         for team in args.teams:
-            objs = team_manifests(team, args.target)
+            objs = team_manifests(team, args.target, args.templates, args.identity)
             ns = declare(objs[0], pulumi.ResourceOptions(parent=self))
+            self.namespace_resources.append(ns)
             child = pulumi.ResourceOptions(parent=self, depends_on=[ns])
             self.resources += [ns, *(declare(o, child) for o in objs[1:])]
         self.namespaces = [t.name for t in args.teams]

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from jupyter_k8s.deploy.settings import WEBHOOK_CONFIGURATION
 from tests.support.fixtures import ROOT, start_operator, workspace_manifest
 from tests.support.kube import Kubectl, condition, eventually
 from tests.support.tools import require_tools
@@ -25,6 +26,7 @@ TEAM = "team-a"
 TEMPLATES = ("jupyterlab-cpu-v1", "jupyterlab-gpu-v1", "code-server-v1")
 STACK_CLUSTER_ROLES = (
     "jupyter-k8s-operator",
+    "jupyter-k8s-operator-namespaced",
     "jupyter-k8s-traefik",
     "jupyter-k8s-authz",
     "jupyter-k8s-workspace-user",
@@ -113,6 +115,28 @@ def test_guided_mode_on_the_local_cluster(
     assert kubectl.get("resourcequota", "team-quota", TEAM)
     assert kubectl.get("networkpolicy", "workspaces-from-proxy-only", TEAM)
 
+    # Least privilege: the operator writes only in the team namespaces, the authorization
+    # service reads no Secrets anywhere.
+    def can(who: str, verb: str, resource: str, ns: str) -> str:
+        sa = f"system:serviceaccount:jupyter-k8s-system:{who}"
+        res = kubectl.run("auth", "can-i", verb, resource, "-n", ns, "--as", sa, check=False)
+        return res.stdout.strip()
+
+    for verb, resource in (
+        ("create", "secrets"),
+        ("get", "secrets"),
+        ("create", "deployments"),
+        ("create", "rolebindings"),
+        ("bind", "clusterroles/cluster-admin"),
+        ("escalate", "roles"),
+    ):
+        assert can("jupyter-k8s-operator", verb, resource, "kube-system") == "no", resource
+        assert can("jupyter-k8s-operator", verb, resource, "default") == "no", resource
+    assert can("jupyter-k8s-operator", "create", "secrets", TEAM) == "yes"
+    assert can("jupyter-k8s-operator", "bind", "clusterroles/cluster-admin", TEAM) == "no"
+    for ns in ("kube-system", "jupyter-k8s-system", TEAM):
+        assert can("jupyter-k8s-authz", "get", "secrets", ns) == "no"
+
     operator = start_operator(kubectl, tmp_path / "operator.log")
     try:
         # The operator takes over the catalogue the stack installed.
@@ -143,7 +167,11 @@ def test_guided_mode_on_the_local_cluster(
             ),
             what="the team quota counted",
         )
-        kubectl.create(workspace_manifest("notebook", "jupyterlab-cpu-v1"), TEAM)
+        # No template named: the team namespace's default is filled in at admission.
+        kubectl.create(workspace_manifest("notebook"), TEAM)
+        assert kubectl.get("workspace", "notebook", TEAM)["spec"]["templateRef"] == (  # type: ignore[index]
+            "jupyterlab-cpu-v1"
+        )
 
         def available() -> dict[str, Any] | None:
             ws = kubectl.get("workspace", "notebook", TEAM)
@@ -183,7 +211,7 @@ def test_guided_mode_on_the_local_cluster(
         kubectl.run(
             "delete",
             "mutatingwebhookconfiguration",
-            "jupyter-k8s-owner-stamp",
+            WEBHOOK_CONFIGURATION,
             "--ignore-not-found",
         )
 

@@ -9,6 +9,7 @@ import pytest
 
 from infra import images
 from infra.config import ConfigError, parse
+from jupyter_k8s.deploy.settings import WEBHOOK_CONFIGURATION
 
 from .stack import Declared, customized, declare, guided, named, of_kind, pod_specs
 
@@ -44,7 +45,7 @@ def test_guided_kind_declares_every_component(kind_stack: list[Declared]) -> Non
     named(kind_stack, "Deployment", "jupyter-k8s-operator", "jupyter-k8s-system")
     named(kind_stack, "Service", "jupyter-k8s-operator-webhook", "jupyter-k8s-system")
     named(kind_stack, "Service", "jupyter-k8s-operator-metrics", "jupyter-k8s-system")
-    named(kind_stack, "MutatingWebhookConfiguration", "jupyter-k8s-owner-stamp")
+    named(kind_stack, "MutatingWebhookConfiguration", WEBHOOK_CONFIGURATION)
     # proxy, auth, identity
     traefik = named(kind_stack, "Deployment", "traefik", "jupyter-k8s-proxy")
     assert traefik.inputs["spec"]["template"]["spec"]["containers"][0]["image"] == images.TRAEFIK
@@ -271,3 +272,83 @@ def test_dev_stack_file_is_valid() -> None:
     raw = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("jupyter-k8s:")}
     cfg, _ = parse(raw)
     assert cfg.target == "local" and cfg.mode == "guided" and cfg.operator.runsOnHost
+
+
+def test_team_namespaces_are_governed_by_templates(kind_stack: list[Declared]) -> None:
+    annotations = named(kind_stack, "Namespace", "team-a").inputs["metadata"]["annotations"]
+    assert annotations == {
+        "workspace.jupyter.org/allowed-templates": "jupyterlab-cpu-v1,jupyterlab-gpu-v1,code-server-v1",
+        "workspace.jupyter.org/default-template": "jupyterlab-cpu-v1",
+    }
+    narrowed = declare(
+        guided(
+            teams=[
+                {
+                    "name": "team-c",
+                    "users": ["c@example.com"],
+                    "allowedTemplates": ["code-server-v1"],
+                }
+            ]
+        )
+    )
+    annotations = named(narrowed, "Namespace", "team-c").inputs["metadata"]["annotations"]
+    assert annotations["workspace.jupyter.org/default-template"] == "code-server-v1"
+
+
+def test_idp_identities_reach_rbac_with_the_api_servers_prefixes() -> None:
+    stack = declare(
+        guided(
+            identity={"usernamePrefix": "oidc:", "groupsPrefix": "idp:"},
+            teams=[{"name": "team-c", "users": ["c@example.com"], "groups": ["data"]}],
+        )
+    )
+    subjects = named(stack, "RoleBinding", "workspace-users", "team-c").inputs["subjects"]
+    assert [s["name"] for s in subjects] == ["oidc:c@example.com", "idp:data"]
+    env = {
+        e["name"]: e.get("value")
+        for e in named(stack, "Deployment", "jupyter-k8s-authz", "jupyter-k8s-system").inputs[
+            "spec"
+        ]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["JK_AUTHZ_USERNAME_PREFIX"] == "oidc:" and env["JK_AUTHZ_GROUPS_PREFIX"] == "idp:"
+
+
+def test_guided_operator_writes_only_in_team_namespaces(kind_stack: list[Declared]) -> None:
+    cluster_wide = named(kind_stack, "ClusterRole", "jupyter-k8s-operator").inputs["rules"]
+    for rule in cluster_wide:
+        assert not {"secrets", "deployments", "roles", "rolebindings", "clusterroles"} & set(
+            rule["resources"]
+        ), rule
+        assert "escalate" not in rule["verbs"] and "bind" not in rule["verbs"]
+    namespaced = named(kind_stack, "ClusterRole", "jupyter-k8s-operator-namespaced").inputs["rules"]
+    bind = next(r for r in namespaced if r["resources"] == ["clusterroles"])
+    assert bind["verbs"] == ["bind"] and bind["resourceNames"] == []  # none named in config
+    for team in ("team-a", "team-b"):
+        binding = named(kind_stack, "RoleBinding", "jupyter-k8s-operator", team).inputs
+        assert binding["roleRef"]["name"] == "jupyter-k8s-operator-namespaced"
+    env = named(kind_stack, "Deployment", "jupyter-k8s-operator", "jupyter-k8s-system").inputs[
+        "spec"
+    ]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "JK_NAMESPACES", "value": "team-a,team-b"} in env
+    # The authorization service reads no Secrets at all.
+    authz = named(kind_stack, "ClusterRole", "jupyter-k8s-authz").inputs["rules"]
+    assert not [r for r in authz if "secrets" in r["resources"]]
+
+
+def test_the_api_servers_admission_policies_are_installed(kind_stack: list[Declared]) -> None:
+    policies = {
+        r.inputs["metadata"]["name"] for r in of_kind(kind_stack, "ValidatingAdmissionPolicy")
+    }
+    bindings = {
+        r.inputs["spec"]["policyName"]
+        for r in of_kind(kind_stack, "ValidatingAdmissionPolicyBinding")
+    }
+    assert (
+        policies
+        == bindings
+        == {
+            "workspace-ownership.workspace.jupyter.org",
+            "workspace-governance.workspace.jupyter.org",
+            "share-authority.workspace.jupyter.org",
+        }
+    )

@@ -55,26 +55,10 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-@pytest.fixture(scope="module")
-def authz(
-    kubectl: Kubectl, operator: Operator, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Authz]:
-    idp = FakeOAuth2Proxy().start()
-    domain = f"authz-{os.getpid()}.test"
-    for mode, name in (("subdomain", "authz-sub"), ("path", "authz-path")):
-        kubectl.apply(
-            {
-                "apiVersion": API,
-                "kind": "WorkspaceManager",
-                "metadata": {"name": f"{name}-{os.getpid()}"},
-                "spec": {
-                    "domain": domain if mode == "subdomain" else f"path.{domain}",
-                    "routing": {"mode": mode},
-                },
-            }
-        )
+def start_authz(
+    kubectl: Kubectl, idp: FakeOAuth2Proxy, domain: str, log: Any, **extra_env: str
+) -> tuple[Authz, subprocess.Popen[bytes]]:
     port = free_port()
-    log = tmp_path_factory.mktemp("authz") / "authz.log"
     env = {
         **os.environ,
         "KUBECONFIG": str(kubectl.kubeconfig),
@@ -84,6 +68,7 @@ def authz(
         "JK_AUTHZ_CACHE_SECONDS": "1",
         "JK_AUTHZ_SIGN_IN_URL": f"https://auth.{domain}/oauth2/start",
         "JK_PROXY_SECRET_KEY": PROXY_KEY,
+        **extra_env,
     }
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -102,7 +87,31 @@ def authz(
             return False
 
     eventually(healthy, timeout=30, what="the authorization service")
-    yield Authz(port, idp, domain)
+    return Authz(port, idp, domain), proc
+
+
+@pytest.fixture(scope="module")
+def authz(
+    kubectl: Kubectl, operator: Operator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Authz]:
+    idp = FakeOAuth2Proxy().start()
+    domain = f"authz-{os.getpid()}.test"
+    for mode, name in (("subdomain", "authz-sub"), ("path", "authz-path")):
+        kubectl.apply(
+            {
+                "apiVersion": API,
+                "kind": "WorkspaceManager",
+                "metadata": {"name": f"{name}-{os.getpid()}"},
+                "spec": {
+                    "domain": domain if mode == "subdomain" else f"path.{domain}",
+                    "routing": {"mode": mode},
+                },
+            }
+        )
+    service, proc = start_authz(
+        kubectl, idp, domain, tmp_path_factory.mktemp("authz") / "authz.log"
+    )
+    yield service
     proc.terminate()
     proc.wait(10)
     for name in ("authz-sub", "authz-path"):
@@ -319,3 +328,57 @@ def test_execution_profile_identity_is_confined_to_the_namespace(
         kubectl.run("delete", "workspacetemplate", tmpl, "--wait=false")
         kubectl.run("delete", "workspaceexecutionprofile", profile, "--wait=false")
         time.sleep(0.1)
+
+
+def test_an_idp_cannot_claim_kubernetes_system_groups(authz: Authz, owned: str) -> None:
+    mallory = authz.idp.login("t-masters", "mallory", ["system:masters", "system:nodes"])
+    assert authz.ask(owned, "lab", mallory)[0] == 403
+    root = authz.idp.login("t-system-user", "system:admin")
+    assert authz.ask(owned, "lab", root)[0] in (401, 403)
+
+
+def test_paths_that_normalise_elsewhere_are_refused(authz: Authz, owned: str) -> None:
+    alice = authz.idp.login("t-alice-paths", "alice")
+    assert authz.ask(owned, "lab", alice, path=True)[0] == 200
+    for tail in ("../victim/", "%2e%2e/victim/", "x%2F..%2F..%2Fvictim/", "/lab", "a/./b"):
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{authz.port}/authorize",
+            headers={
+                "X-Forwarded-Host": f"path.{authz.domain}",
+                "X-Forwarded-Uri": f"/workspaces/{owned}/lab/{tail}",
+                **alice,
+            },
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                status = resp.status
+        except urllib.error.HTTPError as err:
+            status = err.code
+        assert status == 400, tail
+
+
+def test_prefixed_identities_and_a_share(
+    kubectl: Kubectl, authz: Authz, owned: str, tmp_path: Any
+) -> None:
+    """With the API server's OIDC prefixes: shares name users and groups as RBAC sees them."""
+    prefixed, proc = start_authz(
+        kubectl,
+        authz.idp,
+        authz.domain,
+        tmp_path / "authz-prefixed.log",
+        JK_AUTHZ_USERNAME_PREFIX="oidc:",
+        JK_AUTHZ_GROUPS_PREFIX="oidc:",
+    )
+    try:
+        erin = authz.idp.login("t-erin", "erin")
+        frank = authz.idp.login("t-frank", "frank", ["data", "system:masters"])
+        assert prefixed.ask(owned, "lab", erin)[0] == 403
+        _share(kubectl, owned, "prefixed", [{"kind": "User", "name": "oidc:erin"}])
+        _share(kubectl, owned, "prefixed-group", [{"kind": "Group", "name": "oidc:data"}])
+        eventually(lambda: prefixed.ask(owned, "lab", erin)[0] == 200, what="oidc:erin allowed")
+        eventually(lambda: prefixed.ask(owned, "lab", frank)[0] == 200, what="oidc:data allowed")
+        # Unprefixed, the same people are other users: the grant is not theirs.
+        assert authz.ask(owned, "lab", erin)[0] == 403
+    finally:
+        proc.terminate()
+        proc.wait(10)

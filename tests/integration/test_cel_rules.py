@@ -93,6 +93,8 @@ def test_template_bounds_must_be_ordered(kubectl: Kubectl, crds: Kubectl, unique
 
 
 def test_share_needs_a_subject(kubectl: Kubectl, crds: Kubectl, namespace: str) -> None:
+    # The workspace exists, so the only thing wrong is the empty subject list.
+    kubectl.create(workspace_manifest("w", image="registry.invalid/x:1"), namespace)
     share = {
         "apiVersion": "workspace.jupyter.org/v1alpha1",
         "kind": "WorkspaceShare",
@@ -124,3 +126,33 @@ def test_kubectl_get_jupyter_lists_every_kind(kubectl: Kubectl, crds: Kubectl) -
             "workspaceshares",
         )
     )
+
+
+def test_share_names_fit_a_label_and_its_workspace_is_fixed(
+    kubectl: Kubectl, crds: Kubectl, namespace: str
+) -> None:
+    kubectl.create(workspace_manifest("w", image="registry.invalid/x:1"), namespace)
+    share = {
+        "apiVersion": "workspace.jupyter.org/v1alpha1",
+        "kind": "WorkspaceShare",
+        "metadata": {"name": "s" * 64},
+        "spec": {"workspaceName": "w", "subjects": [{"kind": "User", "name": "bob"}]},
+    }
+    res = kubectl.create(share, namespace, check=False)
+    assert res.returncode != 0 and "a share name is at most 63 characters" in res.stderr
+    # (No operator here: the admin records the workspace UID its webhook would stamp.)
+    uid = kubectl.get("workspace", "w", namespace)["metadata"]["uid"]  # type: ignore[index]
+    share["metadata"] = {"name": "ok", "annotations": {"workspace.jupyter.org/workspace-uid": uid}}
+    kubectl.create(share, namespace)
+    res = kubectl.run(
+        "patch",
+        "workspaceshare",
+        "ok",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec":{"workspaceName":"other"}}',
+        check=False,
+    )
+    assert res.returncode != 0 and "spec.workspaceName is immutable" in res.stderr

@@ -24,12 +24,16 @@ from typing import Any
 
 import pytest
 
+from jupyter_k8s.api import KINDS
+from jupyter_k8s.deploy.settings import WEBHOOK_CONFIGURATION
+
 from .kube import ROOT, Kubectl, eventually
 from .tools import require_tools
 
 STATE = ROOT / ".cluster"
 CLUSTER = [sys.executable, str(ROOT / "hack" / "cluster.py")]
 TEMPLATE_API = "workspace.jupyter.org/v1alpha1"
+CRDS = [f"crd/{k.crd_name}" for k in KINDS]
 PROXY_KEY = "integration-tests-proxy-key"  # the key workspace proxy secrets derive from
 
 
@@ -122,7 +126,7 @@ def start_operator(kubectl: Kubectl, log: Path, **extra_env: str) -> Operator:
     def up() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"the operator exited:\n{op.tail()}")
-        hook = kubectl.get("mutatingwebhookconfiguration", "jupyter-k8s-owner-stamp")
+        hook = kubectl.get("mutatingwebhookconfiguration", WEBHOOK_CONFIGURATION)
         url = hook and hook["webhooks"][0]["clientConfig"].get("url", "")
         return op.healthy() and bool(url) and f":{webhook}/" in url
 
@@ -141,7 +145,7 @@ def crds(kubectl: Kubectl) -> Kubectl:
         "-f",
         str(ROOT / "crds"),
     )
-    kubectl.run("wait", "--for=condition=Established", "--timeout=60s", "-f", str(ROOT / "crds"))
+    kubectl.run("wait", "--for=condition=Established", "--timeout=60s", *CRDS)
     return kubectl
 
 
@@ -153,7 +157,7 @@ def operator(crds: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     op.stop()
     # An operator outside the cluster must not leave a webhook pointing at a dead port.
     kubectl.run(
-        "delete", "mutatingwebhookconfiguration", "jupyter-k8s-owner-stamp", "--ignore-not-found"
+        "delete", "mutatingwebhookconfiguration", WEBHOOK_CONFIGURATION, "--ignore-not-found"
     )
     print(f"\noperator log: {op.log}")
 

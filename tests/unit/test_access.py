@@ -60,8 +60,15 @@ def test_owner_and_public_grants() -> None:
             "verbs": ["connect"],
         }
     ]
-    assert [o["metadata"]["name"] for o in private] == ["ws-lab-connect", "ws-lab-owner"]
-    assert private[1]["subjects"] == [
+    assert [(o["kind"], o["metadata"]["name"]) for o in private] == [
+        ("Role", "ws-lab-connect"),
+        ("Role", "ws-lab-owner"),
+        ("RoleBinding", "ws-lab-owner"),
+    ]
+    # The owner may connect and share (the verb the share admission policy asks for).
+    assert private[1]["rules"][0]["verbs"] == ["connect", "share"]
+    assert private[2]["roleRef"]["name"] == "ws-lab-owner"
+    assert private[2]["subjects"] == [
         {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}
     ]
     public = access_objects(WS, "alice", "Public")
@@ -93,12 +100,22 @@ def test_share_expiry() -> None:
             "expiresAt": (now + timedelta(minutes=5)).isoformat(),
         }
     )
-    live = plan_share("s", "u", spec, WS, now)
+    live = plan_share("s", "u", spec, WS, now, bound_uid=WS.uid)
     assert live.binding is not None and live.active.status is True and live.recheck_in == 300
-    gone = plan_share("s", "u", spec, WS, now + timedelta(minutes=6))
+    gone = plan_share("s", "u", spec, WS, now + timedelta(minutes=6), bound_uid=WS.uid)
     assert gone.binding is None and gone.active.reason == "Expired"
-    orphan = plan_share("s", "u", spec, None, now)
+    orphan = plan_share("s", "u", spec, None, now, bound_uid=WS.uid)
     assert orphan.binding is None and orphan.active.reason == "WorkspaceNotFound"
+
+
+def test_a_share_grants_only_the_workspace_it_was_admitted_for() -> None:
+    spec = WorkspaceShareSpec.model_validate(
+        {"workspaceName": "lab", "subjects": [{"kind": "User", "name": "bob"}]}
+    )
+    replaced = plan_share("s", "u", spec, WS, bound_uid="uid-of-an-older-lab")
+    assert replaced.binding is None and replaced.active.reason == "WorkspaceReplaced"
+    unbound = plan_share("s", "u", spec, WS, bound_uid=None)
+    assert unbound.binding is None and unbound.active.reason == "NotBound"
 
 
 def test_profile_identity_stays_in_the_namespace() -> None:

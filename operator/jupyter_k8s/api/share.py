@@ -89,6 +89,21 @@ class WorkspaceShareStatus(BaseStatus):
     pass
 
 
+# The share's name labels its RoleBinding, and label values stop at 63 characters.
+_NAME_RULE = cel(
+    "size(self.metadata.name) <= 63",
+    "a share name is at most 63 characters (it labels the share's RoleBinding).",
+    reason="FieldValueInvalid",
+)
+_WORKSPACE_IMMUTABLE = cel(
+    "self.workspaceName == oldSelf.workspaceName",
+    "spec.workspaceName is immutable: a share belongs to one workspace. Create a new share "
+    "for another workspace.",
+    fieldPath=".workspaceName",
+    reason="FieldValueForbidden",
+)
+
+
 WORKSPACE_SHARE = KindDef(
     kind="WorkspaceShare",
     plural="workspaceshares",
@@ -104,4 +119,6 @@ WORKSPACE_SHARE = KindDef(
         PrinterColumn("Expires", ".spec.expiresAt"),
         AGE,
     ),
+    spec_rules=(_WORKSPACE_IMMUTABLE,),
+    object_rules=(_NAME_RULE,),
 )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+from urllib.parse import unquote
 
 V = TypeVar("V")
 
@@ -17,6 +19,42 @@ class Identity:
 
     user: str
     groups: tuple[str, ...] = ()
+
+
+SYSTEM_PREFIX = "system:"
+
+
+def identity_from(
+    user: str, groups: list[str], username_prefix: str = "", groups_prefix: str = ""
+) -> Identity | None:
+    """The identity RBAC sees for what the IdP said, mapped exactly as the API server's own
+    `--oidc-username-prefix` / `--oidc-groups-prefix` would map it. An IdP cannot claim a
+    Kubernetes system identity: `system:` groups are dropped, and a `system:` user is refused."""
+    name = f"{username_prefix}{user}"
+    if not user or name.startswith(SYSTEM_PREFIX):
+        return None
+    mapped = tuple(
+        f"{groups_prefix}{g}" for g in groups if g and not g.strip().startswith(SYSTEM_PREFIX)
+    )
+    return Identity(name, tuple(g for g in mapped if not g.startswith(SYSTEM_PREFIX)))
+
+
+class AmbiguousPath(ValueError):
+    """A path a proxy could normalise to another workspace than the one it names."""
+
+
+_ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
+
+
+def check_path(uri: str) -> None:
+    """Refuse dot segments, encoded or back slashes and empty segments: the decision must be
+    for the very workspace the proxy routes to, whatever normalisation it applies."""
+    path = uri.split("?", 1)[0]
+    decoded = unquote(path)
+    if _ENCODED_SEPARATOR.search(path) or "\\" in decoded or "//" in path:
+        raise AmbiguousPath(path)
+    if any(seg in (".", "..") for seg in decoded.split("/")):
+        raise AmbiguousPath(path)
 
 
 @dataclass(frozen=True)
@@ -30,6 +68,7 @@ def target(host: str, uri: str, managers: list[Manager]) -> tuple[str, str] | No
 
     subdomain: <name>--<namespace>.<domain>; path: <domain>/workspaces/<namespace>/<name>/...
     Workspace names cannot contain "--" (a CRD rule), so the first "--" splits unambiguously.
+    Raises AmbiguousPath for a path-mode path that normalises differently (answer 400).
     """
     host = host.split(":", 1)[0].lower().rstrip(".")
     for m in managers:
@@ -42,6 +81,7 @@ def target(host: str, uri: str, managers: list[Manager]) -> tuple[str, str] | No
             if name and namespace:
                 return namespace, name
         elif m.mode == "path" and host == domain:
+            check_path(uri)
             parts = uri.split("?", 1)[0].split("/")
             # ["", "workspaces", ns, name, ...]
             if len(parts) >= 4 and parts[1] == "workspaces" and parts[2] and parts[3]:

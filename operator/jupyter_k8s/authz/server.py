@@ -28,7 +28,15 @@ from ..api import API_VERSION, GROUP
 from ..kube import Kube
 from ..kube.client import load_api_client, object_path
 from ..proxy_secret import HEADER, load_key, workspace_secret
-from .decide import Identity, Manager, TTLCache, decision_key, target
+from .decide import (
+    AmbiguousPath,
+    Identity,
+    Manager,
+    TTLCache,
+    decision_key,
+    identity_from,
+    target,
+)
 
 log = logging.getLogger("jupyter_k8s.authz")
 
@@ -48,6 +56,9 @@ class AuthzSettings:
     identity_url: str  # oauth2-proxy /oauth2/auth
     sign_in_url: str | None
     user_header: str = "X-Auth-Request-Email"
+    # Keep equal to the API server's --oidc-username-prefix / --oidc-groups-prefix.
+    username_prefix: str = ""
+    groups_prefix: str = ""
     cache_seconds: float = 5.0
     managers_seconds: float = 30.0
     addr: str = "0.0.0.0"  # noqa: S104 - the proxy calls it from another pod
@@ -63,6 +74,8 @@ class AuthzSettings:
             identity_url=identity,
             sign_in_url=os.environ.get("JK_AUTHZ_SIGN_IN_URL") or None,
             user_header=os.environ.get("JK_AUTHZ_USER_HEADER", "X-Auth-Request-Email"),
+            username_prefix=os.environ.get("JK_AUTHZ_USERNAME_PREFIX", ""),
+            groups_prefix=os.environ.get("JK_AUTHZ_GROUPS_PREFIX", ""),
             cache_seconds=float(os.environ.get("JK_AUTHZ_CACHE_SECONDS", "5")),
             addr=os.environ.get("JK_AUTHZ_ADDR", "0.0.0.0"),  # noqa: S104
             port=int(os.environ.get("JK_AUTHZ_PORT", "8081")),
@@ -105,11 +118,12 @@ class Authorizer:
             user = resp.headers.get(self.settings.user_header) or resp.headers.get(
                 "X-Auth-Request-User"
             )
-            if not user:
-                return None
-            groups = tuple(g for g in resp.headers.get("X-Auth-Request-Groups", "").split(",") if g)
-        who = Identity(user, groups)
-        self.identities.put(key, who)
+            groups = resp.headers.get("X-Auth-Request-Groups", "").split(",")
+        who = identity_from(
+            user or "", groups, self.settings.username_prefix, self.settings.groups_prefix
+        )
+        if who is not None:
+            self.identities.put(key, who)
         return who
 
     async def managers(self) -> list[Manager]:
@@ -179,7 +193,11 @@ class Authorizer:
                 back = quote(f"{proto}://{host}{uri}", safe="")
                 raise web.HTTPFound(f"{self.settings.sign_in_url}?rd={back}")
             return web.Response(status=401, text="sign in first\n"), "unauthenticated"
-        where = target(host, uri, await self.managers())
+        try:
+            where = target(host, uri, await self.managers())
+        except AmbiguousPath:
+            log.info("refused ambiguous path %s%s", host, uri)
+            return web.Response(status=400, text="bad path\n"), "bad-path"
         # Unknown and forbidden look the same to the caller: existence is not revealed.
         if where is None or not await self.allowed(who, *where):
             log.info("deny %s -> %s%s", who.user, host, uri)

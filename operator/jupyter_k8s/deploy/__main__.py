@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from ..api import KINDS
+from ..api.admission import admission_policies
 from ..api.crd import crd_manifest
 from .installer import install_manifests
 from .settings import DEFAULT_IMAGE
@@ -23,12 +24,14 @@ def dump(objs: list[dict[str, Any]], target: str) -> str:
 
 
 def crd_files() -> dict[str, str]:
-    """File name -> content of everything in crds/."""
-    # Only CRDs here, so that `kubectl apply -f crds/` works.
-    return {
+    """File name -> content of everything in crds/: one CRD per kind and the admission
+    policies the API server enforces on them (`kubectl apply -f crds/` installs the API)."""
+    files = {
         f"{k.crd_name.split('.', 1)[1]}_{k.plural}.yaml": dump([crd_manifest(k)], "manifests")
         for k in KINDS
     }
+    files["workspace.jupyter.org_admissionpolicies.yaml"] = dump(admission_policies(), "manifests")
+    return files
 
 
 def write_crds(out: Path) -> None:
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.what == "crds":
         write_crds(args.dir)
-        print(f"wrote {len(KINDS)} CRDs to {args.dir}/")
+        print(f"wrote {len(KINDS)} CRDs and their admission policies to {args.dir}/")
     else:
         args.file.parent.mkdir(parents=True, exist_ok=True)
         args.file.write_text(dump(install_manifests(args.image), "build-installer"))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api import KINDS, WORKSPACE
+from ..api import GROUP, KINDS, WORKSPACE, WORKSPACE_SHARE
+from ..api.admission import admission_policies
 from ..api.crd import crd_manifest
 from ..proxy_secret import KEY_ENV, KEY_SECRET
-from .rbac import operator_rules
+from .rbac import cluster_rules, namespace_rules, operator_rules
 from .settings import (
     DEFAULT_IMAGE,
     HEALTH_PORT,
@@ -17,9 +18,11 @@ from .settings import (
     NAMESPACE,
     RUN_AS_USER,
     SERVICE_ACCOUNT,
+    SHARE_WEBHOOK,
     WEBHOOK_CONFIGURATION,
     WEBHOOK_PORT,
     WEBHOOK_SERVICE,
+    WORKSPACE_WEBHOOK,
 )
 
 SELECTOR = {"app.kubernetes.io/name": NAME}
@@ -34,6 +37,11 @@ def _meta(name: str, namespaced: bool = True) -> dict[str, Any]:
 
 def crds() -> list[dict[str, Any]]:
     return [crd_manifest(kind) for kind in KINDS]
+
+
+def api_manifests() -> list[dict[str, Any]]:
+    """The API: the CRDs and the admission policies the API server enforces on them."""
+    return [*crds(), *admission_policies()]
 
 
 def namespace() -> dict[str, Any]:
@@ -52,12 +60,46 @@ def service_account() -> dict[str, Any]:
     }
 
 
-def cluster_role() -> dict[str, Any]:
+NAMESPACED_ROLE = f"{NAME}-namespaced"
+
+
+def cluster_role(namespaced: bool = False) -> dict[str, Any]:
+    """The operator's ClusterRole: everything, cluster-wide (the installer); or with
+    `namespaced`, only what must be cluster-wide, the rest granted per namespace served
+    (namespaced_role + namespace_role_binding)."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
         "metadata": _meta(NAME, namespaced=False),
-        "rules": operator_rules(),
+        "rules": cluster_rules() if namespaced else operator_rules(),
+    }
+
+
+def namespaced_role(bindable_cluster_roles: list[str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": _meta(NAMESPACED_ROLE, namespaced=False),
+        "rules": namespace_rules(bindable_cluster_roles),
+    }
+
+
+def namespace_role_binding(namespace: str, operator_namespace: str = NAMESPACE) -> dict[str, Any]:
+    """Grants the operator its namespaced role in one namespace it serves."""
+    meta = _meta(NAME, namespaced=False)
+    meta["namespace"] = namespace
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": meta,
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": NAMESPACED_ROLE,
+        },
+        "subjects": [
+            {"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": operator_namespace}
+        ],
     }
 
 
@@ -174,37 +216,46 @@ def metrics_service() -> dict[str, Any]:
     return _service(f"{NAME}-metrics", "metrics", METRICS_PORT, METRICS_PORT)
 
 
+def _webhook(name: str, path: str, resource: str, operations: list[str]) -> dict[str, Any]:
+    return {
+        "name": f"{name}.{GROUP}",
+        "admissionReviewVersions": ["v1"],
+        "sideEffects": "None",
+        # Fail closed: while the operator cannot answer, these writes are refused with a
+        # message instead of slipping through unstamped.
+        "failurePolicy": "Fail",
+        "timeoutSeconds": 10,
+        "clientConfig": {
+            "service": {
+                "namespace": NAMESPACE,
+                "name": WEBHOOK_SERVICE,
+                "path": f"/{path}",
+                "port": 443,
+            }
+        },
+        "rules": [
+            {
+                "apiGroups": [GROUP],
+                "apiVersions": ["v1alpha1"],
+                "operations": operations,
+                "resources": [resource],
+                "scope": "Namespaced",
+            }
+        ],
+    }
+
+
 def webhook_configuration() -> dict[str, Any]:
-    """Owner stamping on create; the operator fills in caBundle with its own serving CA."""
+    """Stamping what the API server's policies then check: a workspace's owner (and, in a
+    governed namespace, its default template); a share's workspace UID. The operator fills in
+    caBundle with its own serving CA."""
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "MutatingWebhookConfiguration",
         "metadata": _meta(WEBHOOK_CONFIGURATION, namespaced=False),
         "webhooks": [
-            {
-                "name": "owner.workspace.jupyter.org",
-                "admissionReviewVersions": ["v1"],
-                "sideEffects": "None",
-                "failurePolicy": "Fail",
-                "timeoutSeconds": 10,
-                "clientConfig": {
-                    "service": {
-                        "namespace": NAMESPACE,
-                        "name": WEBHOOK_SERVICE,
-                        "path": "/owner",
-                        "port": 443,
-                    }
-                },
-                "rules": [
-                    {
-                        "apiGroups": [WORKSPACE.crd_name.split(".", 1)[1]],
-                        "apiVersions": ["v1alpha1"],
-                        "operations": ["CREATE", "UPDATE"],
-                        "resources": [WORKSPACE.plural],
-                        "scope": "Namespaced",
-                    }
-                ],
-            }
+            _webhook("owner", WORKSPACE_WEBHOOK, WORKSPACE.plural, ["CREATE", "UPDATE"]),
+            _webhook("share", SHARE_WEBHOOK, WORKSPACE_SHARE.plural, ["CREATE"]),
         ],
     }
 
@@ -212,7 +263,7 @@ def webhook_configuration() -> dict[str, Any]:
 def install_manifests(image: str = DEFAULT_IMAGE) -> list[dict[str, Any]]:
     """Everything `kubectl apply -f dist/install.yaml` creates, in apply order."""
     return [
-        *crds(),
+        *api_manifests(),
         namespace(),
         service_account(),
         cluster_role(),

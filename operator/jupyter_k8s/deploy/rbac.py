@@ -11,9 +11,11 @@ READ = ["get", "list", "watch"]
 WRITE_CHILDREN = [*READ, "create", "patch", "update", "delete"]
 
 
-def operator_rules() -> list[dict[str, Any]]:
+def cluster_rules() -> list[dict[str, Any]]:
+    """What the operator needs across the cluster, wherever it serves: the cluster-scoped kinds,
+    status writes, RBAC's answers, discovery and its own webhook configuration."""
     return [
-        # The five kinds: read, add/remove finalizers, write status.
+        # The five kinds: read; templates get and lose their finalizer.
         {
             "apiGroups": [GROUP],
             "resources": [
@@ -23,47 +25,17 @@ def operator_rules() -> list[dict[str, Any]]:
                 "workspaceexecutionprofiles",
                 "workspaceshares",
             ],
-            "verbs": [*READ, "patch", "update"],
+            "verbs": READ,
         },
+        {"apiGroups": [GROUP], "resources": ["workspacetemplates"], "verbs": ["patch", "update"]},
         {
             "apiGroups": [GROUP],
             "resources": [
-                "workspaces/status",
                 "workspacetemplates/status",
                 "workspacemanagers/status",
                 "workspaceexecutionprofiles/status",
-                "workspaceshares/status",
             ],
             "verbs": ["get", "patch", "update"],
-        },
-        # Owner references with blockOwnerDeletion need this where
-        # OwnerReferencesPermissionEnforcement is on (e.g. OpenShift).
-        {"apiGroups": [GROUP], "resources": ["workspaces/finalizers"], "verbs": ["update"]},
-        # Children of a workspace.
-        {
-            "apiGroups": [""],
-            "resources": ["persistentvolumeclaims", "services", "secrets", "serviceaccounts"],
-            "verbs": WRITE_CHILDREN,
-        },
-        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": WRITE_CHILDREN},
-        {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": WRITE_CHILDREN},
-        {
-            "apiGroups": ["rbac.authorization.k8s.io"],
-            "resources": ["roles", "rolebindings"],
-            "verbs": WRITE_CHILDREN,
-        },
-        # Granting access and execution-profile permissions means creating Roles with rules the
-        # operator does not hold itself, and binding ClusterRoles a profile names: Kubernetes'
-        # escalation check requires exactly these verbs. Only admins write profiles.
-        {
-            "apiGroups": ["rbac.authorization.k8s.io"],
-            "resources": ["roles"],
-            "verbs": ["bind", "escalate"],
-        },
-        {
-            "apiGroups": ["rbac.authorization.k8s.io"],
-            "resources": ["clusterroles"],
-            "verbs": ["bind"],
         },
         # Who is an admin (owner changes) is RBAC's call.
         {
@@ -73,12 +45,9 @@ def operator_rules() -> list[dict[str, Any]]:
         },
         # A WorkspaceManager is Ready when the IngressClass it names exists.
         {"apiGroups": ["networking.k8s.io"], "resources": ["ingressclasses"], "verbs": ["get"]},
-        # Pods only to explain why a workspace is not available (unschedulable, image pull).
-        {"apiGroups": [""], "resources": ["pods"], "verbs": READ},
-        # Kopf lists namespaces to serve namespace patterns; events tell users what happened.
+        # Kopf lists namespaces to serve namespace patterns; governed namespaces name their
+        # default template.
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": READ},
-        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
-        {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
         # Kopf discovers the custom resources it serves.
         {
             "apiGroups": ["apiextensions.k8s.io"],
@@ -92,4 +61,67 @@ def operator_rules() -> list[dict[str, Any]]:
             "resourceNames": [WEBHOOK_CONFIGURATION],
             "verbs": ["get", "patch", "update"],
         },
+        # Events for cluster-scoped objects (templates) land in the default namespace.
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+        {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
     ]
+
+
+def namespace_rules(bindable_cluster_roles: list[str] | None = None) -> list[dict[str, Any]]:
+    """What the operator needs in each namespace it serves: its children and their grants.
+
+    `bindable_cluster_roles`: the only ClusterRoles execution profiles may bind (None: any,
+    for an installation serving the whole cluster)."""
+    bind: dict[str, Any] = {
+        "apiGroups": ["rbac.authorization.k8s.io"],
+        "resources": ["clusterroles"],
+        "verbs": ["bind"],
+    }
+    if bindable_cluster_roles is not None:
+        bind["resourceNames"] = sorted(bindable_cluster_roles)
+    rules = [
+        {
+            "apiGroups": [GROUP],
+            "resources": ["workspaces/status", "workspaceshares/status"],
+            "verbs": ["get", "patch", "update"],
+        },
+        # Owner references with blockOwnerDeletion need this where
+        # OwnerReferencesPermissionEnforcement is on (e.g. OpenShift).
+        {
+            "apiGroups": [GROUP],
+            "resources": ["workspaces/finalizers", "workspaceshares/finalizers"],
+            "verbs": ["update"],
+        },
+        # Children of a workspace.
+        {
+            "apiGroups": [""],
+            "resources": ["persistentvolumeclaims", "services", "secrets", "serviceaccounts"],
+            "verbs": WRITE_CHILDREN,
+        },
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": WRITE_CHILDREN},
+        {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": WRITE_CHILDREN},
+        {
+            "apiGroups": ["rbac.authorization.k8s.io"],
+            "resources": ["roles", "rolebindings"],
+            "verbs": WRITE_CHILDREN,
+        },
+        # Granting access (connect, share) and execution-profile rules means creating Roles
+        # with rules the operator does not hold itself: Kubernetes' escalation check requires
+        # these verbs, here only in the namespaces served. Only admins write profiles.
+        {
+            "apiGroups": ["rbac.authorization.k8s.io"],
+            "resources": ["roles"],
+            "verbs": ["bind", "escalate"],
+        },
+        bind,
+        # Pods only to explain why a workspace is not available (unschedulable, image pull).
+        {"apiGroups": [""], "resources": ["pods"], "verbs": READ},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+        {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+    ]
+    return rules
+
+
+def operator_rules() -> list[dict[str, Any]]:
+    """An installation serving the whole cluster (dist/install.yaml): both sets, cluster-wide."""
+    return [*cluster_rules(), *namespace_rules()]

@@ -12,7 +12,10 @@ HEALTH_PORT = 8080
 METRICS_PORT = 9090
 WEBHOOK_PORT = 9443
 WEBHOOK_SERVICE = f"{NAME}-webhook"
-WEBHOOK_CONFIGURATION = "jupyter-k8s-owner-stamp"
+WEBHOOK_CONFIGURATION = "jupyter-k8s-admission"
+# Webhook paths (Kopf handler ids): workspaces (owner, default template), shares (workspace UID).
+WORKSPACE_WEBHOOK = "workspace"
+SHARE_WEBHOOK = "share"
 # Non-root UID of the operator image (distroless convention).
 RUN_AS_USER = 65532
 

@@ -20,7 +20,6 @@ from ..proxy_secret import KEY_ENV, KEY_SECRET, load_key
 from ..tls import make_serving_cert
 from .managers import resync_managers
 from .runtime import Runtime, runtime
-from .webhook import WEBHOOK_ID
 from .workspaces import trigger_all
 
 log = logging.getLogger(__name__)
@@ -64,8 +63,9 @@ def publish_webhook(rt: Runtime, client_config: dict[str, Any]) -> None:
         config = webhook_configuration()
         config["metadata"]["name"] = s.webhook_configuration
         for hook in config["webhooks"]:
+            path = hook["clientConfig"]["service"]["path"]
             hook["clientConfig"] = {
-                "url": f"{client_config['url'].rstrip('/')}/{WEBHOOK_ID}",
+                "url": f"{client_config['url'].rstrip('/')}{path}",
                 "caBundle": ca_bundle,
             }
         rt.kube.apply(config)

@@ -9,6 +9,7 @@ from typing import Any
 import kopf
 
 from ..api import API_VERSION, GROUP, VERSION
+from ..api.admission import SHARE_WORKSPACE_UID_ANNOTATION
 from ..api.share import WorkspaceShareSpec
 from ..kube import KubeError
 from ..metrics import reconciling
@@ -32,7 +33,8 @@ async def reconcile_share(rt: Runtime, idx: Indexes, body: dict[str, Any]) -> No
         spec = WorkspaceShareSpec.model_validate(body["spec"])
         ws = ix.one(idx.workspaces, (namespace, spec.workspaceName))
         ref = WorkspaceRef(spec.workspaceName, namespace, ws["metadata"]["uid"]) if ws else None
-        plan = plan_share(name, meta["uid"], spec, ref)
+        bound = (meta.get("annotations") or {}).get(SHARE_WORKSPACE_UID_ANNOTATION)
+        plan = plan_share(name, meta["uid"], spec, ref, bound_uid=bound)
         binding_name = share_binding_name(name)
         existing = (
             {
@@ -107,6 +109,12 @@ async def trigger_shares_of(rt: Runtime, idx: Indexes, namespace: str, workspace
 
 @kopf.on.event(GROUP, VERSION, "workspaceshares")
 async def share_event(**kw: Any) -> None:
+    rt = runtime(kw["memo"])
     if kw["type"] == "DELETED":
-        return  # its RoleBinding is owned by it: the garbage collector removes it
-    await trigger_share(runtime(kw["memo"]), Indexes.of(kw), kw["namespace"], kw["name"])
+        # Its RoleBinding is owned by it, but access must end now, not whenever the garbage
+        # collector gets to it.
+        await rt.call(
+            rt.kube.delete, RBAC, "RoleBinding", kw["namespace"], share_binding_name(kw["name"])
+        )
+        return
+    await trigger_share(rt, Indexes.of(kw), kw["namespace"], kw["name"])

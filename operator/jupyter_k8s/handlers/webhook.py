@@ -1,7 +1,9 @@
-"""Owner stamping: the creating user becomes the workspace's owner, and only admins change it.
-
-The owner comes from the admission request's user info, which the API server fills in from
-authentication; nothing the client sends (annotations on create included) is trusted.
+"""Admission stamping, checked again by the API server's own policies (api/admission.py), which
+hold whether or not this webhook runs:
+- a new workspace's owner is the creating user (from the request's authenticated user info,
+  never from the client), and only admins change it;
+- a new workspace in a governed namespace without a template gets the namespace's default;
+- a new share records the UID of the workspace it is for, and is refused when there is none.
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ from typing import Any
 
 import kopf
 
-from ..api import GROUP, VERSION
+from ..api import API_VERSION, GROUP, VERSION
+from ..api.admission import (
+    DEFAULT_TEMPLATE_ANNOTATION,
+    OWNER_SUBRESOURCE,
+    SHARE_WORKSPACE_UID_ANNOTATION,
+)
 from ..api.workspace import OWNER_ANNOTATION
+from ..deploy.settings import SHARE_WEBHOOK, WORKSPACE_WEBHOOK
 from .runtime import runtime
-
-WEBHOOK_ID = "owner"  # served at /owner; the webhook configuration points there
 
 
 async def _is_admin(memo: Any, userinfo: dict[str, Any], namespace: str, name: str) -> bool:
@@ -31,15 +37,22 @@ async def _is_admin(memo: Any, userinfo: dict[str, Any], namespace: str, name: s
             GROUP,
             namespace,
             name,
-            "owner",
+            OWNER_SUBRESOURCE,
             userinfo.get("uid"),
             userinfo.get("extra"),
         )
     )
 
 
-@kopf.on.mutate(GROUP, VERSION, "workspaces", id=WEBHOOK_ID, operations=["CREATE", "UPDATE"])
-async def stamp_owner(**kw: Any) -> None:
+async def _default_template(memo: Any, namespace: str) -> str | None:
+    rt = runtime(memo)
+    ns = await rt.call(rt.kube.get, "v1", "Namespace", None, namespace)
+    annotations = ((ns or {}).get("metadata") or {}).get("annotations") or {}
+    return annotations.get(DEFAULT_TEMPLATE_ANNOTATION) or None
+
+
+@kopf.on.mutate(GROUP, VERSION, "workspaces", id=WORKSPACE_WEBHOOK, operations=["CREATE", "UPDATE"])
+async def stamp_workspace(**kw: Any) -> None:
     operation, body, old, patch = kw["operation"], kw["body"], kw["old"], kw["patch"]
     namespace, name, memo = kw["namespace"], kw["name"], kw["memo"]
     userinfo: dict[str, Any] = kw["userinfo"] or {}
@@ -54,6 +67,10 @@ async def stamp_owner(**kw: Any) -> None:
             )
         if not wanted:
             patch.metadata.setdefault("annotations", {})[OWNER_ANNOTATION] = user
+        if not body.spec.get("templateRef"):
+            default = await _default_template(memo, namespace)
+            if default:
+                patch.setdefault("spec", {})["templateRef"] = default
         return
     before = ((old or {}).get("metadata", {}).get("annotations") or {}).get(OWNER_ANNOTATION)
     if wanted != before and not await _is_admin(memo, userinfo, namespace, name):
@@ -62,3 +79,22 @@ async def stamp_owner(**kw: Any) -> None:
             f"change it (it is {before!r})",
             code=403,
         )
+
+
+@kopf.on.mutate(GROUP, VERSION, "workspaceshares", id=SHARE_WEBHOOK, operations=["CREATE"])
+async def stamp_share(**kw: Any) -> None:
+    body, patch, namespace = kw["body"], kw["patch"], kw["namespace"]
+    rt = runtime(kw["memo"])
+    workspace_name = (body.get("spec") or {}).get("workspaceName") or ""
+    # The API server, not an index: a workspace created a moment ago must count.
+    ws = await rt.call(rt.kube.get, API_VERSION, "Workspace", namespace, workspace_name)
+    if ws is None or ws["metadata"].get("deletionTimestamp"):
+        raise kopf.AdmissionError(
+            f"spec.workspaceName: workspace {workspace_name!r} does not exist in namespace "
+            f"{namespace!r}; share a workspace that exists (a share binds to that workspace, "
+            "not to its name)",
+            code=404,
+        )
+    patch.metadata.setdefault("annotations", {})[SHARE_WORKSPACE_UID_ANNOTATION] = ws["metadata"][
+        "uid"
+    ]

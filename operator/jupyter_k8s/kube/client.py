@@ -27,6 +27,7 @@ PLURALS = {
     "Secret": "secrets",
     "ServiceAccount": "serviceaccounts",
     "Event": "events",
+    "Namespace": "namespaces",
     "Deployment": "deployments",
     "Ingress": "ingresses",
     "IngressClass": "ingressclasses",
@@ -116,13 +117,24 @@ class Kube:
         """Server-side apply with the operator's single field manager (force: we own these)."""
         meta = obj["metadata"]
         path = object_path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
-        return self._call(
-            "PATCH",
-            path + (f"/{subresource}" if subresource else ""),
-            body=obj,
-            query=[("fieldManager", self.field_manager), ("force", "true")],
-            content_type="application/apply-patch+yaml",
-        )
+
+        def patch() -> dict[str, Any]:
+            return self._call(
+                "PATCH",
+                path + (f"/{subresource}" if subresource else ""),
+                body=obj,
+                query=[("fieldManager", self.field_manager), ("force", "true")],
+                content_type="application/apply-patch+yaml",
+            )
+
+        try:
+            return patch()
+        except KubeError as err:
+            # A binding's roleRef cannot change in place: replace the binding.
+            if obj["kind"] == "RoleBinding" and err.status == 422 and "roleRef" in err.message:
+                self.delete(obj["apiVersion"], "RoleBinding", meta.get("namespace"), meta["name"])
+                return patch()
+            raise
 
     def merge_patch(
         self,

@@ -1,7 +1,9 @@
 """Who may connect to a workspace, as RBAC objects: Kubernetes RBAC is the single source of
 truth for access, and the authorization service asks it with SubjectAccessReviews.
 
-Access to a workspace's URL is the verb `connect` on `workspaces` with the workspace's name.
+Access to a workspace's URL is the verb `connect` on `workspaces` with the workspace's name;
+sharing it is the verb `share` (checked by the API server's admission policy on WorkspaceShares).
+The owner holds both through Role `ws-<name>-owner`; shares and Public bind `ws-<name>-connect`.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..api import GROUP
+from ..api.admission import SHARE_VERB
 from ..api.share import WorkspaceShareSpec
 from ..api.workspace import AccessType
 from ..names import child_name, workspace_child
@@ -24,20 +27,28 @@ def connect_role_name(ws_name: str) -> str:
     return workspace_child(ws_name, "connect")
 
 
-def connect_role(ws: WorkspaceRef) -> dict[str, Any]:
+def _role(ws: WorkspaceRef, name: str, verbs: list[str]) -> dict[str, Any]:
     return {
         "apiVersion": RBAC_API,
         "kind": "Role",
-        "metadata": ws.metadata(connect_role_name(ws.name)),
+        "metadata": ws.metadata(name),
         "rules": [
             {
                 "apiGroups": [GROUP],
                 "resources": ["workspaces"],
                 "resourceNames": [ws.name],
-                "verbs": [CONNECT],
+                "verbs": verbs,
             }
         ],
     }
+
+
+def connect_role(ws: WorkspaceRef) -> dict[str, Any]:
+    return _role(ws, connect_role_name(ws.name), [CONNECT])
+
+
+def owner_role(ws: WorkspaceRef) -> dict[str, Any]:
+    return _role(ws, owner_binding_name(ws.name), [CONNECT, SHARE_VERB])
 
 
 def _subject(kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
@@ -51,6 +62,7 @@ def _binding(
     name: str,
     subjects: list[dict[str, Any]],
     owners: list[dict[str, Any]] | None = None,
+    role: str | None = None,
 ) -> dict[str, Any]:
     meta = ws.metadata(name)
     if owners is not None:
@@ -62,7 +74,7 @@ def _binding(
         "roleRef": {
             "apiGroup": "rbac.authorization.k8s.io",
             "kind": "Role",
-            "name": connect_role_name(ws.name),
+            "name": role or connect_role_name(ws.name),
         },
         "subjects": subjects,
     }
@@ -77,10 +89,12 @@ def public_binding_name(ws_name: str) -> str:
 
 
 def access_objects(ws: WorkspaceRef, owner: str | None, access: str) -> list[dict[str, Any]]:
-    """The connect Role, the owner's binding and, for Public workspaces, everyone's."""
+    """The connect Role, the owner's Role and binding (connect and share) and, for Public
+    workspaces, everyone's connect binding."""
     objs = [connect_role(ws)]
     if owner:
-        objs.append(_binding(ws, owner_binding_name(ws.name), [_subject("User", owner)]))
+        name = owner_binding_name(ws.name)
+        objs += [owner_role(ws), _binding(ws, name, [_subject("User", owner)], role=name)]
     if access == AccessType.PUBLIC:
         objs.append(
             _binding(ws, public_binding_name(ws.name), [_subject("Group", ALL_AUTHENTICATED)])

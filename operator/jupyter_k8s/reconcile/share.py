@@ -25,7 +25,10 @@ def plan_share(
     spec: WorkspaceShareSpec,
     workspace: WorkspaceRef | None,
     now: datetime | None = None,
+    bound_uid: str | None = None,
 ) -> SharePlan:
+    """`bound_uid` is the UID of the workspace the share was admitted for (stamped at
+    admission): a share grants that workspace only, never a later one with the same name."""
     now = now or datetime.now(UTC)
     if spec.expiresAt is not None:
         expires = spec.expiresAt if spec.expiresAt.tzinfo else spec.expiresAt.replace(tzinfo=UTC)
@@ -48,6 +51,21 @@ def plan_share(
             ),
             recheck,
         )
+    if bound_uid != workspace.uid:
+        reason, message = (
+            (
+                "WorkspaceReplaced",
+                f'Workspace "{spec.workspaceName}" was deleted and created again since this '
+                "share was made; its owner must share the new workspace anew.",
+            )
+            if bound_uid
+            else (
+                "NotBound",
+                "This share was not admitted for a particular workspace (it predates "
+                "jupyter-k8s' share admission); delete it and create it again.",
+            )
+        )
+        return SharePlan(None, Cond("Active", False, reason, message), recheck)
     who = ", ".join(f"{s.kind} {s.name}" for s in spec.subjects or [])
     return SharePlan(
         share_binding(workspace, share_name, share_uid, spec),
