@@ -59,7 +59,7 @@ def log(msg: str) -> None:
     print(f"[tools] {msg}", file=sys.stderr, flush=True)
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     minutes, secs = divmod(round(seconds), 60)
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
@@ -279,11 +279,11 @@ def build(tool: Tool) -> float | None:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         took = time.monotonic() - started
-        log(f"{tool.name} {tool.version}: built in {_duration(took)}")
+        log(f"{tool.name} {tool.version}: built in {duration(took)}")
         return took
 
 
-def _record(name: str, version: str, seconds: float | None) -> None:
+def record(name: str, version: str, seconds: float | None) -> None:
     target = os.environ.get("JK_TIMINGS")
     if not target:
         return
@@ -301,7 +301,7 @@ def _record(name: str, version: str, seconds: float | None) -> None:
 def cmd_timed(name: str, argv: list[str]) -> int:
     started = time.monotonic()
     code = subprocess.run(argv).returncode
-    _record(name, "", time.monotonic() - started)
+    record(name, "", time.monotonic() - started)
     return code
 
 
@@ -319,7 +319,7 @@ def cmd_build(names: list[str]) -> int:
                 f"{tool.name} {tool.version}: interrupted; nothing was cached, the next run rebuilds it"
             )
             return 130
-        _record(tool.name, tool.version, took)
+        record(tool.name, tool.version, took)
         if took is None:
             cached.append(f"{tool.name} {tool.version}")
     if cached:

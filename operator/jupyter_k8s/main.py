@@ -10,9 +10,28 @@ import kopf
 
 from .config import ConfigError, Settings
 
+PROG = "jupyter-k8s-operator"
+
+
+def _cluster_or_exit() -> None:
+    """One clear line instead of retrying forever (or a traceback) without a cluster."""
+    from kubernetes.config import ConfigException
+
+    from .kube.client import load_api_client
+
+    try:
+        load_api_client()
+    except (ConfigException, OSError) as err:
+        print(
+            f"{PROG}: no Kubernetes cluster to talk to ({err}); run it in a cluster (its "
+            "ServiceAccount) or point KUBECONFIG / --kubeconfig at one",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="jupyter-k8s-operator")
+    parser = argparse.ArgumentParser(prog=PROG)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the operator")
     run.add_argument(
@@ -27,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
+    _cluster_or_exit()
     if args.command == "authz":
         from .authz.server import run as run_authz
 
@@ -35,10 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except ConfigError as err:
-        print(f"jupyter-k8s-operator: configuration error: {err}", file=sys.stderr)
+        print(f"{PROG}: configuration error: {err}", file=sys.stderr)
         return 2
 
-    from . import handlers  # noqa: F401 - registers the handlers with Kopf
+    from . import handlers  # registers the handlers with Kopf
+
+    if settings.webhook_mode != "off":
+        handlers.register_webhooks()
 
     kopf.configure(
         verbose=args.verbose,

@@ -157,8 +157,12 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     upstream_port, port = free_port(), free_port()
 
     async def echo(request: web.Request) -> web.Response:
+        # Path-strict like code-server: it serves at / and knows nothing of the base path.
+        if request.path.startswith("/workspaces/"):
+            return web.Response(status=404, text="Not found.")
         return web.Response(
-            text=f"upstream saw {request.path} secret={request.headers.get('X-Jupyter-K8s-Proxy-Secret')}"
+            text=f"upstream saw {request.path_qs} "
+            f"secret={request.headers.get('X-Jupyter-K8s-Proxy-Secret')}"
         )
 
     def serve() -> None:
@@ -206,6 +210,9 @@ def test_code_server_guard(guarded: str) -> None:
         f"{guarded}?folder=/home",
         {"X-Jupyter-K8s-Proxy-Secret": SECRET, "X-Jupyter-K8s-User": "alice"},
     )
-    assert status == 200 and body == f"upstream saw {BASE} secret=None", (
-        "the secret stops at the guard"
+    assert status == 200 and body == "upstream saw /?folder=/home secret=None", (
+        "the base path is stripped and the secret stops at the guard"
     )
+    headers = {"X-Jupyter-K8s-Proxy-Secret": SECRET}
+    assert get(f"{guarded}static/x.js", headers) == (200, "upstream saw /static/x.js secret=None")
+    assert get(guarded.replace(BASE, "/elsewhere/"), headers)[0] == 404

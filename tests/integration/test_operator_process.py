@@ -46,3 +46,27 @@ def test_restart_converges_without_duplicates(
     eventually(all_available, what="all three Available after the restart")
     for kind in ("deployments", "services", "pvc", "replicasets"):
         assert len(kubectl.list(kind, namespace)) == 3, kind
+
+
+def test_runs_without_a_webhook_when_told_so(
+    kubectl: Kubectl, operator: Operator, namespace: str, template: str, tmp_path: object
+) -> None:
+    """JK_WEBHOOK_MODE=off: no admission server, no webhook configuration; it reconciles."""
+    from pathlib import Path
+
+    log = Path(str(tmp_path)) / "operator-off.log"
+    off = start_operator(kubectl, log, JK_WEBHOOK_MODE="off", JK_NAMESPACES=namespace)
+    try:
+        kubectl.create(workspace_manifest("no-hook", template), namespace)
+
+        def reconciled() -> bool:
+            return any(
+                line.startswith('jupyter_k8s_reconciles_total{kind="Workspace"')
+                and float(line.split()[-1]) > 0
+                for line in off.metrics().splitlines()
+            )
+
+        eventually(reconciled, what="the webhook-less operator reconciling")
+        assert off.proc.poll() is None and "no admission server" not in off.tail()
+    finally:
+        off.stop()

@@ -1,8 +1,22 @@
 """Thin Kopf handlers: look up, call the pure reconcile functions, apply, patch status.
 
-Importing this package registers every handler with Kopf.
+Importing this package registers every handler with Kopf; the admission webhook's handlers are
+registered by `register_webhooks()` only when a webhook server runs (JK_WEBHOOK_MODE != off).
 """
 
-from . import indexes, lifecycle, managers, shares, templates, webhook, workspaces
+from . import indexes, lifecycle, managers, shares, templates, workspaces
 
-__all__ = ["indexes", "lifecycle", "managers", "shares", "templates", "webhook", "workspaces"]
+
+def register_webhooks() -> None:
+    from . import webhook  # noqa: F401 - importing registers the mutating handlers
+
+
+__all__ = [
+    "indexes",
+    "lifecycle",
+    "managers",
+    "register_webhooks",
+    "shares",
+    "templates",
+    "workspaces",
+]
