@@ -84,6 +84,7 @@ test: ## Every tier: unit, images, stack (mocks), e2e and integration against th
 	@rm -f $(TIMINGS); mkdir -p $(dir $(TIMINGS))
 	@JK_TIMINGS=$(TIMINGS) $(TOOLS) timed venv -- $(MAKE) --no-print-directory setup
 	@JK_TIMINGS=$(TIMINGS) $(TOOLS) build all
+	@JK_TIMINGS=$(TIMINGS) $(IMAGES) build
 	JK_TIMINGS=$(TIMINGS) $(PY) -m pytest -rP tests/unit tests/images tests/infra tests/e2e tests/integration
 
 .PHONY: test-fresh
@@ -200,18 +201,20 @@ test-e2e: $(SETUP_STAMP) tools-cluster tools-pulumi ## pulumi preview/up/up/dest
 
 IMG_JUPYTERLAB ?= ghcr.io/jupyter-k8s/jupyterlab:0.1.0
 IMG_CODE_SERVER ?= ghcr.io/jupyter-k8s/code-server:0.1.0
-CONTAINER_TOOL ?= docker
+IMAGES := IMG=$(IMG) IMG_JUPYTERLAB=$(IMG_JUPYTERLAB) IMG_CODE_SERVER=$(IMG_CODE_SERVER) $(PY) hack/images.py
+
+.PHONY: images
+images: $(SETUP_STAMP) ## Build the operator, JupyterLab and code-server images (docker, podman or buildah) and export dist/images/*.tar.
+	@$(IMAGES) build
+
+.PHONY: base-image
+base-image: $(SETUP_STAMP) ## Build the base image from Debian packages (for machines that cannot pull python:3.11-slim).
+	@$(IMAGES) base --local
 
 .PHONY: docker-build
-docker-build: ## Build the operator (IMG), JupyterLab and code-server images (needs a container engine).
-	@$(CONTAINER_TOOL) info >/dev/null 2>&1 || { echo "docker-build needs a running container engine ($(CONTAINER_TOOL)); none answers on this machine. The Dockerfiles are checked by make lint-images and tests/images without one."; exit 1; }
-	$(CONTAINER_TOOL) build -f images/operator/Dockerfile -t $(IMG) .
-	$(CONTAINER_TOOL) build -f images/jupyterlab/Dockerfile -t $(IMG_JUPYTERLAB) .
-	$(CONTAINER_TOOL) build -f images/code-server/Dockerfile -t $(IMG_CODE_SERVER) .
+docker-build: $(SETUP_STAMP) ## Build the three images (IMG, IMG_JUPYTERLAB, IMG_CODE_SERVER; CONTAINER_TOOL picks the engine).
+	@$(IMAGES) build --no-export
 
 .PHONY: docker-push
-docker-push: ## Push the three images (IMG, IMG_JUPYTERLAB, IMG_CODE_SERVER).
-	@$(CONTAINER_TOOL) info >/dev/null 2>&1 || { echo "docker-push needs a running container engine ($(CONTAINER_TOOL)); none answers on this machine."; exit 1; }
-	$(CONTAINER_TOOL) push $(IMG)
-	$(CONTAINER_TOOL) push $(IMG_JUPYTERLAB)
-	$(CONTAINER_TOOL) push $(IMG_CODE_SERVER)
+docker-push: $(SETUP_STAMP) ## Push the three images (IMG, IMG_JUPYTERLAB, IMG_CODE_SERVER).
+	@$(IMAGES) push

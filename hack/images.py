@@ -48,7 +48,16 @@ IMAGES = {
     "jupyterlab": (f"ghcr.io/jupyter-k8s/jupyterlab:{VERSION}", "IMG_JUPYTERLAB", "~2 min"),
     "code-server": (f"ghcr.io/jupyter-k8s/code-server:{VERSION}", "IMG_CODE_SERVER", "~6 min"),
 }
-ENGINE_PACKAGES = ("podman", "buildah", "skopeo", "mmdebstrap", "uidmap", "runc", "iptables")
+ENGINE_PACKAGES = (
+    "podman",
+    "buildah",
+    "skopeo",
+    "mmdebstrap",
+    "uidmap",
+    "runc",
+    "iptables",
+    "containernetworking-plugins",
+)
 # The local base: what python:3.11-slim-bookworm has that the images use, from Debian.
 BASE_PACKAGES = "python3,python3-venv,python3-pip,python-is-python3,ca-certificates,netbase,tzdata"
 
@@ -325,7 +334,7 @@ def export(engine: Engine, name: str) -> Path:
     partial.unlink(missing_ok=True)
     if engine.daemonless and shutil.which("skopeo"):
         # skopeo records the full name in the archive, which is what containerd names it.
-        subprocess.run(
+        res = subprocess.run(
             [
                 "skopeo",
                 "copy",
@@ -333,9 +342,12 @@ def export(engine: Engine, name: str) -> Path:
                 f"containers-storage:{ref}",
                 f"oci-archive:{partial}:{ref}",
             ],
-            check=True,
             env={**os.environ, **engine.env},
+            capture_output=True,
+            text=True,
         )
+        if res.returncode != 0:
+            raise SystemExit(f"exporting {name} failed: {res.stderr.strip()}")
     elif engine.name == "buildah":
         engine.run("push", "--quiet", ref, f"oci-archive:{partial}:{ref}")
     else:
