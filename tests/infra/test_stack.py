@@ -321,8 +321,17 @@ def test_guided_operator_writes_only_in_team_namespaces(kind_stack: list[Declare
         ), rule
         assert "escalate" not in rule["verbs"] and "bind" not in rule["verbs"]
     namespaced = named(kind_stack, "ClusterRole", "jupyter-k8s-operator-namespaced").inputs["rules"]
-    bind = next(r for r in namespaced if r["resources"] == ["clusterroles"])
-    assert bind["verbs"] == ["bind"] and bind["resourceNames"] == []  # none named in config
+    # No ClusterRole named in config: no bind at all (empty resourceNames would mean all).
+    assert not [r for r in namespaced if r["resources"] == ["clusterroles"]]
+    named_roles = declare(guided(operator={"bindableClusterRoles": ["view"]}))
+    rules = named(named_roles, "ClusterRole", "jupyter-k8s-operator-namespaced").inputs["rules"]
+    bind = next(r for r in rules if r["resources"] == ["clusterroles"])
+    assert bind == {
+        "apiGroups": ["rbac.authorization.k8s.io"],
+        "resources": ["clusterroles"],
+        "verbs": ["bind"],
+        "resourceNames": ["view"],
+    }
     for team in ("team-a", "team-b"):
         binding = named(kind_stack, "RoleBinding", "jupyter-k8s-operator", team).inputs
         assert binding["roleRef"]["name"] == "jupyter-k8s-operator-namespaced"

@@ -72,13 +72,20 @@ def namespace_rules(bindable_cluster_roles: list[str] | None = None) -> list[dic
 
     `bindable_cluster_roles`: the only ClusterRoles execution profiles may bind (None: any,
     for an installation serving the whole cluster)."""
-    bind: dict[str, Any] = {
-        "apiGroups": ["rbac.authorization.k8s.io"],
-        "resources": ["clusterroles"],
-        "verbs": ["bind"],
-    }
+    bind: list[dict[str, Any]] = [
+        {
+            "apiGroups": ["rbac.authorization.k8s.io"],
+            "resources": ["clusterroles"],
+            "verbs": ["bind"],
+        }
+    ]
     if bindable_cluster_roles is not None:
-        bind["resourceNames"] = sorted(bindable_cluster_roles)
+        # An empty resourceNames list would mean every name: no names, no rule.
+        bind = (
+            [{**bind[0], "resourceNames": sorted(bindable_cluster_roles)}]
+            if bindable_cluster_roles
+            else []
+        )
     rules = [
         {
             "apiGroups": [GROUP],
@@ -113,7 +120,7 @@ def namespace_rules(bindable_cluster_roles: list[str] | None = None) -> list[dic
             "resources": ["roles"],
             "verbs": ["bind", "escalate"],
         },
-        bind,
+        *bind,
         # Pods only to explain why a workspace is not available (unschedulable, image pull).
         {"apiGroups": [""], "resources": ["pods"], "verbs": READ},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
