@@ -46,7 +46,7 @@ VERSION = "0.1.0"
 IMAGES = {
     "operator": (f"ghcr.io/jupyter-k8s/jupyter-k8s:{VERSION}", "IMG", "~1.5 min"),
     "jupyterlab": (f"ghcr.io/jupyter-k8s/jupyterlab:{VERSION}", "IMG_JUPYTERLAB", "~2 min"),
-    "code-server": (f"ghcr.io/jupyter-k8s/code-server:{VERSION}", "IMG_CODE_SERVER", "~6 min"),
+    "code-server": (f"ghcr.io/jupyter-k8s/code-server:{VERSION}", "IMG_CODE_SERVER", "~3 min"),
 }
 ENGINE_PACKAGES = (
     "podman",
