@@ -21,21 +21,17 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
+import node  # hack/node.py: the real node
 import tools  # hack/tools.py, next to this file
-
-ROOT = Path(__file__).resolve().parents[1]
-STATE = Path(os.environ.get("JK_CLUSTER_DIR", ROOT / ".cluster"))
-VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+from procs import ROOT, STATE, VENV_PYTHON, Component, log, wait
 
 HOST = "127.0.0.1"
 PORTS = {
@@ -54,10 +50,6 @@ NODES = [
     ("kwok-node-1", "32", "128Gi", {}),
     ("kwok-gpu-0", "16", "64Gi", {"nvidia.com/gpu": "4"}),
 ]
-
-
-def log(msg: str) -> None:
-    print(f"[cluster] {msg}", file=sys.stderr, flush=True)
 
 
 # --- binaries -----------------------------------------------------------------------------
@@ -132,6 +124,13 @@ CLIENTS = {
     "scheduler": "/CN=system:kube-scheduler",
     # kwok plays every kubelet; it needs to write node and pod status of all fake nodes.
     "kwok": "/O=system:masters/CN=kwok-controller",
+    # The real node: its kubelet (Node authorizer + NodeRestriction), kube-proxy (bound to
+    # system:node-proxier by default), and the API server's own identity towards kubelets.
+    f"node-{node.NAME}": f"/O=system:nodes/CN=system:node:{node.NAME}",
+    "kube-proxy": "/CN=system:kube-proxy",
+    "apiserver-kubelet-client": "/O=system:masters/CN=kube-apiserver-kubelet-client",
+    # The volume provisioner (hack/local_path.py), with a role of its own (bootstrap_objects).
+    "local-path": "/CN=jupyter-k8s-local-path",
 }
 
 
@@ -202,72 +201,6 @@ current-context: jupyter-k8s-local
 # --- processes ----------------------------------------------------------------------------
 
 
-@dataclass
-class Component:
-    name: str
-    argv: list[str]
-
-    @property
-    def pidfile(self) -> Path:
-        return STATE / "run" / f"{self.name}.pid"
-
-    @property
-    def logfile(self) -> Path:
-        return STATE / "logs" / f"{self.name}.log"
-
-    def pid(self) -> int | None:
-        try:
-            pid = int(self.pidfile.read_text())
-        except (FileNotFoundError, ValueError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        # A recycled pid belongs to another program: check the command line.
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
-        except OSError:
-            return None
-        return pid if Path(cmdline).name == Path(self.argv[0]).name else None
-
-    def start(self) -> None:
-        if self.pid():
-            return
-        self.pidfile.parent.mkdir(parents=True, exist_ok=True)
-        self.logfile.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.logfile, "ab") as out:
-            proc = subprocess.Popen(
-                self.argv,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                cwd=STATE,
-            )
-        self.pidfile.write_text(str(proc.pid))
-        for _ in range(50):  # until the forked child has exec'd our binary
-            if self.pid():
-                break
-            time.sleep(0.02)
-        log(
-            f"started {self.name} (pid {proc.pid}, log {self.logfile.relative_to(ROOT) if self.logfile.is_relative_to(ROOT) else self.logfile})"
-        )
-
-    def stop(self) -> None:
-        pid = self.pid()
-        if pid:
-            os.killpg(pid, signal.SIGTERM)
-            for _ in range(100):
-                if not self.pid():
-                    break
-                time.sleep(0.1)
-            else:
-                os.killpg(pid, signal.SIGKILL)
-            log(f"stopped {self.name}")
-        self.pidfile.unlink(missing_ok=True)
-
-
 def components(bins: dict[str, Path], pki: Path) -> list[Component]:
     s = str(STATE)
     p = PORTS
@@ -302,7 +235,13 @@ def components(bins: dict[str, Path], pki: Path) -> list[Component]:
                 f"--tls-private-key-file={pki}/apiserver.key",
                 f"--client-ca-file={pki}/ca.crt",
                 "--authorization-mode=Node,RBAC",
-                "--enable-admission-plugins=NodeRestriction",  # on top of the default set
+                # On top of the default set; the last two let a namespace send its pods to the
+                # real node (node.REAL_NODE_NAMESPACE_ANNOTATIONS).
+                "--enable-admission-plugins=NodeRestriction,PodNodeSelector,PodTolerationRestriction",
+                f"--kubelet-client-certificate={pki}/apiserver-kubelet-client.crt",
+                f"--kubelet-client-key={pki}/apiserver-kubelet-client.key",
+                # The node's name does not resolve; its InternalIP (the bridge) does.
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-account-key-file={pki}/sa.pub",
@@ -331,8 +270,6 @@ def components(bins: dict[str, Path], pki: Path) -> list[Component]:
                 f"--root-ca-file={pki}/ca.crt",
                 "--use-service-account-credentials=true",
                 "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
-                # Dynamic PVs without a CSI driver, as kind does: PVCs bind like on a real cluster.
-                "--enable-hostpath-provisioner=true",
                 f"--cluster-cidr={POD_CIDR}",
                 "--kube-api-qps=200",
                 "--kube-api-burst=400",
@@ -370,6 +307,16 @@ def components(bins: dict[str, Path], pki: Path) -> list[Component]:
                 "--v=WARN",  # INFO logs every pod patch
             ],
         ),
+        Component(
+            "local-path",
+            [
+                sys.executable,
+                str(ROOT / "hack" / "local_path.py"),
+                f"--kubeconfig={s}/local-path.kubeconfig",
+                f"--root={s}/volumes",
+                f"--real-node={node.NAME}",
+            ],
+        ),
     ]
 
 
@@ -394,22 +341,6 @@ def apiserver_ready() -> bool:
             return bool(resp.read() == b"ok")
     except OSError:
         return False
-
-
-def wait(what: str, check: object, timeout: float, component: Component | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        if component is not None and not component.pid():
-            tail = (
-                component.logfile.read_text(errors="replace")[-3000:]
-                if component.logfile.exists()
-                else ""
-            )
-            raise SystemExit(f"{component.name} exited during start-up. Last log lines:\n{tail}")
-        time.sleep(0.2)
-    raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def kubectl(bins: dict[str, Path], *args: str, stdin: str | None = None) -> str:
@@ -459,13 +390,49 @@ def bootstrap_objects() -> str:
                 "name": "standard",
                 "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
             },
-            # The in-tree host-path provisioner of kube-controller-manager (what kind uses too).
-            "provisioner": "kubernetes.io/host-path",
+            # hack/local_path.py, like kind's local-path provisioner: a volume is made on the
+            # node its first pod is scheduled to, writable by non-root workspaces.
+            "provisioner": "jupyter-k8s.io/local-path",
             "reclaimPolicy": "Delete",
-            "volumeBindingMode": "Immediate",
-            "allowVolumeExpansion": True,
+            "volumeBindingMode": "WaitForFirstConsumer",
         }
     )
+    docs += [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "jupyter-k8s-local-path"},
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["persistentvolumes"],
+                    "verbs": ["get", "list", "watch", "create", "delete"],
+                },
+                {
+                    "apiGroups": [""],
+                    "resources": ["persistentvolumeclaims"],
+                    "verbs": ["get", "list", "watch"],
+                },
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "jupyter-k8s-local-path"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "jupyter-k8s-local-path",
+            },
+            "subjects": [
+                {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "User",
+                    "name": "jupyter-k8s-local-path",
+                }
+            ],
+        },
+    ]
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": docs})
 
 
@@ -494,7 +461,7 @@ def up() -> int:
     wait("etcd", lambda: _tcp_open(PORTS["etcd"]), 30, comps["etcd"])
     comps["kube-apiserver"].start()
     wait("kube-apiserver /readyz", apiserver_ready, 120, comps["kube-apiserver"])
-    for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
+    for name in ("kube-controller-manager", "kube-scheduler", "kwok", "local-path"):
         comps[name].start()
     kubectl(
         bins,
@@ -512,7 +479,10 @@ def up() -> int:
         60,
         comps["kube-controller-manager"],
     )
-    (STATE / "state.json").write_text(json.dumps({"ports": PORTS, "kubectl": str(bins["kubectl"])}))
+    real = node.up(_kubectl_fn(bins), SERVICE_CIDR)
+    (STATE / "state.json").write_text(
+        json.dumps({"ports": PORTS, "kubectl": str(bins["kubectl"]), "real_node": real})
+    )
     log(f"ready in {time.monotonic() - started:.1f}s")
     print(
         f"\nThe local cluster is up ({HOST}:{PORTS['apiserver']}). Use it with:\n"
@@ -529,9 +499,11 @@ def _nodes_ready(bins: dict[str, Path]) -> bool:
         "get",
         "nodes",
         "-o",
-        'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+        "jsonpath={range .items[*]}{.metadata.name} "
+        '{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
     )
-    return out.split() == ["True"] * len(NODES)
+    ready = dict(line.split() for line in out.splitlines() if line.strip())
+    return all(ready.get(name) == "True" for name, *_ in NODES)
 
 
 def _default_sa(bins: dict[str, Path]) -> bool:
@@ -562,10 +534,29 @@ def stop_extras() -> int:
     return 0
 
 
+def _kubectl_fn(bins: dict[str, Path]) -> node.Kubectl:
+    """kubectl for hack/node.py: output, or "" when check=False and it failed."""
+
+    def run(*args: str, check: bool = True) -> str:
+        if check:
+            return kubectl(bins, *args)
+        res = subprocess.run(
+            [str(bins["kubectl"]), f"--kubeconfig={STATE / 'kubeconfig'}", *args],
+            capture_output=True,
+            text=True,
+        )
+        return res.stdout if res.returncode == 0 else ""
+
+    return run
+
+
 def down() -> int:
     bins = binaries()
     pki = STATE / "pki"
     stop_extras()  # first: the demo's operator talks to the cluster
+    if node.running():
+        node.down(_kubectl_fn(bins) if apiserver_ready() else None, SERVICE_CIDR)
+        log(f"stopped the real node {node.NAME}")
     for comp in reversed(components(bins, pki)):
         comp.stop()
     if STATE.exists():
@@ -581,6 +572,9 @@ def status() -> int:
         pid = comp.pid()
         running += bool(pid)
         print(f"{comp.name:<24} {'running (pid ' + str(pid) + ')' if pid else 'stopped'}")
+    for comp in node.components():
+        pid = comp.pid()
+        print(f"{comp.name:<24} {'running (pid ' + str(pid) + ')' if pid else 'stopped'}")
     ready = apiserver_ready()
     print(f"{'apiserver /readyz':<24} {'ok' if ready else 'not ready'}")
     if ready:
@@ -593,9 +587,38 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=["up", "down", "status", "stop-extras"])
+    parser.add_argument(
+        "command",
+        choices=["up", "down", "status", "stop-extras", "node-up", "node-down", "leftovers"],
+    )
     args = parser.parse_args()
-    return {"up": up, "down": down, "status": status, "stop-extras": stop_extras}[args.command]()
+    return {
+        "up": up,
+        "down": down,
+        "status": status,
+        "stop-extras": stop_extras,
+        "node-up": node_up,
+        "node-down": node_down,
+        "leftovers": leftovers,
+    }[args.command]()
+
+
+def node_up() -> int:
+    """Start (or refresh: new images) the real node of a running cluster."""
+    return 0 if node.up(_kubectl_fn(binaries()), SERVICE_CIDR) else 1
+
+
+def node_down() -> int:
+    node.down(_kubectl_fn(binaries()) if apiserver_ready() else None, SERVICE_CIDR)
+    return 0
+
+
+def leftovers() -> int:
+    """What the real node left on this machine; exit 1 if anything."""
+    found = node.leftovers(SERVICE_CIDR)
+    for item in found:
+        print(item)
+    return 1 if found else 0
 
 
 if __name__ == "__main__":

@@ -51,6 +51,8 @@ PULUMI_VERSION = os.environ.get("PULUMI_VERSION", "v3.274.1")
 K8S_PROVIDER_MODULE_VERSION = "v4.0.0-20260115033456-f47bc2d6f199"
 K8S_PROVIDER_VERSION = "4.25.0-alpha.1768448096"
 K8S_PROVIDER_SDK_VERSION = "v4.22.2"
+CONTAINERD_VERSION = os.environ.get("CONTAINERD_VERSION", "v2.2.3")
+PAUSE_VERSION = "3.10-jk1"  # hack/pause/main.go; bump when it changes
 JUPYTERLAB_VERSION = "4.6.6"
 JUPYTER_SERVER_VERSION = "2.21.1"
 
@@ -104,6 +106,32 @@ class Tool:
         return all((self.path / f).exists() for f in self.files)
 
 
+@dataclass(frozen=True)
+class HostPackages:
+    """Debian packages the machine needs (not a cache entry): installed with apt as root."""
+
+    name: str
+    packages: tuple[str, ...]
+    cold: str = "~1 min"
+    version: str = "debian"
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+    def missing(self) -> list[str]:
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Package} ${db:Status-Status}\\n", *self.packages],
+            capture_output=True,
+            text=True,
+        ).stdout
+        installed = {line.split()[0] for line in out.splitlines() if line.endswith(" installed")}
+        return [p for p in self.packages if p not in installed]
+
+    def ready(self) -> bool:
+        return shutil.which("dpkg-query") is None or not self.missing()
+
+
 def _run_script(script: str, *args: str) -> Callable[[Tool, Path, Path], None]:
     def recipe(tool: Tool, out: Path, work: Path) -> None:
         env = {**os.environ, **go_env(), **tool.env, "OUT": str(out), "WORK": str(work)}
@@ -155,7 +183,7 @@ _PULUMI_ENV = {
     "K8S_SDK_VERSION": K8S_PROVIDER_SDK_VERSION,
 }
 
-TOOLS: dict[str, Tool] = {
+TOOLS: dict[str, Tool | HostPackages] = {
     t.name: t
     for t in (
         Tool(
@@ -202,6 +230,33 @@ TOOLS: dict[str, Tool] = {
             _PULUMI_ENV,
         ),
         Tool(
+            "kube-node",
+            KUBE_VERSION,
+            "~10 min (~1 min after kube)",
+            ("bin/kubelet", "bin/kube-proxy"),
+            _run_script("build-k8s.sh", "node"),
+            _K8S_ENV,
+        ),
+        Tool(
+            "containerd",
+            CONTAINERD_VERSION,
+            "~5 min",
+            ("bin/containerd", "bin/containerd-shim-runc-v2", "bin/ctr"),
+            _run_script("build-node.sh", "containerd"),
+            {"CONTAINERD_VERSION": CONTAINERD_VERSION},
+        ),
+        Tool(
+            "pause",
+            PAUSE_VERSION,
+            "~10 s",
+            ("bin/pause",),
+            _run_script("build-node.sh", "pause"),
+        ),
+        # runc and the CNI plugins need cgo and libseccomp: Debian's builds are the sane choice.
+        HostPackages(
+            "node-packages", ("runc", "containernetworking-plugins", "iptables", "conntrack")
+        ),
+        Tool(
             "jupyterlab-venv",
             f"{JUPYTERLAB_VERSION}-server{JUPYTER_SERVER_VERSION}",
             "~2 min",
@@ -214,13 +269,14 @@ TOOLS: dict[str, Tool] = {
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "cluster": ("etcd", "kwok", "kube"),
+    "node": ("kube-node", "containerd", "pause", "node-packages"),
     "pulumi": ("pulumi", "pulumi-kubernetes"),
     "test": ("jupyterlab-venv",),
 }
 GROUPS["all"] = tuple(dict.fromkeys(n for g in GROUPS.values() for n in g))
 
 
-def select(names: list[str]) -> list[Tool]:
+def select(names: list[str]) -> list[Tool | HostPackages]:
     picked: list[str] = []
     for name in names or ["all"]:
         if name in GROUPS:
@@ -243,8 +299,36 @@ def _locked(tool: Tool) -> Iterator[None]:
         yield
 
 
-def build(tool: Tool) -> float | None:
+def install(pkgs: HostPackages) -> float | None:
+    if pkgs.ready():
+        return None
+    absent = pkgs.missing()
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise BuildError(
+            f"{pkgs.name}: these Debian packages are needed: {' '.join(absent)} "
+            f"(as root: apt-get install {' '.join(absent)})"
+        )
+    log(f"{pkgs.name}: installing {' '.join(absent)} from Debian (cold: {pkgs.cold})")
+    started = time.monotonic()
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *absent],
+    ):
+        res = subprocess.run(argv, env=env, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise BuildError(
+                f"{pkgs.name}: `{' '.join(argv)}` failed:\n{res.stdout[-2000:]}{res.stderr[-2000:]}"
+            )
+    took = time.monotonic() - started
+    log(f"{pkgs.name}: installed in {duration(took)}")
+    return took
+
+
+def build(tool: Tool | HostPackages) -> float | None:
     """Build `tool` when missing; seconds taken, or None when it was cached."""
+    if isinstance(tool, HostPackages):
+        return install(tool)
     if tool.ready():
         return None
     with _locked(tool):
@@ -327,7 +411,7 @@ def cmd_build(names: list[str]) -> int:
     return 0
 
 
-def missing(names: list[str]) -> list[Tool]:
+def missing(names: list[str]) -> list[Tool | HostPackages]:
     return [t for t in select(names) if not t.ready()]
 
 
@@ -341,8 +425,18 @@ def require(*names: str) -> None:
         )
 
 
+def _entry(name: str) -> Tool:
+    tool = TOOLS[name]
+    assert isinstance(tool, Tool)
+    return tool
+
+
 def paths() -> dict[str, str]:
-    t = TOOLS
+    class _Entries:
+        def __getitem__(self, name: str) -> Tool:
+            return _entry(name)
+
+    t = _Entries()
     return {
         "JK_CACHE": str(CACHE),
         "KUBE_BIN": str(t["kube"].path / "bin"),
@@ -352,6 +446,9 @@ def paths() -> dict[str, str]:
         "PULUMI_BIN": str(t["pulumi"].path / "bin"),
         "K8S_PROVIDER_BIN": str(t["pulumi-kubernetes"].path / "bin"),
         "K8S_PROVIDER_VERSION": K8S_PROVIDER_VERSION,
+        "KUBE_NODE_BIN": str(t["kube-node"].path / "bin"),
+        "CONTAINERD_BIN": str(t["containerd"].path / "bin"),
+        "PAUSE_BIN": str(t["pause"].path / "bin"),
         "JUPYTERLAB_VENV": str(t["jupyterlab-venv"].path),
     }
 

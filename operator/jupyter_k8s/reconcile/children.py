@@ -153,8 +153,9 @@ def build_deployment(
         "readinessProbe": app.probe(base_url, period=5, failures=3),
         "livenessProbe": app.probe(base_url, period=20, failures=6),
         "startupProbe": app.probe(base_url, period=5, failures=60),
-        # Users install packages into their home; the image itself stays untouched.
-        "securityContext": restricted_container_security() | {"readOnlyRootFilesystem": False},
+        # Read-only image: users install packages into their home (the volume), and runtime
+        # files go to /tmp (an emptyDir). Images must not write anywhere else.
+        "securityContext": restricted_container_security(),
         "volumeMounts": [
             {"name": "home", "mountPath": r.mount_path},
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - a per-pod emptyDir

@@ -1,0 +1,3 @@
+module local/jk-pause
+
+go 1.24
