@@ -46,7 +46,7 @@ $(SETUP_STAMP): pyproject.toml
 tools: ## Build every tool the project needs (control plane, Pulumi, test venvs); cached, prints times.
 	@$(TOOLS) build all
 
-tools-cluster: ## Build only what the local cluster needs.
+tools-cluster: ## Build only what the local cluster needs (control plane and real node).
 	@$(TOOLS) build cluster
 
 tools-pulumi: ## Build only the Pulumi CLI and the Kubernetes provider.
@@ -102,7 +102,7 @@ test-integration: $(SETUP_STAMP) tools-cluster ## Integration tests (starts the 
 ##@ Local cluster
 
 .PHONY: cluster-up
-cluster-up: tools-cluster ## Start the local control plane (etcd, apiserver, controller-manager, scheduler, kwok).
+cluster-up: tools-cluster ## Start the local cluster: control plane, kwok nodes and (root) a real node with the images of make images.
 	python3 hack/cluster.py up
 
 .PHONY: cluster-down
@@ -130,7 +130,7 @@ run: $(SETUP_STAMP) install ## Run the operator here against KUBECONFIG (the loc
 	JK_WEBHOOK_MODE=url JK_LOG_FORMAT=plain JK_CERT_DIR=$(CURDIR)/.cluster/webhook $(PY) -m jupyter_k8s run
 
 .PHONY: demo
-demo: $(SETUP_STAMP) tools-cluster ## Bring everything up locally: cluster, CRDs, operator, samples; watch them go Available.
+demo: $(SETUP_STAMP) tools-cluster images ## Bring everything up locally: cluster, CRDs, operator, samples; watch them go Available.
 	$(PY) hack/demo.py
 
 .PHONY: bench

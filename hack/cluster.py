@@ -70,7 +70,7 @@ def binaries() -> dict[str, Path]:
 
 
 def ensure_binaries() -> dict[str, Path]:
-    tools.require("cluster")  # built by `make tools` / `make cluster-up`, never here
+    tools.require("control-plane")  # built by `make tools` / `make cluster-up`, never here
     return binaries()
 
 

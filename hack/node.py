@@ -21,6 +21,7 @@ which the CNI bridge sets, stays. Recipe and pitfalls: see the README ("The real
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import hashlib
 import io
@@ -417,8 +418,10 @@ def up(kubectl: Kubectl, service_cidr: str) -> bool:
         log(f"imported into the real node: {', '.join(imported)}")
     kubelet.start()
     proxy.start()
+    since = time.time() - 1
     wait("the real node to register", lambda: _node(kubectl) is not None, 60, kubelet)
-    wait("the real node Ready", lambda: _ready(kubectl), 60, kubelet)
+    kubectl("uncordon", NAME, check=False)  # `down` cordons it; the Node object outlives it
+    wait("the real node Ready", lambda: _ready(kubectl, since), 60, kubelet)
     log(f"real node {NAME} Ready in {time.monotonic() - started:.1f}s")
     return True
 
@@ -428,10 +431,16 @@ def _node(kubectl: Kubectl) -> dict[str, object] | None:
     return json.loads(out) if out.strip() else None
 
 
-def _ready(kubectl: Kubectl) -> bool:
+def _ready(kubectl: Kubectl, since: float) -> bool:
+    """Ready, as reported by this kubelet (a Node object outlives its kubelet)."""
     node = _node(kubectl) or {}
     conditions = node.get("status", {}).get("conditions", [])  # type: ignore[union-attr]
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+    return any(
+        c["type"] == "Ready"
+        and c["status"] == "True"
+        and calendar.timegm(time.strptime(c["lastHeartbeatTime"], "%Y-%m-%dT%H:%M:%SZ")) >= since
+        for c in conditions
+    )
 
 
 def running() -> bool:
@@ -468,10 +477,17 @@ def down(kubectl: Kubectl | None, service_cidr: str) -> None:
         for container in _ctr("containers", "ls", "-q", check=False).stdout.split():
             _ctr("containers", "rm", container, check=False)
     containerd.stop()
-    _kill_shims()
-    _unmount()
-    _remove_netns()
-    _remove_cgroups()
+    _kill_ours()  # whatever the pid files missed, and the shims
+    # What the shims held goes once they are gone: mounts, network namespaces, cgroups.
+    deadline = time.monotonic() + 15
+    while True:
+        _unmount()
+        _remove_netns()
+        _remove_cgroups()
+        busy = [x for x in leftovers(service_cidr) if x.startswith(("mount", "netns", "cgroup"))]
+        if not busy or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     _iptables_cleanup()
     _sh("ip", "route", "del", service_cidr, "dev", BRIDGE)
     _sh("ip", "link", "del", BRIDGE)
@@ -482,18 +498,34 @@ def down(kubectl: Kubectl | None, service_cidr: str) -> None:
                 link.unlink()
 
 
-def _kill_shims() -> None:
-    # Shims outlive containerd (re-parented to init); ours carry our socket on their command line.
+def _ours() -> list[tuple[int, str]]:
+    """Live processes of the real node, found by what their command line names: our state
+    directory (kubelet, kube-proxy, containerd) or our socket (shims, which outlive containerd,
+    re-parented to init). Zombies hold nothing (and init here may be slow to reap them)."""
+    names = ("kubelet", "kube-proxy", "containerd", "containerd-shim-runc-v2")
+    found = []
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         try:
-            cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
+            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if "containerd-shim" in cmd and str(SOCKET) in cmd:
+        if Path(argv[0]).name in names and str(NODE_STATE) in " ".join(argv):
+            found.append((int(proc.name), Path(argv[0]).name))
+    return found
+
+
+def _kill_ours() -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid, _ in _ours():
             with contextlib.suppress(ProcessLookupError):
-                os.kill(int(proc.name), signal.SIGKILL)
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 10
+        while _ours() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not _ours():
+            return
 
 
 def _mounts_under(prefixes: tuple[str, ...]) -> list[str]:
@@ -551,7 +583,7 @@ def _iptables_cleanup() -> None:
 
 def leftovers(service_cidr: str) -> list[str]:
     """What of the real node is still on this machine (empty after `down`)."""
-    found = [f"process {c.name} (pid {c.pid()})" for c in components() if c.pid()]
+    found = [f"process {name} (pid {pid})" for pid, name in _ours()]
     found += [f"mount {m}" for m in _mounts_under((str(NODE_STATE), str(CONTAINERD_ROOT)))]
     if _sh("ip", "link", "show", BRIDGE).returncode == 0:
         found.append(f"bridge {BRIDGE}")
@@ -569,12 +601,4 @@ def leftovers(service_cidr: str) -> list[str]:
         for c in Path("/sys/fs/cgroup").iterdir()
         if (c / "jk-real").exists()
     ]
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if "containerd-shim" in cmd and str(SOCKET) in cmd:
-                found.append(f"process containerd-shim (pid {proc.name})")
     return found

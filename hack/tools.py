@@ -268,8 +268,9 @@ TOOLS: dict[str, Tool | HostPackages] = {
 }
 
 GROUPS: dict[str, tuple[str, ...]] = {
-    "cluster": ("etcd", "kwok", "kube"),
+    "control-plane": ("etcd", "kwok", "kube"),
     "node": ("kube-node", "containerd", "pause", "node-packages"),
+    "cluster": ("etcd", "kwok", "kube", "kube-node", "containerd", "pause", "node-packages"),
     "pulumi": ("pulumi", "pulumi-kubernetes"),
     "test": ("jupyterlab-venv",),
 }

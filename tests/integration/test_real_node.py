@@ -1,0 +1,348 @@
+"""Workspaces on the local cluster's real node: a real kubelet runs the real images, probes
+decide Available, volumes keep files, and restricted pod security is enforced for real."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.fixtures import ROOT, STATE, Operator, template_manifest, workspace_manifest
+from tests.support.kube import Kubectl, condition, eventually
+
+pytestmark = pytest.mark.integration
+sys.path.insert(0, str(ROOT / "hack"))
+import node  # noqa: E402 - hack/node.py: names and namespace annotations of the real node
+
+WS_LABEL = "workspace.jupyter.org/workspace-name"
+
+
+@pytest.fixture(scope="module")
+def real_node(kubectl: Kubectl) -> str:
+    state = json.loads((STATE / "state.json").read_text())
+    if not state.get("real_node"):
+        reason = node.why_not()
+        if reason:
+            pytest.skip(f"this machine cannot run the real node: {reason}")
+        pytest.fail("the machine allows a real node but the cluster has none (make cluster-up)")
+    return node.NAME
+
+
+@pytest.fixture
+def real_ns(kubectl: Kubectl, real_node: str, unique: str) -> Iterator[str]:
+    """A namespace whose pods all run on the real node, enforcing restricted pod security."""
+    name = f"real-{unique}"
+    kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": name,
+                "labels": {"pod-security.kubernetes.io/enforce": "restricted"},
+                "annotations": node.REAL_NODE_NAMESPACE_ANNOTATIONS,
+            },
+        }
+    )
+    eventually(lambda: kubectl.get("serviceaccount", "default", name), what="default SA")
+    yield name
+    kubectl.run("delete", "namespace", name, "--wait=false")
+
+
+def pod_of(kubectl: Kubectl, ns: str, ws: str) -> dict[str, Any] | None:
+    pods = [
+        p
+        for p in kubectl.list("pods", ns, f"{WS_LABEL}={ws}")
+        if not p["metadata"].get("deletionTimestamp")
+    ]
+    return pods[0] if len(pods) == 1 else None
+
+
+def available(kubectl: Kubectl, ns: str, ws: str) -> dict[str, Any] | None:
+    obj = kubectl.get("workspace", ws, ns)
+    return obj if (condition(obj, "Available") or {}).get("status") == "True" else None
+
+
+def http(url: str, headers: dict[str, str] | None = None) -> int:
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers or {}), timeout=10
+        ) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def proxy_secret(kubectl: Kubectl, ns: str, ws: str) -> str:
+    secret = kubectl.get("secret", f"ws-{ws}-proxy", ns)
+    assert secret is not None
+    return base64.b64decode(secret["data"]["secret"]).decode()
+
+
+def exec_in(kubectl: Kubectl, ns: str, ws: str, script: str) -> str:
+    pod = pod_of(kubectl, ns, ws)
+    assert pod is not None
+    res = kubectl.run("exec", "-n", ns, pod["metadata"]["name"], "--", "sh", "-c", script)
+    return res.stdout
+
+
+def test_jupyterlab_is_available_only_when_it_answers_and_comes_back_after_a_crash(
+    kubectl: Kubectl, operator: Operator, real_ns: str
+) -> None:
+    kubectl.apply(
+        (ROOT / "samples/workspace_v1alpha1_workspacetemplate_production.yaml").read_text()
+    )
+    sample = yaml.safe_load(
+        (ROOT / "samples/workspace_v1alpha1_workspace_with_template.yaml").read_text()
+    )
+    name = sample["metadata"]["name"]
+    started = time.monotonic()
+    kubectl.create(sample, real_ns)
+    seen_available_unready = []
+
+    def answering() -> dict[str, Any] | None:
+        ws = kubectl.get("workspace", name, real_ns)
+        pod = pod_of(kubectl, real_ns, name)
+        ready = pod is not None and (condition(pod, "Ready") or {}).get("status") == "True"
+        if (condition(ws, "Available") or {}).get("status") == "True" and not ready:
+            seen_available_unready.append(pod and pod["status"].get("conditions"))
+        return ws if ready and available(kubectl, real_ns, name) else None
+
+    eventually(answering, timeout=120, interval=0.5, what="Available with a Ready JupyterLab")
+    pod = pod_of(kubectl, real_ns, name)
+    assert pod is not None and pod["spec"]["nodeName"] == node.NAME
+    base = f"http://{pod['status']['podIP']}:8888/"
+    assert http(f"{base}api") == 200  # the readiness probe's path
+    took = time.monotonic() - started
+    print(f"\nkubectl apply -> real JupyterLab answering: {took:.1f}s")
+    assert not seen_available_unready, "Available=True before the readiness probe passed"
+    secret = proxy_secret(kubectl, real_ns, name)
+    assert http(f"{base}api/contents") == 403
+    assert (
+        http(
+            f"{base}api/contents",
+            {"X-Jupyter-K8s-Proxy-Secret": secret, "X-Jupyter-K8s-User": "alice"},
+        )
+        == 200
+    )
+
+    # JupyterLab dies: the workspace stops being Available, then the kubelet restarts it.
+    pod = pod_of(kubectl, real_ns, name)
+    assert pod is not None
+    kill = (
+        "import os, signal\n"
+        "for p in filter(str.isdigit, os.listdir('/proc')):\n"
+        "    if b'jupyter-lab' in open(f'/proc/{p}/cmdline', 'rb').read():\n"
+        "        os.kill(int(p), signal.SIGKILL)\n"
+    )
+    kubectl.run(
+        "exec", "-n", real_ns, pod["metadata"]["name"], "--", "python3", "-c", kill, check=False
+    )
+
+    def not_available() -> str | None:
+        ws = kubectl.get("workspace", name, real_ns)
+        cond = condition(ws, "Available") or {}
+        return ws["status"]["phase"] if cond.get("status") != "True" else None  # type: ignore[index]
+
+    phase = eventually(
+        not_available, timeout=60, interval=0.3, what="Available=False after the crash"
+    )
+    assert phase in ("Starting", "Degraded", "Progressing"), phase
+    eventually(answering, timeout=120, interval=0.5, what="Available again after the restart")
+    pod = pod_of(kubectl, real_ns, name)
+    assert pod is not None and pod["status"]["containerStatuses"][0]["restartCount"] >= 1
+
+
+def test_a_file_in_home_survives_stop_start_and_pod_deletion(
+    kubectl: Kubectl, operator: Operator, real_ns: str, template: str
+) -> None:
+    kubectl.create(workspace_manifest("keep", template), real_ns)
+    eventually(lambda: available(kubectl, real_ns, "keep"), timeout=120, what="Available")
+    exec_in(kubectl, real_ns, "keep", "echo precious > /home/jovyan/notes.txt")
+    pvc = kubectl.get("pvc", "ws-keep", real_ns)
+    assert pvc is not None
+    pv = kubectl.get("pv", pvc["spec"]["volumeName"])
+    assert pv is not None
+    path = Path(pv["spec"]["local"]["path"])
+    assert path.is_dir() and (path / "notes.txt").read_text() == "precious\n"
+
+    def patch(spec: dict[str, Any]) -> None:
+        kubectl.run(
+            "patch",
+            "workspace",
+            "keep",
+            "-n",
+            real_ns,
+            "--type=merge",
+            "-p",
+            json.dumps({"spec": spec}),
+        )
+
+    patch({"desiredStatus": "Stopped"})
+    eventually(
+        lambda: (
+            (condition(kubectl.get("workspace", "keep", real_ns), "Stopped") or {}).get("status")
+            == "True"
+            and not kubectl.list("pods", real_ns, f"{WS_LABEL}=keep")
+        ),
+        timeout=90,
+        what="Stopped with no pod",
+    )
+    patch({"desiredStatus": "Running"})
+    eventually(lambda: available(kubectl, real_ns, "keep"), timeout=120, what="Available again")
+    assert exec_in(kubectl, real_ns, "keep", "cat /home/jovyan/notes.txt") == "precious\n"
+
+    old = pod_of(kubectl, real_ns, "keep")
+    assert old is not None
+    kubectl.run("delete", "pod", "-n", real_ns, old["metadata"]["name"], "--wait=false")
+    eventually(
+        lambda: (
+            (p := pod_of(kubectl, real_ns, "keep")) is not None
+            and p["metadata"]["uid"] != old["metadata"]["uid"]
+            and available(kubectl, real_ns, "keep")
+        ),
+        timeout=120,
+        what="a new pod Available",
+    )
+    assert exec_in(kubectl, real_ns, "keep", "cat /home/jovyan/notes.txt") == "precious\n"
+    assert kubectl.get("pvc", "ws-keep", real_ns)["metadata"]["uid"] == pvc["metadata"]["uid"]  # type: ignore[index]
+
+    # Deleting the workspace deletes its volume, and the directory behind it.
+    kubectl.run("delete", "workspace", "keep", "-n", real_ns, "--wait=true", "--timeout=90s")
+    eventually(
+        lambda: kubectl.get("pv", pv["metadata"]["name"]) is None, timeout=60, what="PV deleted"
+    )
+    eventually(lambda: not path.exists(), timeout=30, what="the volume's directory removed")
+
+
+def test_code_server_answers_through_its_guard(
+    kubectl: Kubectl, operator: Operator, real_ns: str, unique: str
+) -> None:
+    tmpl = f"code-{unique}"
+    kubectl.create(
+        template_manifest(
+            tmpl,
+            appType="code-server",
+            defaultImage="ghcr.io/jupyter-k8s/code-server:0.1.0",
+            allowedImages=["ghcr.io/jupyter-k8s/code-server:0.1.0"],
+        )
+    )
+    try:
+        kubectl.create(workspace_manifest("vscode", tmpl), real_ns)
+        eventually(lambda: available(kubectl, real_ns, "vscode"), timeout=150, what="Available")
+        pod = pod_of(kubectl, real_ns, "vscode")
+        assert pod is not None
+        base = f"http://{pod['status']['podIP']}:8888/"
+        assert http(f"{base}healthz") == 200
+        assert http(base) == 403
+        secret = proxy_secret(kubectl, real_ns, "vscode")
+        headers = {"X-Jupyter-K8s-Proxy-Secret": secret, "X-Jupyter-K8s-User": "alice"}
+        eventually(
+            lambda: http(f"{base}?folder=/home/jovyan", headers) == 200,
+            timeout=60,
+            what="workbench",
+        )
+    finally:
+        kubectl.run("delete", "workspace", "vscode", "-n", real_ns, "--wait=true", "--timeout=90s")
+        kubectl.run("delete", "workspacetemplate", tmpl, "--wait=false")
+
+
+def test_restricted_pod_security_is_enforced_by_the_real_node(
+    kubectl: Kubectl, operator: Operator, real_ns: str, template: str, unique: str
+) -> None:
+    root_pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "as-root"},
+        "spec": {
+            "securityContext": {"runAsUser": 0},
+            "containers": [{"name": "c", "image": "ghcr.io/jupyter-k8s/jupyterlab:0.1.0"}],
+        },
+    }
+    res = kubectl.create(root_pod, real_ns, check=False)
+    assert res.returncode != 0 and 'violates PodSecurity "restricted' in res.stderr
+
+    kubectl.create(workspace_manifest("locked", template), real_ns)
+    eventually(lambda: available(kubectl, real_ns, "locked"), timeout=120, what="Available")
+    out = exec_in(
+        kubectl,
+        real_ns,
+        "locked",
+        "id -u; id -g; touch /usr/x 2>&1 | grep -c 'Read-only'; grep -E 'CapEff|NoNewPrivs|Seccomp:' /proc/1/status;"
+        " ls /var/run/secrets/kubernetes.io 2>&1 | grep -c 'No such'",
+    ).split("\n")
+    assert out[0] == "1000" and out[1] == "100" and out[2] == "1"
+    assert "CapEff:\t0000000000000000" in out and "NoNewPrivs:\t1" in out and "Seccomp:\t2" in out
+    assert out[-2] == "1", "no ServiceAccount token without a profile asking for one"
+
+    # A profile that asks for a token gets one, as the workspace's own ServiceAccount.
+    profile, tmpl = f"token-{unique}", f"tmpl-token-{unique}"
+    kubectl.apply(
+        {
+            "apiVersion": "workspace.jupyter.org/v1alpha1",
+            "kind": "WorkspaceExecutionProfile",
+            "metadata": {"name": profile},
+            "spec": {"serviceAccount": {"automountToken": True}},
+        }
+    )
+    kubectl.create(template_manifest(tmpl, defaultExecutionProfileRef=profile))
+    try:
+        kubectl.create(workspace_manifest("with-token", tmpl), real_ns)
+        eventually(lambda: available(kubectl, real_ns, "with-token"), timeout=120, what="Available")
+        token = exec_in(
+            kubectl,
+            real_ns,
+            "with-token",
+            "cat /var/run/secrets/kubernetes.io/serviceaccount/token",
+        )
+        claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+        assert claims["sub"] == f"system:serviceaccount:{real_ns}:ws-with-token"
+    finally:
+        kubectl.run("delete", "workspace", "--all", "-n", real_ns, "--wait=true", "--timeout=90s")
+        kubectl.run("delete", "workspacetemplate", tmpl, "--wait=false")
+        kubectl.run("delete", "workspaceexecutionprofile", profile, "--wait=false")
+
+
+def test_an_image_that_cannot_be_pulled_degrades_the_workspace(
+    kubectl: Kubectl, operator: Operator, real_ns: str, template: str
+) -> None:
+    kubectl.create(
+        workspace_manifest("broken", template, image="registry.invalid/broken:1"), real_ns
+    )
+
+    def degraded() -> dict[str, Any] | None:
+        cond = condition(kubectl.get("workspace", "broken", real_ns), "Degraded")
+        return cond if cond and cond["status"] == "True" else None
+
+    cond = eventually(degraded, timeout=120, what="Degraded")
+    assert (
+        "ImagePull" in cond["reason"]
+        or "ErrImagePull" in cond["message"]
+        or "ImagePull" in cond["message"]
+    )
+    pod = pod_of(kubectl, real_ns, "broken")
+    assert pod is not None and pod["spec"]["nodeName"] == node.NAME
+
+
+def test_node_down_leaves_nothing_behind_and_comes_back(kubectl: Kubectl, real_node: str) -> None:
+    """Last in this module: stop the real node, check the machine is clean, start it again."""
+    cluster = [sys.executable, str(ROOT / "hack" / "cluster.py")]
+    subprocess.run([*cluster, "node-down"], check=True, capture_output=True)
+    left = subprocess.run([*cluster, "leftovers"], capture_output=True, text=True)
+    assert left.returncode == 0 and not left.stdout.strip(), left.stdout
+    started = time.monotonic()
+    subprocess.run([*cluster, "node-up"], check=True, capture_output=True)
+    print(f"\nreal node up again in {time.monotonic() - started:.1f}s")
+    eventually(
+        lambda: (condition(kubectl.get("node", real_node), "Ready") or {}).get("status") == "True",
+        what="the real node Ready",
+    )
