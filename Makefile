@@ -117,7 +117,7 @@ cluster-status: ## Show what of the local control plane runs.
 
 .PHONY: install
 install: tools-cluster ## Install the CRDs into the cluster of KUBECONFIG.
-	$(KUBECTL) apply --server-side --field-manager=jupyter-k8s -f crds/
+	$(KUBECTL) apply --server-side --force-conflicts --field-manager=jupyter-k8s -f crds/
 
 .PHONY: uninstall
 uninstall: ## Remove the CRDs (and with them every workspace!) from the cluster.

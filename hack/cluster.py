@@ -554,7 +554,7 @@ def down() -> int:
     bins = binaries()
     pki = STATE / "pki"
     stop_extras()  # first: the demo's operator talks to the cluster
-    if node.running():
+    if node.running() or node.leftovers(SERVICE_CIDR):
         node.down(_kubectl_fn(bins) if apiserver_ready() else None, SERVICE_CIDR)
         log(f"stopped the real node {node.NAME}")
     for comp in reversed(components(bins, pki)):

@@ -418,7 +418,7 @@ def up(kubectl: Kubectl, service_cidr: str) -> bool:
         log(f"imported into the real node: {', '.join(imported)}")
     kubelet.start()
     proxy.start()
-    since = time.time() - 1
+    since = time.time() - 12  # a kubelet already running renewed its Lease within 10 s
     wait("the real node to register", lambda: _node(kubectl) is not None, 60, kubelet)
     kubectl("uncordon", NAME, check=False)  # `down` cordons it; the Node object outlives it
     wait("the real node Ready", lambda: _ready(kubectl, since), 60, kubelet)
@@ -432,19 +432,30 @@ def _node(kubectl: Kubectl) -> dict[str, object] | None:
 
 
 def _ready(kubectl: Kubectl, since: float) -> bool:
-    """Ready, as reported by this kubelet (a Node object outlives its kubelet)."""
+    """Ready, and alive now: its Lease renewed since `since` (a Node object, Ready condition
+    included, outlives its kubelet; the Lease is renewed every 10 seconds)."""
     node = _node(kubectl) or {}
     conditions = node.get("status", {}).get("conditions", [])  # type: ignore[union-attr]
-    return any(
-        c["type"] == "Ready"
-        and c["status"] == "True"
-        and calendar.timegm(time.strptime(c["lastHeartbeatTime"], "%Y-%m-%dT%H:%M:%SZ")) >= since
-        for c in conditions
+    if not any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+        return False
+    lease = kubectl(
+        "get",
+        "lease",
+        NAME,
+        "-n",
+        "kube-node-lease",
+        "-o",
+        "jsonpath={.spec.renewTime}",
+        check=False,
     )
+    if not lease:
+        return False
+    renewed = calendar.timegm(time.strptime(lease.split(".")[0].rstrip("Z"), "%Y-%m-%dT%H:%M:%S"))
+    return renewed >= int(since)
 
 
 def running() -> bool:
-    return any(c.pid() for c in components())
+    return bool(_ours())
 
 
 def down(kubectl: Kubectl | None, service_cidr: str) -> None:
@@ -481,6 +492,7 @@ def down(kubectl: Kubectl | None, service_cidr: str) -> None:
     # What the shims held goes once they are gone: mounts, network namespaces, cgroups.
     deadline = time.monotonic() + 15
     while True:
+        _kill_cgroup_tasks()
         _unmount()
         _remove_netns()
         _remove_cgroups()
@@ -545,6 +557,18 @@ def _remove_netns() -> None:
     if netns.is_dir():
         for ns in netns.glob("cni-*"):
             _sh("ip", "netns", "del", ns.name)
+
+
+def _kill_cgroup_tasks() -> None:
+    """Container processes outlive a killed shim: whatever still runs in our cgroups goes."""
+    for procs in Path("/sys/fs/cgroup").glob("*/jk-real/**/cgroup.procs"):
+        try:
+            pids = procs.read_text().split()
+        except OSError:
+            continue
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
 
 
 def _remove_cgroups() -> None:

@@ -44,12 +44,19 @@ class Component:
             os.kill(pid, 0)
         except ProcessLookupError:
             return None
-        # A recycled pid belongs to another program: check the command line.
+        # A recycled pid belongs to another program: check the command line (its arguments,
+        # not the interpreter's path, which differs between a venv and the system Python).
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
         except OSError:
             return None
-        return pid if Path(cmdline).name == Path(self.argv[0]).name else None
+        if not cmdline or not cmdline[0]:
+            return None  # a zombie
+        if Path(cmdline[0]).name.rstrip("0123456789.") != Path(self.argv[0]).name.rstrip(
+            "0123456789."
+        ):
+            return None
+        return pid if cmdline[1 : len(self.argv)] == self.argv[1:] else None
 
     def start(self) -> None:
         if self.pid():

@@ -64,6 +64,9 @@ def kubectl() -> Iterator[Kubectl]:
     yield Kubectl(state["kubectl"], STATE / "kubeconfig")
     if started and not os.environ.get("JK_KEEP_CLUSTER"):
         subprocess.run([*CLUSTER, "down"], check=False)
+        # `make cluster-down` leaves nothing of the real node on the machine.
+        left = subprocess.run([*CLUSTER, "leftovers"], capture_output=True, text=True)
+        assert left.returncode == 0, f"cluster down left behind:\n{left.stdout}"
 
 
 @dataclass
