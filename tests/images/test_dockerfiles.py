@@ -31,13 +31,24 @@ def test_the_three_images_exist() -> None:
     assert IMAGES == ["code-server", "jupyterlab", "operator"]
 
 
+def arg_defaults(ins: list[tuple[str, str]]) -> dict[str, str]:
+    return dict(a.split("=", 1) for k, a in ins if k == "ARG" and "=" in a)
+
+
 @pytest.mark.parametrize("name", IMAGES)
 def test_pinned_base_numeric_user_labels(name: str) -> None:
     ins = instructions(name)
+    args = arg_defaults(ins)
+    stages: set[str] = set()
     for kind, arg in ins:
         if kind == "FROM":
-            image = arg.split()[0]
-            assert re.search(r":[0-9][\w.-]*$|@sha256:", image), f"unpinned base {image}"
+            words = arg.split()
+            image = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], words[0])
+            if image not in stages:
+                assert re.search(r":[0-9][\w.-]*$|@sha256:", image), f"unpinned base {image}"
+                assert "/" in image.split(":")[0], f"fully qualified: {image}"
+            if len(words) == 3 and words[1].upper() == "AS":
+                stages.add(words[2])
     users = [arg for kind, arg in ins if kind == "USER"]
     assert users and re.fullmatch(r"\d+(:\d+)?", users[-1]), "the final USER must be numeric"
     assert users[-1].split(":")[0] != "0"
@@ -78,3 +89,15 @@ def test_start_scripts_run_what_the_operator_runs(app: str, script: str) -> None
     expected = [re.sub(r"\$\((\w+)\)", r"${\1}", a) for a in APPS[app].command]
     # shlex keeps ${VAR} literally inside the (removed) quotes
     assert argv == expected
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_the_base_is_a_build_argument_defaulting_to_the_official_image(name: str) -> None:
+    """One base for all three, chosen at build time (make images falls back to a local one)."""
+    from tests.support.images import hack_images
+
+    ins = instructions(name)
+    assert arg_defaults(ins)["BASE_IMAGE"] == hack_images().OFFICIAL_BASE
+    assert all(a.split()[0] in ("${BASE_IMAGE}", "build") for k, a in ins if k == "FROM"), (
+        "every stage starts from BASE_IMAGE"
+    )

@@ -162,6 +162,7 @@ def _layers(ref: str, tmp: Path) -> list[Path]:
             ["skopeo", "copy", "--quiet", f"containers-storage:{ref}", f"oci:{out}"],
             check=True,
             env={**os.environ, **engine.env},
+            capture_output=True,
         )
         index = json.loads((out / "index.json").read_text())
         manifest_digest = index["manifests"][0]["digest"].split(":")[1]

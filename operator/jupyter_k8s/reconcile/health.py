@@ -74,8 +74,10 @@ def running(
     live = [p for p in pods if not p.deleting]
     # Not seen yet counts as pending: the operator has just created it.
     volume_pending = volume is None or volume.phase != "Bound"
-    # Until its volume binds, the scheduler calls the pod unschedulable: that is waiting.
-    problem = None if volume_pending else _problem(deployment, live)
+    # A claim that binds immediately makes the scheduler call the pod unschedulable until it
+    # is bound: that is waiting (_waiting_for_volume). A claim that waits for its first
+    # consumer binds only once the pod is scheduled: an unschedulable pod is then the fault.
+    problem = _problem(deployment, live)
     if problem is not None:
         reason, message = problem
         return _all(
