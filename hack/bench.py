@@ -82,6 +82,7 @@ def main() -> int:
             *k,
             "apply",
             "--server-side",
+            "--force-conflicts",
             "--field-manager=jupyter-k8s",
             "-f",
             str(cluster.ROOT / "crds"),

@@ -42,7 +42,12 @@ def kubectl(*args: str, stdin: str | None = None) -> None:
 
 def setup() -> None:
     kubectl(
-        "apply", "--server-side", "--field-manager=jupyter-k8s", "-f", str(cluster.ROOT / "crds")
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=jupyter-k8s",
+        "-f",
+        str(cluster.ROOT / "crds"),
     )
     kubectl("wait", "--for=condition=Established", *(f"crd/{k.crd_name}" for k in KINDS))
     objs = [

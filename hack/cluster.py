@@ -527,7 +527,7 @@ def _default_sa(bins: dict[str, Path]) -> bool:
 
 def stop_extras() -> int:
     """Stop what was started next to the cluster (the demo's operator), not the cluster."""
-    known = {c.name for c in components(binaries(), STATE / "pki")}
+    known = {c.name for c in [*components(binaries(), STATE / "pki"), *node.components()]}
     for pidfile in sorted((STATE / "run").glob("*.pid")) if (STATE / "run").exists() else []:
         if pidfile.stem not in known:
             Component(pidfile.stem, [str(VENV_PYTHON)]).stop()

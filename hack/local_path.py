@@ -27,6 +27,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -160,17 +161,20 @@ class Provisioner:
         self.api.call("DELETE", f"/api/v1/persistentvolumes/{meta['name']}")
 
     def loop(self, path: str, handle: Any) -> None:
-        """List everything, then follow changes; again from the start on any error."""
+        """List everything, then follow changes; again from the start on any error. Objects
+        are handled by a few threads: hundreds of claims arrive at once in a benchmark, and
+        each one waits on an API call."""
+        pool = ThreadPoolExecutor(8, thread_name_prefix=path.rsplit("/", 1)[-1])
         while True:
             try:
                 status, body = self.api.call("GET", path)
                 if status != 200:
                     raise RuntimeError(f"list {path}: {status}")
                 for item in body.get("items", []):
-                    handle(item)
+                    pool.submit(handle, item)
                 for event in self.api.watch(path, body["metadata"]["resourceVersion"]):
                     if event.get("type") in ("ADDED", "MODIFIED"):
-                        handle(event["object"])
+                        pool.submit(handle, event["object"])
             except Exception as err:
                 log(f"{path}: {err}; listing again")
                 time.sleep(1)

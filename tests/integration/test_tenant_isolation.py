@@ -303,3 +303,17 @@ def test_the_policies_are_part_of_the_api(kubectl: Kubectl, crds: Kubectl) -> No
     }
     for name in names:
         assert kubectl.get("validatingadmissionpolicy", name) is not None
+
+
+def test_deleting_a_team_namespace_deletes_its_workspaces(
+    kubectl: Kubectl, operator: Operator, crds: Kubectl, template: str, unique: str
+) -> None:
+    """The namespace controller empties a namespace with DeleteCollection (no name in the
+    request): the policies must let Kubernetes' own controllers through."""
+    name = f"gone-{unique}"
+    for obj in team_manifests(Team(name=name, users=["alice"]), Target.LOCAL, (template,)):
+        kubectl.apply(obj)
+    eventually(lambda: kubectl.get("serviceaccount", "default", name), what="default SA")
+    kubectl.create(workspace_manifest("doomed"), name, user="alice")
+    kubectl.run("delete", "namespace", name, "--wait=true", "--timeout=90s")
+    assert kubectl.get("namespace", name) is None

@@ -45,10 +45,18 @@ def _annotation(obj: str, key: str) -> str:
     )
 
 
-def _admin(verb: str, name: str = "request.name") -> str:
+# The workspace's name: a DeleteCollection (how a namespace is emptied) has none in the
+# request, only in each object it deletes.
+_NAME = (
+    "request.operation == 'DELETE' ? oldObject.metadata.name : "
+    "(has(object.metadata.name) ? object.metadata.name : '')"
+)
+
+
+def _admin(verb: str) -> str:
     return (
         f"authorizer.group('{GROUP}').resource('workspaces').subresource('{OWNER_SUBRESOURCE}')"
-        f".namespace(request.namespace).name({name}).check({verb}).allowed()"
+        f".namespace(request.namespace).name(variables.name).check({verb}).allowed()"
     )
 
 
@@ -96,6 +104,7 @@ def workspace_ownership() -> list[dict[str, Any]]:
         "workspace-ownership",
         [_rule("workspaces", "CREATE", "UPDATE", "DELETE")],
         {
+            "name": _NAME,
             "user": "request.userInfo.username",
             "owner": _annotation("oldObject", OWNER_ANNOTATION),
             "claimed": _annotation("object", OWNER_ANNOTATION),
@@ -115,7 +124,7 @@ def workspace_ownership() -> list[dict[str, Any]]:
             {
                 "expression": "request.operation == 'CREATE' || variables.owner == variables.user"
                 " || variables.admin",
-                "messageExpression": "'only the owner of workspace ' + request.name + ' (' + "
+                "messageExpression": "'only the owner of workspace ' + variables.name + ' (' + "
                 "(variables.owner == '' ? 'nobody recorded' : variables.owner) + ') or an admin "
                 "may change, stop, start, expose or delete it; you are ' + variables.user",
                 "reason": "Forbidden",
@@ -138,6 +147,7 @@ def workspace_governance() -> list[dict[str, Any]]:
         "workspace-governance",
         [_rule("workspaces", "CREATE", "UPDATE")],
         {
+            "name": _NAME,
             "allowed": f"({allowed}).split(',').map(t, t.trim()).filter(t, t != '')",
             "default": default,
             "template": "has(object.spec.templateRef) ? object.spec.templateRef : ''",
