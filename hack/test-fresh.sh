@@ -13,6 +13,11 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/jk-fresh.XXXXXX")
 echo "[test-fresh] clone and caches in $dir (kept for inspection; rm -rf it afterwards)"
 git clone --quiet "$here" "$dir/repo"
 export JK_CACHE="$dir/cache" PIP_CACHE_DIR="$dir/pip-cache" npm_config_cache="$dir/npm-cache"
+# An image store of its own, so image builds start without cached layers (podman/buildah).
+mkdir -p "$dir/containers"
+printf '[storage]\ndriver = "overlay"\ngraphroot = "%s"\nrunroot = "%s"\n' \
+  "$dir/containers/storage" "$dir/containers/run" > "$dir/containers/storage.conf"
+export CONTAINERS_STORAGE_CONF="$dir/containers/storage.conf"
 cd "$dir/repo"
 t0=$(date +%s)
 status=0
@@ -24,6 +29,6 @@ make cluster-down >/dev/null 2>&1 || true
 echo
 echo "[test-fresh] make demo: $(( (t1 - t0) / 60 ))m$(( (t1 - t0) % 60 ))s"
 echo "[test-fresh] make test: $(( (t2 - t1) / 60 ))m$(( (t2 - t1) % 60 ))s"
-grep -h '^\[tools\] .*built in' "$dir/demo.log" "$dir/test.log" | sed 's/^/[test-fresh]   /' || true
+grep -h -E '^\[(tools|images)\] .*(built|installed) in' "$dir/demo.log" "$dir/test.log" | sed 's/^/[test-fresh]   /' || true
 echo "[test-fresh] total: $(( (t2 - t0) / 60 ))m$(( (t2 - t0) % 60 ))s, exit $status"
 exit "$status"
