@@ -89,6 +89,15 @@ def target(host: str, uri: str, managers: list[Manager]) -> tuple[str, str] | No
     return None
 
 
+def route_prefix(host: str, managers: list[Manager], namespace: str, name: str) -> str:
+    """The path a workspace is served under on `host`: "/" or /workspaces/<ns>/<name>/."""
+    host = host.split(":", 1)[0].lower().rstrip(".")
+    for m in managers:
+        if m.mode == "path" and host == m.domain.lower():
+            return f"/workspaces/{namespace}/{name}/"
+    return "/"
+
+
 class TTLCache(Generic[V]):
     """A small bounded cache whose entries live `ttl` seconds."""
 

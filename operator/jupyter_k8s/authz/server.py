@@ -2,12 +2,18 @@
 
 Traefik's forwardAuth sends every workspace request here (method, X-Forwarded-Host,
 X-Forwarded-Uri and the client's headers). The service:
-1. asks oauth2-proxy (its /oauth2/auth endpoint) who the session cookie belongs to; identity
-   headers sent by the client are ignored and stripped;
+1. finds who the request comes from: with an authentication host configured
+   (JK_AUTHZ_AUTH_HOST, what the stack does), from the workspace session cookie that host
+   handed out (sessions.py) or a bearer token; without one, from oauth2-proxy's session cookie
+   (asked at its /oauth2/auth endpoint). Identity headers sent by the client are never read;
 2. maps the host and path to a workspace through the WorkspaceManagers;
 3. asks the API server a SubjectAccessReview: may this user `connect` to that workspace?
-and answers 200 (with X-Jupyter-K8s-User for the app), 401 / a redirect to sign in, or 403.
-An unknown workspace is answered exactly like a forbidden one.
+and answers 200 (with X-Jupyter-K8s-User and the app's proxy secret), a redirect to sign in,
+a page saying the workspace is stopped or starting, or 403. An unknown workspace is answered
+exactly like a forbidden one.
+
+On the authentication host it also serves /_jk/authorize (hand a signed-in user over to a
+workspace host) and /_jk/sign_out (end the workspace sessions of this sign-in, then oauth2-proxy's).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -28,6 +34,7 @@ from ..api import API_VERSION, GROUP
 from ..kube import Kube
 from ..kube.client import load_api_client, object_path
 from ..proxy_secret import HEADER, load_key, workspace_secret
+from . import pages, sessions
 from .decide import (
     AmbiguousPath,
     Identity,
@@ -35,6 +42,7 @@ from .decide import (
     TTLCache,
     decision_key,
     identity_from,
+    route_prefix,
     target,
 )
 
@@ -55,6 +63,9 @@ SPOOFABLE = ("X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Grou
 class AuthzSettings:
     identity_url: str  # oauth2-proxy /oauth2/auth
     sign_in_url: str | None
+    # The authentication host (auth.<domain>): set, the IdP session stays there and workspace
+    # hosts get sessions of their own (sessions.py).
+    auth_host: str | None = None
     user_header: str = "X-Auth-Request-Email"
     # Keep equal to the API server's --oidc-username-prefix / --oidc-groups-prefix.
     username_prefix: str = ""
@@ -73,6 +84,7 @@ class AuthzSettings:
         return cls(
             identity_url=identity,
             sign_in_url=os.environ.get("JK_AUTHZ_SIGN_IN_URL") or None,
+            auth_host=os.environ.get("JK_AUTHZ_AUTH_HOST") or None,
             user_header=os.environ.get("JK_AUTHZ_USER_HEADER", "X-Auth-Request-Email"),
             username_prefix=os.environ.get("JK_AUTHZ_USERNAME_PREFIX", ""),
             groups_prefix=os.environ.get("JK_AUTHZ_GROUPS_PREFIX", ""),
@@ -97,10 +109,15 @@ class Authorizer:
         self.identities = TTLCache(self.settings.cache_seconds)
         self.decisions = TTLCache(self.settings.cache_seconds)
         self.uids: TTLCache[str] = TTLCache(60)
+        self.phases: TTLCache[str] = TTLCache(2)
+        # Signed-out IdP sessions (by id): their workspace sessions end at once. In memory:
+        # with several replicas, a sign-out reaches the replica that served it (documented).
+        self.revoked: TTLCache[bool] = TTLCache(sessions.SESSION_SECONDS, size=100000)
+        self.session_key = sessions.session_key(self.key or b"")
 
-    async def identity(self, request: web.Request) -> Identity | None:
-        """Who the session belongs to, according to oauth2-proxy."""
-        cookie = request.headers.get("Cookie", "")
+    async def identity(self, request: web.Request, cookies: bool = True) -> Identity | None:
+        """Who the session (or bearer token) belongs to, according to oauth2-proxy."""
+        cookie = request.headers.get("Cookie", "") if cookies else ""
         bearer = request.headers.get("Authorization", "")
         if not cookie and not bearer:
             return None
@@ -184,29 +201,163 @@ class Authorizer:
             LATENCY.observe(time.perf_counter() - started)
 
     async def _decide(self, request: web.Request) -> tuple[web.Response, str]:
-        host = request.headers.get("X-Forwarded-Host") or request.host
+        host = (request.headers.get("X-Forwarded-Host") or request.host).split(":")[0].lower()
         uri = request.headers.get("X-Forwarded-Uri", "/")
-        who = await self.identity(request)
-        if who is None:
-            if self.settings.sign_in_url and "text/html" in request.headers.get("Accept", ""):
-                proto = request.headers.get("X-Forwarded-Proto", "https")
-                back = quote(f"{proto}://{host}{uri}", safe="")
-                raise web.HTTPFound(f"{self.settings.sign_in_url}?rd={back}")
-            return web.Response(status=401, text="sign in first\n"), "unauthenticated"
+        path = uri.split("?", 1)[0]
+        managers = await self.managers()
         try:
-            where = target(host, uri, await self.managers())
+            where = target(host, uri, managers)
         except AmbiguousPath:
             log.info("refused ambiguous path %s%s", host, uri)
             return web.Response(status=400, text="bad path\n"), "bad-path"
+        prefix = route_prefix(host, managers, *where) if where else "/"
+        confined = self.settings.auth_host is not None
+        if confined and where and path == f"{prefix}_jk/session":
+            return self._land(request, host, prefix, uri)
+        who = self._session(request, host, path) if confined else None
+        if who is None:
+            who = await self.identity(request, cookies=not confined)
+        if who is None:
+            if pages.wants_html(request) and (confined or self.settings.sign_in_url):
+                proto = request.headers.get("X-Forwarded-Proto", "https")
+                back = quote(f"{proto}://{host}{uri}", safe="")
+                if confined:
+                    raise web.HTTPFound(
+                        f"https://{self.settings.auth_host}/_jk/authorize?rd={back}"
+                    )
+                raise web.HTTPFound(f"{self.settings.sign_in_url}?rd={back}")
+            return web.Response(status=401, text="sign in first\n"), "unauthenticated"
         # Unknown and forbidden look the same to the caller: existence is not revealed.
         if where is None or not await self.allowed(who, *where):
             log.info("deny %s -> %s%s", who.user, host, uri)
-            return web.Response(status=403, text="forbidden\n"), "forbidden"
+            return pages.forbidden(request, self._sign_out_url()), "forbidden"
+        state = await self._state_page(request, *where)
+        if state is not None:
+            return state, "not-running"
         headers = {USER_HEADER: who.user}
         secret = await self.proxy_secret(*where)
         if secret:
             headers[HEADER] = secret  # the app's proof that the request came through the proxy
         return web.Response(status=200, text="ok\n", headers=headers), "allowed"
+
+    def _session(self, request: web.Request, host: str, path: str) -> Identity | None:
+        token = request.cookies.get(sessions.COOKIE)
+        grant = sessions.verify(self.session_key, token, sessions.SESSION) if token else None
+        if grant is None or not grant.covers(host, path) or self.revoked.get(grant.sid):
+            return None
+        return Identity(grant.user, grant.groups)
+
+    def _land(
+        self, request: web.Request, host: str, prefix: str, uri: str
+    ) -> tuple[web.Response, str]:
+        """The workspace host's half of the hand-off: a session cookie of its own."""
+        query = parse_qs(urlsplit(uri).query)
+        token = (query.get("token") or [""])[0]
+        grant = sessions.verify(self.session_key, token, sessions.HANDOFF)
+        if grant is None or not grant.covers(host, prefix) or self.revoked.get(grant.sid):
+            return pages.forbidden(request, self._sign_out_url()), "forbidden"
+        session = sessions.mint(
+            self.session_key, sessions.SESSION, grant.user, grant.groups, host, prefix, grant.sid
+        )
+        back = sessions.safe_return((query.get("rd") or [""])[0], host, prefix)
+        return (
+            web.Response(
+                status=302,
+                headers={
+                    "Location": back,
+                    "Set-Cookie": sessions.cookie_header(session, prefix),
+                    "Cache-Control": "no-store",
+                },
+            ),
+            "session",
+        )
+
+    def _sign_out_url(self) -> str | None:
+        return (
+            f"https://{self.settings.auth_host}/_jk/sign_out" if self.settings.auth_host else None
+        )
+
+    async def _state_page(
+        self, request: web.Request, namespace: str, name: str
+    ) -> web.Response | None:
+        """A stopped or starting workspace says so (to those allowed in, only)."""
+        phase = self.phases.get((namespace, name))
+        if phase is None:
+            body = await asyncio.to_thread(self.kube.get, API_VERSION, "Workspace", namespace, name)
+            phase = ((body or {}).get("status") or {}).get("phase") or "Pending"
+            self.phases.put((namespace, name), phase)
+        if phase in ("Stopped", "Stopping"):
+            return pages.page(
+                request,
+                503,
+                "This workspace is stopped",
+                "Its files are kept. Its owner can start it again (desiredStatus: Running).",
+            )
+        if phase in ("Pending", "Starting"):
+            return pages.page(
+                request,
+                503,
+                "This workspace is starting",
+                "This page reloads by itself until the workspace answers.",
+                refresh=3,
+            )
+        return None
+
+    async def start_session(self, request: web.Request) -> web.Response:
+        """/_jk/authorize on the authentication host: hand the signed-in user over."""
+        auth_host = self.settings.auth_host
+        back = request.query.get("rd", "")
+        parts = urlsplit(back)
+        host, uri = (
+            (parts.hostname or "").lower(),
+            (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+        )
+        if not auth_host or parts.scheme != "https" or not host:
+            return pages.page(request, 400, "Bad request", "Nothing to open here.")
+        who = await self.identity(request)
+        if who is None:
+            here = quote(f"https://{auth_host}/_jk/authorize?rd={quote(back, safe='')}", safe="")
+            raise web.HTTPFound(f"{self.settings.sign_in_url or '/oauth2/start'}?rd={here}")
+        managers = await self.managers()
+        try:
+            where = target(host, uri, managers)
+        except AmbiguousPath:
+            return pages.page(request, 400, "Bad request", "This address is not a workspace.")
+        if where is None or not await self.allowed(who, *where):
+            log.info("deny %s -> %s", who.user, back)
+            DECISIONS.labels(outcome="forbidden").inc()
+            return pages.forbidden(request, self._sign_out_url())
+        prefix = route_prefix(host, managers, *where)
+        sid = sessions.sid_of(request.cookies.get(self._idp_cookie(request)) or "")
+        handoff = sessions.mint(
+            self.session_key, sessions.HANDOFF, who.user, who.groups, host, prefix, sid
+        )
+        raise web.HTTPFound(
+            f"https://{host}{prefix}_jk/session?token={handoff}&rd={quote(back, safe='')}"
+        )
+
+    @staticmethod
+    def _idp_cookie(request: web.Request) -> str:
+        # oauth2-proxy's cookie (default name _oauth2_proxy, possibly split in _0, _1 ...).
+        names = sorted(n for n in request.cookies if n.startswith("_oauth2_proxy"))
+        return names[0] if names else "_oauth2_proxy"
+
+    async def sign_out(self, request: web.Request) -> web.Response:
+        """End every workspace session of this sign-in, then oauth2-proxy's own session."""
+        idp = request.cookies.get(self._idp_cookie(request))
+        if idp:
+            self.revoked.put(sessions.sid_of(idp), True)
+        done = quote(f"https://{self.settings.auth_host}/_jk/signed-out", safe="")
+        raise web.HTTPFound(f"/oauth2/sign_out?rd={done}")
+
+    async def signed_out(self, request: web.Request) -> web.Response:
+        return pages.page(
+            request,
+            200,
+            "You are signed out",
+            "Your workspace sessions have ended too.",
+            links=(("Sign in again", f"https://{self.settings.auth_host}/oauth2/start"),),
+        )
 
 
 def build_app(authorizer: Authorizer) -> web.Application:
@@ -228,6 +379,9 @@ def build_app(authorizer: Authorizer) -> web.Application:
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     app.router.add_route("*", "/authorize", authorizer.handle)
+    app.router.add_get("/_jk/authorize", authorizer.start_session)
+    app.router.add_get("/_jk/sign_out", authorizer.sign_out)
+    app.router.add_get("/_jk/signed-out", authorizer.signed_out)
     app.router.add_get("/healthz", health)
     app.router.add_get("/metrics", metrics)
     return app
