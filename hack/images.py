@@ -48,6 +48,18 @@ IMAGES = {
     "jupyterlab": (f"ghcr.io/jupyter-k8s/jupyterlab:{VERSION}", "IMG_JUPYTERLAB", "~2 min"),
     "code-server": (f"ghcr.io/jupyter-k8s/code-server:{VERSION}", "IMG_CODE_SERVER", "~3 min"),
 }
+# Guided mode's platform, for machines that cannot pull the upstream images: the binary a
+# tool built (hack/tools.py) on the project's base; name -> (tag, tool). The stack uses these
+# names when its `platformImages` is `local`.
+PLATFORM = {
+    "traefik": (f"localhost/jupyter-k8s/traefik:v{tools.TRAEFIK_VERSION}", "traefik"),
+    "oauth2-proxy": (
+        f"localhost/jupyter-k8s/oauth2-proxy:{tools.OAUTH2_PROXY_VERSION}",
+        "oauth2-proxy",
+    ),
+    "dex": (f"localhost/jupyter-k8s/dex:{tools.DEX_VERSION}", "dex"),
+}
+ALL = [*IMAGES, *PLATFORM]
 ENGINE_PACKAGES = (
     "podman",
     "buildah",
@@ -67,8 +79,19 @@ def log(msg: str) -> None:
 
 
 def tag(name: str) -> str:
+    if name in PLATFORM:
+        return PLATFORM[name][0]
     default, env, _ = IMAGES[name]
     return os.environ.get(env) or default
+
+
+def _recipe(name: str) -> tuple[Path, Path, str]:
+    """(Dockerfile, build context, expected cold time) of an image."""
+    if name in PLATFORM:
+        tools.require(PLATFORM[name][1])
+        context = Path(tools.paths()[f"{PLATFORM[name][1].upper().replace('-', '_')}_BIN"])
+        return ROOT / "images" / "platform" / name / "Dockerfile", context, "~20 s"
+    return ROOT / "images" / name / "Dockerfile", ROOT, IMAGES[name][2]
 
 
 @dataclass
@@ -280,15 +303,14 @@ def base_image(engine: Engine, local: bool = False) -> str:
 
 def build(engine: Engine, name: str, base: str) -> None:
     ref = tag(name)
+    dockerfile, context, cold = _recipe(name)
     before = engine.inspect(ref).get("Id") if engine.exists(ref) else None
-    log(
-        f"{name} {ref}: building (cold: {IMAGES[name][2]} on 2 cores; cached layers make it seconds)"
-    )
+    log(f"{name} {ref}: building (cold: {cold} on 2 cores; cached layers make it seconds)")
     started = time.monotonic()
     argv = [
         "build",
         "-f",
-        str(ROOT / "images" / name / "Dockerfile"),
+        str(dockerfile),
         "-t",
         ref,
         "--build-arg",
@@ -304,7 +326,7 @@ def build(engine: Engine, name: str, base: str) -> None:
     logfile.parent.mkdir(parents=True, exist_ok=True)
     with open(logfile, "w") as out:
         res = subprocess.run(
-            [engine.name, *argv, str(ROOT)],
+            [engine.name, *argv, str(context)],
             env={**os.environ, **engine.env},
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -363,15 +385,15 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("command", choices=["build", "base", "push", "engine"])
-    parser.add_argument("names", nargs="*", help=f"some of {', '.join(IMAGES)} (default: all)")
+    parser.add_argument("names", nargs="*", help=f"some of {', '.join(ALL)} (default: all)")
     parser.add_argument("--local", action="store_true", help="base: build the Debian base")
     parser.add_argument("--no-export", action="store_true", help="build: skip dist/images/")
     args = parser.parse_args()
-    unknown = [n for n in args.names if n not in IMAGES]
+    unknown = [n for n in args.names if n not in ALL]
     if unknown:
-        parser.error(f"unknown image {unknown[0]!r}; choose from {', '.join(IMAGES)}")
+        parser.error(f"unknown image {unknown[0]!r}; choose from {', '.join(ALL)}")
     engine = find_engine()
-    names = args.names or list(IMAGES)
+    names = args.names or ALL
     if args.command == "engine":
         print(json.dumps({"engine": engine.name, "env": engine.env}))
         return 0
@@ -379,7 +401,7 @@ def main() -> int:
         print(base_image(engine, local=args.local))
         return 0
     if args.command == "push":
-        for name in names:
+        for name in args.names or list(IMAGES):  # the platform's are local stand-ins
             engine.run("push", tag(name))
         return 0
     base = base_image(engine)

