@@ -148,7 +148,7 @@ preview: $(SETUP_STAMP) tools-cluster tools-pulumi ## pulumi preview of STACK (b
 	$(PY) -m infra.cli preview --stack $(STACK)
 
 .PHONY: deploy
-deploy: $(SETUP_STAMP) tools-cluster tools-pulumi ## pulumi up of STACK (dev: needs `make cluster-up`).
+deploy: $(SETUP_STAMP) tools-cluster tools-pulumi images ## pulumi up of STACK (dev: real pods on the local cluster; needs `make cluster-up`).
 	$(PY) -m infra.cli up --stack $(STACK)
 
 .PHONY: undeploy
@@ -193,8 +193,16 @@ port-forward: ## Forward https://localhost:8443 to the proxy (a real cluster; kw
 bench-authz: $(SETUP_STAMP) ## Decisions/s and p50/p99 latency of the authorization service (warm and cold cache).
 	$(PY) hack/bench_authz.py
 
+.PHONY: test-browser
+test-browser: $(SETUP_STAMP) tools images ## Guided mode for real and the browser tier (Chromium) on the local cluster.
+	$(PY) -m pytest -rP tests/e2e
+
+.PHONY: demo-guided
+demo-guided: $(SETUP_STAMP) tools images ## Guided mode up on the local cluster, every piece a real pod; prints the URL and the users.
+	$(PY) hack/demo_guided.py
+
 .PHONY: test-e2e
-test-e2e: $(SETUP_STAMP) tools-cluster tools-pulumi ## pulumi preview/up/up/destroy of guided mode on the local cluster.
+test-e2e: $(SETUP_STAMP) tools images ## Guided mode on the local cluster: pulumi preview, up, the browser tier, a second up, destroy.
 	$(PY) -m pytest -rP tests/e2e
 
 ##@ Images
@@ -204,8 +212,9 @@ IMG_CODE_SERVER ?= ghcr.io/jupyter-k8s/code-server:0.1.0
 IMAGES := IMG=$(IMG) IMG_JUPYTERLAB=$(IMG_JUPYTERLAB) IMG_CODE_SERVER=$(IMG_CODE_SERVER) $(PY) hack/images.py
 
 .PHONY: images
-images: $(SETUP_STAMP) ## Build the operator, JupyterLab and code-server images (docker, podman or buildah) and export dist/images/*.tar.
+images: $(SETUP_STAMP) ## Build the images (operator, JupyterLab, code-server; the platform's local stand-ins), export dist/images/*.tar, refresh a running real node.
 	@$(IMAGES) build
+	@python3 hack/cluster.py import-images
 
 .PHONY: base-image
 base-image: $(SETUP_STAMP) ## Build the base image from Debian packages (for machines that cannot pull python:3.11-slim).

@@ -131,6 +131,8 @@ CLIENTS = {
     "apiserver-kubelet-client": "/O=system:masters/CN=kube-apiserver-kubelet-client",
     # The volume provisioner (hack/local_path.py), with a role of its own (bootstrap_objects).
     "local-path": "/CN=jupyter-k8s-local-path",
+    # Cluster DNS for the real node (reads Services, EndpointSlices, namespaces and pods).
+    "coredns": "/CN=jupyter-k8s-coredns",
 }
 
 
@@ -159,7 +161,8 @@ def make_pki() -> Path:
         "/CN=kube-apiserver",
         "subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,"
         "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,"
-        "IP:127.0.0.1,IP:10.96.0.1\nextendedKeyUsage=serverAuth\n",
+        # Pods reach it through the `kubernetes` Service, at the real node's bridge address.
+        f"IP:127.0.0.1,IP:10.96.0.1,IP:{node.NODE_IP}\nextendedKeyUsage=serverAuth\n",
     )
     for name, subject in CLIENTS.items():
         _cert(pki, name, subject, "extendedKeyUsage=clientAuth\n")
@@ -401,6 +404,40 @@ def bootstrap_objects() -> str:
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
+            "metadata": {"name": "jupyter-k8s-coredns"},
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["services", "namespaces", "pods"],
+                    "verbs": ["list", "watch"],
+                },
+                {
+                    "apiGroups": ["discovery.k8s.io"],
+                    "resources": ["endpointslices"],
+                    "verbs": ["list", "watch"],
+                },
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "jupyter-k8s-coredns"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "jupyter-k8s-coredns",
+            },
+            "subjects": [
+                {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "User",
+                    "name": "jupyter-k8s-coredns",
+                }
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
             "metadata": {"name": "jupyter-k8s-local-path"},
             "rules": [
                 {
@@ -479,7 +516,7 @@ def up() -> int:
         60,
         comps["kube-controller-manager"],
     )
-    real = node.up(_kubectl_fn(bins), SERVICE_CIDR)
+    real = node.up(_kubectl_fn(bins), SERVICE_CIDR, PORTS["apiserver"])
     (STATE / "state.json").write_text(
         json.dumps({"ports": PORTS, "kubectl": str(bins["kubectl"]), "real_node": real})
     )
@@ -537,13 +574,14 @@ def stop_extras() -> int:
 def _kubectl_fn(bins: dict[str, Path]) -> node.Kubectl:
     """kubectl for hack/node.py: output, or "" when check=False and it failed."""
 
-    def run(*args: str, check: bool = True) -> str:
+    def run(*args: str, check: bool = True, stdin: str | None = None) -> str:
         if check:
-            return kubectl(bins, *args)
+            return kubectl(bins, *args, stdin=stdin)
         res = subprocess.run(
             [str(bins["kubectl"]), f"--kubeconfig={STATE / 'kubeconfig'}", *args],
             capture_output=True,
             text=True,
+            input=stdin,
         )
         return res.stdout if res.returncode == 0 else ""
 
@@ -589,7 +627,16 @@ def main() -> int:
     )
     parser.add_argument(
         "command",
-        choices=["up", "down", "status", "stop-extras", "node-up", "node-down", "leftovers"],
+        choices=[
+            "up",
+            "down",
+            "status",
+            "stop-extras",
+            "node-up",
+            "node-down",
+            "leftovers",
+            "import-images",
+        ],
     )
     args = parser.parse_args()
     return {
@@ -600,16 +647,26 @@ def main() -> int:
         "node-up": node_up,
         "node-down": node_down,
         "leftovers": leftovers,
+        "import-images": import_images,
     }[args.command]()
 
 
 def node_up() -> int:
     """Start (or refresh: new images) the real node of a running cluster."""
-    return 0 if node.up(_kubectl_fn(binaries()), SERVICE_CIDR) else 1
+    return 0 if node.up(_kubectl_fn(binaries()), SERVICE_CIDR, PORTS["apiserver"]) else 1
 
 
 def node_down() -> int:
     node.down(_kubectl_fn(binaries()) if apiserver_ready() else None, SERVICE_CIDR)
+    return 0
+
+
+def import_images() -> int:
+    """Bring `make images`' new or changed images into a running real node (else nothing)."""
+    if node.running():
+        done = node.import_images()
+        if done:
+            log(f"imported into the real node: {', '.join(done)}")
     return 0
 
 

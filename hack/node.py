@@ -30,6 +30,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Callable
@@ -46,6 +47,11 @@ TAINT = "jupyter-k8s.io/real-node"
 LABELS = {"type": "real", "jupyter-k8s.io/real-node": "true"}
 PAUSE_IMAGE = f"localhost/jupyter-k8s/pause:{tools.PAUSE_VERSION}"
 KUBELET_HEALTH_PORT = 20248
+CLUSTER_DOMAIN = "cluster.local"
+# Guided mode's entry point (Traefik's NodePort on the bridge), on this machine's loopback, so
+# that https://<anything>.workspaces.localhost/ reaches it (browsers resolve *.localhost there).
+ENTRY_PORT = int(os.environ.get("JK_ENTRY_PORT", "443"))
+ENTRY_NODE_PORT = 30443
 EGRESS_CHAIN = "JK-REAL-EGRESS"
 # A namespace with these annotations has all its pods on the real node (and only there).
 REAL_NODE_NAMESPACE_ANNOTATIONS = {
@@ -89,6 +95,7 @@ def why_not() -> str | None:
 def _bins() -> dict[str, Path]:
     p = tools.paths()
     return {
+        "coredns": Path(p["COREDNS_BIN"]) / "coredns",
         "kubelet": Path(p["KUBE_NODE_BIN"]) / "kubelet",
         "kube-proxy": Path(p["KUBE_NODE_BIN"]) / "kube-proxy",
         "containerd": Path(p["CONTAINERD_BIN"]) / "containerd",
@@ -97,9 +104,10 @@ def _bins() -> dict[str, Path]:
     }
 
 
-def components() -> list[Component]:
+def components(api_port: int = 16443) -> list[Component]:
     bins = _bins()
     path = f"{bins['containerd'].parent}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"
+    forward = [sys.executable, str(ROOT / "hack" / "forward.py")]
     return [
         Component(
             "containerd",
@@ -124,6 +132,18 @@ def components() -> list[Component]:
         Component(
             "kube-proxy",
             [str(bins["kube-proxy"]), f"--config={NODE_STATE / 'kube-proxy.yaml'}", "--v=1"],
+        ),
+        # Cluster DNS for the node's pods (*.svc.cluster.local), answering nothing else.
+        Component("coredns", [str(bins["coredns"]), "-conf", str(NODE_STATE / "Corefile")]),
+        # Pods reach the API server (on loopback) at the bridge address: the endpoint of the
+        # `kubernetes` Service.
+        Component(
+            "api-forward",
+            [*forward, f"--listen={NODE_IP}:{api_port}", f"--to=127.0.0.1:{api_port}"],
+        ),
+        Component(
+            "entry-forward",
+            [*forward, f"--listen=127.0.0.1:{ENTRY_PORT}", f"--to={NODE_IP}:{ENTRY_NODE_PORT}"],
         ),
     ]
 
@@ -235,6 +255,8 @@ podLogsDir: {NODE_STATE / "pod-logs"}
 volumePluginDir: {NODE_STATE / "kubelet" / "volume-plugins"}
 maxPods: 50
 serializeImagePulls: false
+clusterDNS: [{NODE_IP}]
+clusterDomain: {CLUSTER_DOMAIN}
 {"" if unified else "# cgroup v1 (this host): deprecated upstream, still supported with failCgroupV1: false"}
 """,
     )
@@ -252,6 +274,26 @@ metricsBindAddress: 127.0.0.1:20249
 nodePortAddresses: [{NODE_IP}/32]
 iptables: {{localhostNodePorts: false}}
 conntrack: {{maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}}
+""",
+    )
+    _write(
+        NODE_STATE / "Corefile",
+        f"""{CLUSTER_DOMAIN}:53 {{
+    bind {NODE_IP}
+    kubernetes {CLUSTER_DOMAIN} in-addr.arpa {{
+        kubeconfig {STATE / "coredns.kubeconfig"} jupyter-k8s-local
+        pods insecure
+        fallthrough in-addr.arpa
+    }}
+    cache 10
+}}
+.:53 {{
+    bind {NODE_IP}
+    # Nothing is looked up beyond this machine.
+    template ANY ANY {{
+        rcode NXDOMAIN
+    }}
+}}
 """,
     )
     del service_cidr  # routed in _network(); kube-proxy learns Services from the API
@@ -400,7 +442,49 @@ def import_images() -> list[str]:
 # --- up / down ------------------------------------------------------------------------------
 
 
-def up(kubectl: Kubectl, service_cidr: str) -> bool:
+def _api_endpoints(kubectl: Kubectl, api_port: int) -> None:
+    """The `kubernetes` Service's endpoint: the API server, as pods reach it (api-forward).
+    (The API server's own endpoint reconciler is off: it would publish 127.0.0.1.)"""
+    objs = [
+        {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {"name": "kubernetes", "namespace": "default"},
+            "subsets": [
+                {
+                    "addresses": [{"ip": NODE_IP}],
+                    "ports": [{"name": "https", "port": api_port, "protocol": "TCP"}],
+                }
+            ],
+        },
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": {
+                    "kubernetes.io/service-name": "kubernetes",
+                    "endpointslice.kubernetes.io/managed-by": "jupyter-k8s-local-cluster",
+                },
+            },
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [NODE_IP], "conditions": {"ready": True}}],
+            "ports": [{"name": "https", "port": api_port, "protocol": "TCP"}],
+        },
+    ]
+    kubectl(
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=jupyter-k8s-cluster",
+        "-f",
+        "-",
+        stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objs}),
+    )
+
+
+def up(kubectl: Kubectl, service_cidr: str, api_port: int = 16443) -> bool:
     """Start the real node; False (with one line why) where this machine cannot."""
     reason = why_not()
     if reason:
@@ -410,14 +494,15 @@ def up(kubectl: Kubectl, service_cidr: str) -> bool:
     _write_configs(service_cidr)
     _cgroups()
     _network(service_cidr)
-    containerd, kubelet, proxy = components()
+    containerd, kubelet, proxy, coredns, api_forward, entry_forward = components(api_port)
     containerd.start()
     wait("containerd", lambda: _ctr("version", check=False).returncode == 0, 30, containerd)
     imported = import_images()
     if imported:
         log(f"imported into the real node: {', '.join(imported)}")
-    kubelet.start()
-    proxy.start()
+    for comp in (api_forward, coredns, kubelet, proxy, entry_forward):
+        comp.start()
+    _api_endpoints(kubectl, api_port)
     since = time.time() - 12  # a kubelet already running renewed its Lease within 10 s
     wait("the real node to register", lambda: _node(kubectl) is not None, 60, kubelet)
     kubectl("uncordon", NAME, check=False)  # `down` cordons it; the Node object outlives it
@@ -460,7 +545,9 @@ def running() -> bool:
 
 def down(kubectl: Kubectl | None, service_cidr: str) -> None:
     """Stop the node and undo every host change it made (order matters)."""
-    containerd, kubelet, proxy = components()
+    containerd, kubelet, proxy, *forwarders = components()
+    for comp in forwarders:
+        comp.stop()
     if kubectl is not None and kubelet.pid():
         # Let the kubelet stop the pods: sandboxes go, CNI DEL frees IPs and network namespaces.
         kubectl("cordon", NAME, check=False)
@@ -514,7 +601,7 @@ def _ours() -> list[tuple[int, str]]:
     """Live processes of the real node, found by what their command line names: our state
     directory (kubelet, kube-proxy, containerd) or our socket (shims, which outlive containerd,
     re-parented to init). Zombies hold nothing (and init here may be slow to reap them)."""
-    names = ("kubelet", "kube-proxy", "containerd", "containerd-shim-runc-v2")
+    names = ("kubelet", "kube-proxy", "containerd", "containerd-shim-runc-v2", "coredns")
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():

@@ -52,6 +52,7 @@ K8S_PROVIDER_MODULE_VERSION = "v4.0.0-20260115033456-f47bc2d6f199"
 K8S_PROVIDER_VERSION = "4.25.0-alpha.1768448096"
 K8S_PROVIDER_SDK_VERSION = "v4.22.2"
 CONTAINERD_VERSION = os.environ.get("CONTAINERD_VERSION", "v2.2.3")
+COREDNS_VERSION = os.environ.get("COREDNS_VERSION", "v1.15.0")
 PAUSE_VERSION = "3.10-jk1"  # hack/pause/main.go; bump when it changes
 # Guided mode's platform, built here for machines that cannot pull the upstream images (the
 # same releases: infra/images.py names the upstream tags).
@@ -254,6 +255,14 @@ TOOLS: dict[str, Tool | HostPackages] = {
             {"CONTAINERD_VERSION": CONTAINERD_VERSION},
         ),
         Tool(
+            "coredns",
+            COREDNS_VERSION,
+            "~4 min",
+            ("bin/coredns",),
+            _run_script("build-node.sh", "coredns"),
+            {"COREDNS_VERSION": COREDNS_VERSION},
+        ),
+        Tool(
             "pause",
             PAUSE_VERSION,
             "~10 s",
@@ -288,6 +297,8 @@ TOOLS: dict[str, Tool | HostPackages] = {
             _run_script("build-platform.sh", "traefik"),
             {"TRAEFIK_VERSION": TRAEFIK_VERSION},
         ),
+        # The browser tier drives Debian's Chromium (Playwright downloads no browser here).
+        HostPackages("browser", ("chromium",)),
         Tool(
             "jupyterlab-venv",
             f"{JUPYTERLAB_VERSION}-server{JUPYTER_SERVER_VERSION}",
@@ -301,11 +312,20 @@ TOOLS: dict[str, Tool | HostPackages] = {
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "control-plane": ("etcd", "kwok", "kube"),
-    "node": ("kube-node", "containerd", "pause", "node-packages"),
-    "cluster": ("etcd", "kwok", "kube", "kube-node", "containerd", "pause", "node-packages"),
+    "node": ("kube-node", "containerd", "coredns", "pause", "node-packages"),
+    "cluster": (
+        "etcd",
+        "kwok",
+        "kube",
+        "kube-node",
+        "containerd",
+        "coredns",
+        "pause",
+        "node-packages",
+    ),
     "pulumi": ("pulumi", "pulumi-kubernetes"),
     "platform": ("oauth2-proxy", "dex", "traefik"),
-    "test": ("jupyterlab-venv",),
+    "test": ("jupyterlab-venv", "browser"),
 }
 GROUPS["all"] = tuple(dict.fromkeys(n for g in GROUPS.values() for n in g))
 
@@ -483,6 +503,7 @@ def paths() -> dict[str, str]:
         "KUBE_NODE_BIN": str(t["kube-node"].path / "bin"),
         "CONTAINERD_BIN": str(t["containerd"].path / "bin"),
         "PAUSE_BIN": str(t["pause"].path / "bin"),
+        "COREDNS_BIN": str(t["coredns"].path / "bin"),
         "JUPYTERLAB_VENV": str(t["jupyterlab-venv"].path),
         "OAUTH2_PROXY_BIN": str(t["oauth2-proxy"].path / "bin"),
         "DEX_BIN": str(t["dex"].path / "bin"),

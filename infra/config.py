@@ -172,11 +172,21 @@ class CustomizedConfig(Strict):
     )
 
 
+class PlatformImages(StrEnum):
+    UPSTREAM = "upstream"
+    LOCAL = "local"
+
+
 class StackConfig(Strict):
     mode: Mode
     target: Target
     domain: str = Field(pattern=HOSTNAME, max_length=190)
     routingMode: RoutingMode = RoutingMode.SUBDOMAIN
+    platformImages: PlatformImages = Field(
+        default=PlatformImages.UPSTREAM,
+        description="Where Traefik, oauth2-proxy and Dex come from: the upstream registries, or "
+        "`local` (the same releases built by make images, for a cluster without a registry).",
+    )
     operator: OperatorConfig = Field(default_factory=OperatorConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
     eks: EksConfig = Field(default_factory=EksConfig)

@@ -66,6 +66,7 @@ def build(cfg: StackConfig, secrets: Secrets) -> dict[str, pulumi.Resource]:
             secrets.proxySecretKey,
             served_namespaces=served,
             namespace_resources=tuple(tenancy.namespace_resources) if tenancy else (),
+            target=cfg.target,
         ),
         opts,
     )
@@ -109,12 +110,20 @@ def build(cfg: StackConfig, secrets: Secrets) -> dict[str, pulumi.Resource]:
             s["oauth2ProxyClientSecret"],
             cfg.target,
             cfg.identity,
+            cfg.platformImages,
         ),
         pulumi.ResourceOptions(provider=provider, depends_on=[operator]),
     )
     proxy = Proxy(
         "proxy",
-        ProxyArgs(cfg.target, auth.authorization_url, s["tlsCertificate"], s["tlsKey"]),
+        ProxyArgs(
+            cfg.target,
+            auth.authorization_url,
+            s["tlsCertificate"],
+            s["tlsKey"],
+            cfg.domain,
+            cfg.platformImages,
+        ),
         opts,
     )
     identity = Identity(
@@ -125,6 +134,7 @@ def build(cfg: StackConfig, secrets: Secrets) -> dict[str, pulumi.Resource]:
             s["oauth2ProxyClientSecret"],
             secrets.githubClientSecret,
             secrets.oidcClientSecret,
+            cfg.platformImages,
         ),
         pulumi.ResourceOptions(provider=provider, depends_on=[auth]),
     )

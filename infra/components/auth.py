@@ -54,6 +54,7 @@ class AuthArgs:
     client_secret: pulumi.Input[str]
     target: Target = Target.KIND
     identity: IdentityConfig = field(default_factory=IdentityConfig)
+    platform_images: str = "upstream"
 
 
 def oauth2_proxy_args(domain: str) -> list[str]:
@@ -75,9 +76,10 @@ def oauth2_proxy_args(domain: str) -> list[str]:
         "--email-domain=*",
         "--scope=openid email profile groups",
         "--oidc-groups-claim=groups",
-        # One sign-in for every workspace subdomain; the cookie never leaves the domain.
-        f"--cookie-domain=.{domain}",
-        f"--whitelist-domain=.{domain}",
+        # The IdP session stays on the authentication host: no cookie domain, so the browser
+        # never sends it to a workspace. Workspaces get their own sessions from the
+        # authorization service (/_jk/authorize on this host).
+        f"--whitelist-domain={auth_host(domain)}",
         "--cookie-secure=true",
         "--cookie-samesite=lax",
         "--skip-provider-button=true",
@@ -90,7 +92,7 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
     ops_ns = args.operator.namespace
     oauth2 = {
         "name": "oauth2-proxy",
-        "image": images.OAUTH2_PROXY,
+        "image": images.platform(images.OAUTH2_PROXY, args.platform_images),
         "args": oauth2_proxy_args(args.domain),
         "env": [
             {
@@ -122,6 +124,8 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
                 "name": "JK_AUTHZ_SIGN_IN_URL",
                 "value": f"https://{auth_host(args.domain)}/oauth2/start",
             },
+            # Workspace sessions of their own, handed over from the authentication host.
+            {"name": "JK_AUTHZ_AUTH_HOST", "value": auth_host(args.domain)},
             # RBAC sees IdP identities with the API server's OIDC prefixes.
             {"name": "JK_AUTHZ_USERNAME_PREFIX", "value": args.identity.usernamePrefix},
             {"name": "JK_AUTHZ_GROUPS_PREFIX", "value": args.identity.groupsPrefix},
@@ -137,7 +141,7 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
         "securityContext": container_security(),
     }
     return [
-        restricted_namespace(NAMESPACE),
+        restricted_namespace(NAMESPACE, args.target),
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -254,6 +258,38 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
                                         "service": {"name": "dex", "port": {"name": "http"}}
                                     },
                                 },
+                            ]
+                        },
+                    }
+                ],
+            },
+        },
+        {
+            # The authorization service's own pages on the authentication host: the hand-off
+            # to a workspace (/_jk/authorize) and sign-out (/_jk/sign_out).
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {
+                "name": AUTHZ_NAME,
+                "namespace": ops_ns,
+                "labels": AUTHZ_LABELS,
+                "annotations": ingress_annotations(args.target),
+            },
+            "spec": {
+                "ingressClassName": INGRESS_CLASS,
+                "tls": [{"hosts": [auth_host(args.domain)]}],
+                "rules": [
+                    {
+                        "host": auth_host(args.domain),
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/_jk",
+                                    "pathType": "Prefix",
+                                    "backend": {
+                                        "service": {"name": AUTHZ_NAME, "port": {"name": "http"}}
+                                    },
+                                }
                             ]
                         },
                     }

@@ -25,6 +25,7 @@ class IdentityArgs:
     client_secret: pulumi.Input[str]
     github_client_secret: pulumi.Input[str] | None = None
     oidc_client_secret: pulumi.Input[str] | None = None
+    platform_images: str = "upstream"
 
 
 def dex_config(
@@ -92,11 +93,11 @@ def dex_config(
     return config
 
 
-def dex_manifests() -> list[dict[str, Any]]:
+def dex_manifests(platform_images: str = "upstream") -> list[dict[str, Any]]:
     meta = {"namespace": NAMESPACE, "labels": LABELS}
     container = {
         "name": "dex",
-        "image": images.DEX,
+        "image": images.platform(images.DEX, platform_images),
         "args": ["dex", "serve", "/etc/dex/config.yaml"],
         "ports": [
             {"name": "http", "containerPort": 5556},
@@ -173,6 +174,9 @@ class Identity(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, additional_secret_outputs=["stringData", "data"]),
         )
         child = pulumi.ResourceOptions(parent=self, depends_on=[secret])
-        self.resources = [secret, *(declare(o, child) for o in dex_manifests())]
+        self.resources = [
+            secret,
+            *(declare(o, child) for o in dex_manifests(args.platform_images)),
+        ]
         self.issuer = f"https://{auth_host(args.domain)}/dex"
         self.register_outputs({"issuer": self.issuer})

@@ -11,8 +11,9 @@ from jupyter_k8s.deploy import installer
 from jupyter_k8s.deploy.settings import NAME
 from jupyter_k8s.proxy_secret import KEY_SECRET
 
-from ..config import OperatorConfig
+from ..config import OperatorConfig, Target
 from .manifests import declare
+from .security import REAL_NODE_ANNOTATIONS
 
 
 @dataclass(frozen=True)
@@ -25,14 +26,18 @@ class OperatorArgs:
     served_namespaces: tuple[str, ...] = ()
     # Resources those namespaces come from (their RoleBindings wait for them).
     namespace_resources: tuple[pulumi.Resource, ...] = ()
+    target: Target | None = None
 
 
 def operator_manifests(
-    config: OperatorConfig, served: tuple[str, ...] = ()
+    config: OperatorConfig, served: tuple[str, ...] = (), target: Target | None = None
 ) -> list[dict[str, Any]]:
     """What the component declares: the installer's objects, adapted to the config."""
+    namespace = installer.namespace()
+    if target == Target.LOCAL:
+        namespace["metadata"]["annotations"] = dict(REAL_NODE_ANNOTATIONS)
     objs = [
-        installer.namespace(),
+        namespace,
         installer.service_account(),
         installer.cluster_role(namespaced=bool(served)),
         installer.cluster_role_binding(),
@@ -71,7 +76,7 @@ class Operator(pulumi.ComponentResource):
         self.crds = crds
         namespace = None
         children = []
-        for obj in operator_manifests(args.config, args.served_namespaces):
+        for obj in operator_manifests(args.config, args.served_namespaces, args.target):
             depends: list[pulumi.Resource] = (
                 [namespace] if namespace is not None and obj["kind"] != "Namespace" else []
             )

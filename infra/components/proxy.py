@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,11 +28,26 @@ class ProxyArgs:
     authz_url: str  # forward-auth: the authorization service
     tls_certificate: pulumi.Input[str]
     tls_key: pulumi.Input[str]
+    domain: str = "workspaces.example.com"
+    platform_images: str = "upstream"
 
 
-def dynamic_config(authz_url: str) -> dict[str, Any]:
+def dynamic_config(authz_url: str, domain: str) -> dict[str, Any]:
     return {
         "http": {
+            # Any other name under the domain goes to the authorization service too, which
+            # answers it exactly as it answers a workspace you may not open: existence is not
+            # revealed. (Lowest priority: every real route wins.)
+            "routers": {
+                "jupyter-unknown": {
+                    "rule": f"HostRegexp(`^(.+\\.)?{re.escape(domain)}$`)",
+                    "priority": 1,
+                    "entryPoints": ["websecure"],
+                    "middlewares": ["jupyter-auth"],
+                    "service": "noop@internal",
+                    "tls": {},
+                }
+            },
             "middlewares": {
                 # The authorization service asks oauth2-proxy who the session is, then RBAC
                 # whether they may connect. authResponseHeaders *replace* anything the client
@@ -43,7 +59,7 @@ def dynamic_config(authz_url: str) -> dict[str, Any]:
                         "authResponseHeaders": ["X-Jupyter-K8s-User", "X-Jupyter-K8s-Proxy-Secret"],
                     }
                 },
-            }
+            },
         },
         "tls": {
             "stores": {
@@ -87,7 +103,7 @@ def proxy_manifests(args: ProxyArgs) -> list[dict[str, Any]]:
             port["nodePort"] = NODE_PORTS[port["name"]]
     container = {
         "name": "traefik",
-        "image": images.TRAEFIK,
+        "image": images.platform(images.TRAEFIK, args.platform_images),
         "args": [
             "--entryPoints.web.address=:8000",
             "--entryPoints.websecure.address=:8443",
@@ -124,7 +140,7 @@ def proxy_manifests(args: ProxyArgs) -> list[dict[str, Any]]:
         ],
     }
     return [
-        restricted_namespace(NAMESPACE, **{"jupyter-k8s/proxy": "true"}),
+        restricted_namespace(NAMESPACE, args.target, **{"jupyter-k8s/proxy": "true"}),
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {**meta, "name": "traefik"}},
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -174,7 +190,7 @@ def proxy_manifests(args: ProxyArgs) -> list[dict[str, Any]]:
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {**meta, "name": "traefik-dynamic"},
-            "data": {"jupyter.yaml": yaml.safe_dump(dynamic_config(args.authz_url))},
+            "data": {"jupyter.yaml": yaml.safe_dump(dynamic_config(args.authz_url, args.domain))},
         },
         {
             "apiVersion": "apps/v1",

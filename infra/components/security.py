@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from jupyter_k8s.deploy.installer import restricted_container_security
+
+from ..config import Target
 
 
 def pod_security(uid: int = 65532) -> dict[str, Any]:
@@ -21,8 +24,18 @@ def container_security() -> dict[str, Any]:
     return restricted_container_security()
 
 
-def restricted_namespace(name: str, **labels: str) -> dict[str, Any]:
-    return {
+# On the local target every pod of the stack's namespaces runs on the local cluster's real
+# node (hack/node.py: its taint and label; a test keeps the two equal).
+REAL_NODE_ANNOTATIONS = {
+    "scheduler.alpha.kubernetes.io/node-selector": "type=real",
+    "scheduler.alpha.kubernetes.io/defaultTolerations": json.dumps(
+        [{"key": "jupyter-k8s.io/real-node", "operator": "Exists", "effect": "NoSchedule"}]
+    ),
+}
+
+
+def restricted_namespace(name: str, target: Target | None = None, **labels: str) -> dict[str, Any]:
+    ns: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {
@@ -34,3 +47,6 @@ def restricted_namespace(name: str, **labels: str) -> dict[str, Any]:
             },
         },
     }
+    if target == Target.LOCAL:
+        ns["metadata"]["annotations"] = dict(REAL_NODE_ANNOTATIONS)
+    return ns

@@ -84,15 +84,20 @@ def _subjects(team: Team, identity: IdentityConfig) -> list[dict[str, Any]]:
     ]
 
 
-def team_namespace(team: Team, catalogue: tuple[str, ...]) -> dict[str, Any]:
+def team_namespace(
+    team: Team, catalogue: tuple[str, ...], target: Target | None = None
+) -> dict[str, Any]:
     """A governed namespace: restricted pods, and the templates its workspaces may use."""
     allowed = list(team.allowedTemplates or catalogue)
     default = team.defaultTemplate or (allowed[0] if allowed else None)
-    ns = restricted_namespace(team.name, **{"jupyter-k8s/team": team.name})
+    ns = restricted_namespace(team.name, target, **{"jupyter-k8s/team": team.name})
+    annotations = ns["metadata"].setdefault("annotations", {})
     if allowed:
-        ns["metadata"]["annotations"] = {ALLOWED_TEMPLATES_ANNOTATION: ",".join(allowed)}
+        annotations[ALLOWED_TEMPLATES_ANNOTATION] = ",".join(allowed)
         if default:
-            ns["metadata"]["annotations"][DEFAULT_TEMPLATE_ANNOTATION] = default
+            annotations[DEFAULT_TEMPLATE_ANNOTATION] = default
+    if not annotations:
+        del ns["metadata"]["annotations"]
     return ns
 
 
@@ -110,7 +115,7 @@ def team_manifests(
     }
     q = team.quota
     objs: list[dict[str, Any]] = [
-        team_namespace(team, catalogue),
+        team_namespace(team, catalogue, target),
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "RoleBinding",

@@ -1,0 +1,310 @@
+"""The path a person takes, in a real browser (Debian's Chromium driven by Playwright): sign in
+through Dex's login form, reach your own JupyterLab through Traefik, oauth2-proxy and the
+authorization service, run a cell over the kernel's WebSocket; and nobody else's workspace.
+Screenshots of every step land in build/screenshots/."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.support.fixtures import ROOT, workspace_manifest
+from tests.support.kube import Kubectl, condition, eventually
+
+from .conftest import AUTH, DOMAIN, Guided
+
+pytestmark = pytest.mark.e2e
+
+SHOTS = ROOT / "build" / "screenshots"
+PASSWORDS = {
+    "alice@example.com": "alice-dev-password",
+    "bob@example.com": "bob-dev-password",
+    "carol@example.com": "carol-dev-password",
+}
+CHROMIUM = "/usr/bin/chromium"
+FORBIDDEN = "You do not have access to this workspace"
+
+
+def url(name: str, ns: str, path: str = "/") -> str:
+    return f"https://{name}--{ns}.{DOMAIN}{path}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is not installed: make tools installs it (Debian package chromium)")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",  # root in a VM without user namespaces for Chromium
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                # Chromium would call Google's services: nothing leaves this machine.
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield b
+        b.close()
+
+
+def person(browser: Any, guided: Guided) -> Any:
+    """A fresh browser profile that trusts nothing but the stack's CA is not possible without
+    an NSS database; TLS errors are ignored here and TLS is checked by the https() tests."""
+    return browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 800})
+
+
+def sign_in(page: Any, email: str) -> None:
+    """On Dex's login form (where the redirects lead a signed-out browser)."""
+    page.wait_for_url(f"https://{AUTH}/dex/**", timeout=30000)
+    page.locator("#login").fill(email)
+    page.locator("#password").fill(PASSWORDS[email])
+    page.locator("#submit-login").click()
+
+
+def landed(page: Any, target: str) -> str:
+    """Open `target` and say where the browser ended: "lab", "forbidden", "stopped" or "login"."""
+    page.goto(target)
+    page.wait_for_selector(
+        f"#jp-main-dock-panel, text={FORBIDDEN}, text=This workspace is stopped, #login",
+        timeout=60000,
+    )
+    if page.locator("#jp-main-dock-panel").count():
+        return "lab"
+    if page.locator("#login").count():
+        return "login"
+    return "stopped" if "This workspace is stopped" in page.content() else "forbidden"
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def kube_as(kubectl: Kubectl, user: str, *args: str, stdin: str | None = None) -> Any:
+    return kubectl.run(*args, stdin=stdin, user=user)
+
+
+def available(kubectl: Kubectl, ns: str, name: str) -> dict[str, Any] | None:
+    ws = kubectl.get("workspace", name, ns)
+    return ws if (condition(ws, "Available") or {}).get("status") == "True" else None
+
+
+@pytest.fixture(scope="module")
+def alices(guided: Guided) -> Iterator[str]:
+    """alice's workspace in team-a, created by alice (no template: the team's default)."""
+    k = guided.kubectl
+    eventually(
+        lambda: (
+            (k.get("resourcequota", "team-quota", "team-a") or {}).get("status", {}).get("used")
+        ),
+        what="the team quota counted",
+    )
+    k.create(workspace_manifest("alice-lab"), "team-a", user="alice@example.com")
+    eventually(lambda: available(k, "team-a", "alice-lab"), timeout=180, what="alice's workspace")
+    yield "alice-lab"
+    k.run(
+        "delete",
+        "workspace",
+        "alice-lab",
+        "-n",
+        "team-a",
+        "--wait=true",
+        "--timeout=90s",
+        check=False,
+    )
+
+
+def test_alice_signs_in_and_runs_a_cell_in_her_jupyterlab(
+    browser: Any, guided: Guided, alices: str
+) -> None:
+    context = person(browser, guided)
+    page = context.new_page()
+    sent: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            sent.append(r.headers.get("cookie", "")) if f"--team-a.{DOMAIN}" in r.url else None
+        ),
+    )
+    page.goto(url(alices, "team-a", "/lab"))
+    shot(page, "1-dex-login")
+    sign_in(page, "alice@example.com")
+    page.wait_for_url(url(alices, "team-a", "/lab**"), timeout=60000)
+    page.locator(".jp-LauncherCard[data-category='Notebook']").first.click(timeout=90000)
+    cell = page.locator(".jp-Notebook .jp-Cell .cm-content").first
+    cell.click(timeout=60000)
+    page.keyboard.type("21*2")
+    page.keyboard.press("Shift+Enter")
+    output = page.locator(".jp-OutputArea-output").first
+    output.wait_for(timeout=90000)
+    assert output.inner_text().strip() == "42"
+    shot(page, "2-alice-42")
+    print(f"\npulumi up -> alice's first 42: {time.monotonic() - guided.started:.1f}s")
+    # The notebook is a file on her volume.
+    pod = eventually(
+        lambda: guided.kubectl.list(
+            "pods", "team-a", "workspace.jupyter.org/workspace-name=alice-lab"
+        ),
+        what="alice's pod",
+    )[0]
+    files = guided.kubectl.run(
+        "exec", "-n", "team-a", pod["metadata"]["name"], "--", "ls", "/home/jovyan"
+    ).stdout.split()
+    assert "Untitled.ipynb" in files
+    # The IdP session never reached the workspace: only the workspace's own cookie did.
+    assert sent and not [c for c in sent if "_oauth2_proxy" in c]
+    cookies = {c["name"]: c for c in context.cookies()}
+    assert cookies["_oauth2_proxy"]["domain"] == AUTH  # host-only on the authentication host
+    assert cookies["_jk_ws"]["domain"] == f"{alices}--team-a.{DOMAIN}"
+    context.close()
+
+
+def test_a_workspace_session_is_refused_on_any_other_workspace(
+    browser: Any, guided: Guided, alices: str
+) -> None:
+    k = guided.kubectl
+    k.create(workspace_manifest("bobs-lab"), "team-b", user="bob@example.com")
+    try:
+        context = person(browser, guided)
+        page = context.new_page()
+        page.goto(url(alices, "team-a", "/lab"))
+        sign_in(page, "alice@example.com")
+        page.wait_for_url(url(alices, "team-a", "/lab**"), timeout=60000)
+        session = next(c["value"] for c in context.cookies() if c["name"] == "_jk_ws")
+        cookie = {"Cookie": f"_jk_ws={session}"}
+        assert guided.https(f"{alices}--team-a.{DOMAIN}", "/api/contents", cookie)[0] == 200
+        # The same session, copied to bob's workspace (which exists): not a session there.
+        eventually(lambda: available(k, "team-b", "bobs-lab"), timeout=180, what="bob's workspace")
+        assert guided.https(f"bobs-lab--team-b.{DOMAIN}", "/api/contents", cookie)[0] == 401
+        context.close()
+    finally:
+        k.run("delete", "workspace", "bobs-lab", "-n", "team-b", "--wait=false", check=False)
+
+
+def test_bob_is_refused_until_alice_shares_and_again_at_expiry(
+    browser: Any, guided: Guided, alices: str
+) -> None:
+    k = guided.kubectl
+    context = person(browser, guided)
+    page = context.new_page()
+    page.goto(url(alices, "team-a", "/lab"))
+    sign_in(page, "bob@example.com")
+    page.get_by_text(FORBIDDEN).wait_for(timeout=60000)
+    shot(page, "3-bob-no-access")
+    expires = (datetime.now(UTC) + timedelta(seconds=45)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    share = {
+        "apiVersion": "workspace.jupyter.org/v1alpha1",
+        "kind": "WorkspaceShare",
+        "metadata": {"name": "for-bob"},
+        "spec": {
+            "workspaceName": alices,
+            "subjects": [{"kind": "User", "name": "bob@example.com"}],
+            "expiresAt": expires,
+        },
+    }
+    k.create(share, "team-a", user="alice@example.com")
+
+    eventually(
+        lambda: landed(page, url(alices, "team-a", "/lab")) == "lab",
+        timeout=60,
+        interval=2,
+        what="bob in through the share",
+    )
+    shot(page, "4-bob-shared")
+    # Nobody acts: at expiresAt the share stops granting and bob is refused again.
+    eventually(
+        lambda: landed(page, url(alices, "team-a", "/lab")) == "forbidden",
+        timeout=90,
+        interval=3,
+        what="bob refused after expiry",
+    )
+    context.close()
+
+
+def test_public_lets_any_signed_in_user_in_and_signing_out_ends_it(
+    browser: Any, guided: Guided, alices: str
+) -> None:
+    k = guided.kubectl
+    context = person(browser, guided)
+    page = context.new_page()
+    page.goto(url(alices, "team-a", "/lab"))
+    sign_in(page, "carol@example.com")
+    page.get_by_text(FORBIDDEN).wait_for(timeout=60000)
+    patch = json.dumps({"spec": {"accessType": "Public"}})
+    k.run(
+        "patch",
+        "workspace",
+        alices,
+        "-n",
+        "team-a",
+        "--type=merge",
+        "-p",
+        patch,
+        user="alice@example.com",
+    )
+    try:
+        eventually(
+            lambda: landed(page, url(alices, "team-a", "/lab")) == "lab",
+            timeout=60,
+            interval=2,
+            what="carol in: the workspace is Public",
+        )
+        page.goto(f"https://{AUTH}/_jk/sign_out")
+        page.get_by_text("You are signed out").wait_for(timeout=30000)
+        shot(page, "5-signed-out")
+        assert landed(page, url(alices, "team-a", "/lab")) == "login"  # asked to sign in again
+    finally:
+        patch = json.dumps({"spec": {"accessType": "Private"}})
+        k.run(
+            "patch",
+            "workspace",
+            alices,
+            "-n",
+            "team-a",
+            "--type=merge",
+            "-p",
+            patch,
+            user="alice@example.com",
+        )
+        context.close()
+
+
+def test_a_stopped_workspace_says_so(browser: Any, guided: Guided, alices: str) -> None:
+    k = guided.kubectl
+    context = person(browser, guided)
+    page = context.new_page()
+    page.goto(url(alices, "team-a", "/lab"))
+    sign_in(page, "alice@example.com")
+    page.wait_for_url(url(alices, "team-a", "/lab**"), timeout=60000)
+    stop = json.dumps({"spec": {"desiredStatus": "Stopped"}})
+    k.run(
+        "patch",
+        "workspace",
+        alices,
+        "-n",
+        "team-a",
+        "--type=merge",
+        "-p",
+        stop,
+        user="alice@example.com",
+    )
+
+    eventually(
+        lambda: landed(page, url(alices, "team-a", "/lab")) == "stopped",
+        timeout=90,
+        interval=2,
+        what="the stopped page",
+    )
+    shot(page, "6-stopped")
+    context.close()
