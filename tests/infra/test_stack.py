@@ -271,7 +271,9 @@ def test_dev_stack_file_is_valid() -> None:
     config = yaml.safe_load((root / "Pulumi.dev.yaml").read_text())["config"]
     raw = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("jupyter-k8s:")}
     cfg, _ = parse(raw)
-    assert cfg.target == "local" and cfg.mode == "guided" and cfg.operator.runsOnHost
+    # Every piece runs in the local cluster (its real node), from images built here.
+    assert cfg.target == "local" and cfg.mode == "guided" and not cfg.operator.runsOnHost
+    assert cfg.platformImages == "local" and cfg.domain == "workspaces.localhost"
 
 
 def test_team_namespaces_are_governed_by_templates(kind_stack: list[Declared]) -> None:
@@ -361,3 +363,67 @@ def test_the_api_servers_admission_policies_are_installed(kind_stack: list[Decla
             "share-authority.workspace.jupyter.org",
         }
     )
+
+
+def test_the_idp_session_stays_on_the_authentication_host(kind_stack: list[Declared]) -> None:
+    proxy_args = named(kind_stack, "Deployment", "oauth2-proxy", "jupyter-k8s-auth").inputs["spec"][
+        "template"
+    ]["spec"]["containers"][0]["args"]
+    assert not [a for a in proxy_args if a.startswith("--cookie-domain")], "host-only cookie"
+    assert "--whitelist-domain=auth.ws.example.com" in proxy_args
+    env = {
+        e["name"]: e.get("value")
+        for e in named(kind_stack, "Deployment", "jupyter-k8s-authz", "jupyter-k8s-system").inputs[
+            "spec"
+        ]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["JK_AUTHZ_AUTH_HOST"] == "auth.ws.example.com"
+    route = named(kind_stack, "Ingress", "jupyter-k8s-authz", "jupyter-k8s-system").inputs["spec"]
+    assert route["rules"][0]["host"] == "auth.ws.example.com"
+    assert route["rules"][0]["http"]["paths"][0]["path"] == "/_jk"
+
+
+def test_unknown_names_under_the_domain_go_to_the_authorization_service(
+    kind_stack: list[Declared],
+) -> None:
+    import yaml
+
+    dynamic = yaml.safe_load(
+        named(kind_stack, "ConfigMap", "traefik-dynamic", "jupyter-k8s-proxy").inputs["data"][
+            "jupyter.yaml"
+        ]
+    )
+    router = dynamic["http"]["routers"]["jupyter-unknown"]
+    assert router["middlewares"] == ["jupyter-auth"] and router["priority"] == 1
+    pattern = re.search(r"HostRegexp\(`(.+)`\)", router["rule"]).group(1)  # type: ignore[union-attr]
+    assert re.match(pattern, "anything--team-a.ws.example.com")
+    assert re.match(pattern, "ws.example.com") and not re.match(pattern, "ws.example.com.evil.io")
+
+
+def test_local_platform_images_and_the_real_node(tmp_path: object) -> None:
+    """The local target runs every piece on the real node, from the same releases built here."""
+    import sys
+
+    from infra.components.security import REAL_NODE_ANNOTATIONS
+    from tests.support.fixtures import ROOT
+
+    stack = declare(guided("local", platformImages="local"))
+    pods = dict(pod_specs(stack))
+    images_used = {c["image"] for spec in pods.values() for c in spec["containers"]}
+    assert {
+        images.LOCAL[images.TRAEFIK],
+        images.LOCAL[images.OAUTH2_PROXY],
+        images.LOCAL[images.DEX],
+    } <= images_used
+    for ns in ("jupyter-k8s-system", "jupyter-k8s-proxy", "jupyter-k8s-auth", "team-a"):
+        assert named(stack, "Namespace", ns).inputs["metadata"]["annotations"].items() >= (
+            REAL_NODE_ANNOTATIONS.items()
+        ), ns
+    # One description of the real node: the stack's and the local cluster's agree.
+    sys.path.insert(0, str(ROOT / "hack"))
+    import node
+
+    import images as hack_images
+
+    assert node.REAL_NODE_NAMESPACE_ANNOTATIONS == REAL_NODE_ANNOTATIONS
+    assert {ref for ref, _ in hack_images.PLATFORM.values()} == set(images.LOCAL.values())
