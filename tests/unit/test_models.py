@@ -137,3 +137,27 @@ def test_samples_carry_the_reference_walkthrough() -> None:
     assert ("WorkspaceTemplate", "production-notebook-template") in names
     assert ("Workspace", "workspace-with-template") in names
     assert ("Workspace", "workspace-invalid") in names
+
+
+def test_share_expiry_the_crd_accepts_is_one_the_model_parses() -> None:
+    """Regression: 0000-01-01T00:00:00Z and +25:00 offsets passed the API server, then the
+    operator could not parse them (no status at all). The CRD now carries the model's pattern."""
+    import re
+
+    from jupyter_k8s.api.share import RFC3339, WorkspaceShareSpec
+
+    for good in (
+        "2027-01-31T18:00:00Z",
+        "2027-01-31T18:00:00.123456+02:00",
+        "0001-01-01T00:00:00Z",
+    ):
+        assert re.match(RFC3339, good)
+        WorkspaceShareSpec.model_validate(
+            {"workspaceName": "w", "subjects": [{"kind": "User", "name": "u"}], "expiresAt": good}
+        )
+    for bad in (
+        "0000-01-01T00:00:00Z",
+        "2027-01-31T18:00:00+25:00",
+        "2027-01-31T18:00:00.1234567Z",
+    ):
+        assert not re.match(RFC3339, bad), bad

@@ -262,3 +262,43 @@ def test_base_url_reaches_the_app() -> None:
     assert env["JUPYTER_K8S_BASE_URL"] == "/workspaces/team-a/lab/"
     assert "--ServerApp.base_url=$(JUPYTER_K8S_BASE_URL)" in c["args"]
     assert c["readinessProbe"]["httpGet"]["path"] == "/workspaces/team-a/lab/api"
+
+
+def test_reserved_env_names_are_invalid_not_a_broken_pod() -> None:
+    """Regression: JUPYTER_K8S_* in env gave Valid=True, then a Deployment with duplicate env
+    keys that never applied (Degraded/ApplyFailed forever)."""
+    spec = WorkspaceSpec.model_validate(
+        {"env": [{"name": "OK", "value": "1"}, {"name": "JUPYTER_K8S_BASE_URL", "value": "/x/"}]}
+    )
+    found = violations(spec, resolve(spec, TEMPLATE), TEMPLATE, "t")
+    assert found == [
+        'spec.env[1].name: "JUPYTER_K8S_BASE_URL" is reserved (jupyter-k8s sets JUPYTER_K8S_* '
+        "itself); use another name"
+    ]
+    bad_template = TEMPLATE.model_copy(
+        update={
+            "env": [
+                *(TEMPLATE.env or []),
+                type(TEMPLATE.env[0])(name="JUPYTER_K8S_OWNER", value="x"),
+            ]
+        }  # type: ignore[index]
+    )
+    plain = WorkspaceSpec.model_validate({})
+    assert any(
+        'template "t" env: "JUPYTER_K8S_OWNER" is reserved' in v
+        for v in violations(plain, resolve(plain, bad_template), bad_template, "t")
+    )
+
+
+def test_storage_sizes_compare_as_the_api_server_stores_them() -> None:
+    """Regression: 0.0000001m deployed, then turned Invalid ("cannot shrink") once the PVC
+    held the API server's rounded-up value; fractions of a byte compare as whole bytes."""
+    tiny = WorkspaceSpec.model_validate({"storage": {"size": "0.0000001m"}})
+    assert "spec.storage.size: 0.0000001m is below the minimum 1Mi" in violations(
+        tiny, resolve(tiny, None), None, None
+    )
+    odd = WorkspaceSpec.model_validate({"storage": {"size": "1.0000001Gi"}})
+    stored = "1073741932"  # what the API server keeps: rounded up to a whole byte
+    assert not [
+        v for v in violations(odd, resolve(odd, TEMPLATE), TEMPLATE, "t", stored) if "shrink" in v
+    ]

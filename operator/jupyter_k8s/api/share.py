@@ -58,6 +58,12 @@ class Subject(Model):
         return self
 
 
+RFC3339 = (
+    r"^([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-[0-9]{2}-[0-9]{2}"
+    r"[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+
+
 class WorkspaceShareSpec(Model):
     model_config = with_rules(
         cel(
@@ -74,8 +80,11 @@ class WorkspaceShareSpec(Model):
     )
     expiresAt: datetime | None = Field(
         default=None,
-        description="When access ends (RFC 3339). Access stops at that time without anyone "
-        "acting; the share then reports Active=False, reason Expired.",
+        description="When access ends (RFC 3339, e.g. 2027-01-31T18:00:00Z). Access stops at "
+        "that time without anyone acting; the share then reports Active=False, reason Expired.",
+        # What the API server accepts must parse here too: years 0001-9999, offsets up to
+        # +/-23:59, at most microseconds (its own date-time check then rejects bad dates).
+        json_schema_extra={"pattern": RFC3339},
     )
 
     @model_validator(mode="after")

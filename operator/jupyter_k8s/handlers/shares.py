@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import kopf
+from pydantic import ValidationError
 
 from ..api import API_VERSION, GROUP, VERSION
 from ..api.admission import SHARE_WORKSPACE_UID_ANNOTATION
@@ -15,7 +16,7 @@ from ..kube import KubeError
 from ..metrics import reconciling
 from ..reconcile.access import share_binding_name
 from ..reconcile.children import WorkspaceRef
-from ..reconcile.conditions import merge_conditions
+from ..reconcile.conditions import Cond, merge_conditions
 from ..reconcile.drift import contains
 from ..reconcile.share import plan_share
 from . import indexes as ix
@@ -30,7 +31,13 @@ async def reconcile_share(rt: Runtime, idx: Indexes, body: dict[str, Any]) -> No
     meta = body["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     with reconciling("WorkspaceShare"):
-        spec = WorkspaceShareSpec.model_validate(body["spec"])
+        try:
+            spec = WorkspaceShareSpec.model_validate(body["spec"])
+        except ValidationError as err:
+            # The API server let it through; say what is wrong instead of failing silently.
+            await rt.call(rt.kube.delete, RBAC, "RoleBinding", namespace, share_binding_name(name))
+            await _write_status(rt, body, [Cond("Active", False, "InvalidSpec", str(err)[:1000])])
+            return
         ws = ix.one(idx.workspaces, (namespace, spec.workspaceName))
         ref = WorkspaceRef(spec.workspaceName, namespace, ws["metadata"]["uid"]) if ws else None
         bound = (meta.get("annotations") or {}).get(SHARE_WORKSPACE_UID_ANNOTATION)
@@ -50,25 +57,30 @@ async def reconcile_share(rt: Runtime, idx: Indexes, body: dict[str, Any]) -> No
                 await rt.call(rt.kube.apply, plan.binding)
         else:
             await rt.call(rt.kube.delete, RBAC, "RoleBinding", namespace, binding_name)
-        old = body.get("status") or {}
-        status = {
-            "conditions": merge_conditions(
-                old.get("conditions") or [], [plan.active], meta.get("generation")
-            ),
-            "observedGeneration": meta.get("generation"),
-        }
-        if status != old:
-            await rt.call(
-                rt.kube.merge_patch,
-                API_VERSION,
-                "WorkspaceShare",
-                namespace,
-                name,
-                {"status": status},
-                "status",
-            )
+        await _write_status(rt, body, [plan.active])
         if plan.recheck_in is not None:
             _recheck(rt, idx, body, plan.recheck_in)
+
+
+async def _write_status(rt: Runtime, body: dict[str, Any], conditions: list[Cond]) -> None:
+    meta = body["metadata"]
+    old = body.get("status") or {}
+    status = {
+        "conditions": merge_conditions(
+            old.get("conditions") or [], conditions, meta.get("generation")
+        ),
+        "observedGeneration": meta.get("generation"),
+    }
+    if status != old:
+        await rt.call(
+            rt.kube.merge_patch,
+            API_VERSION,
+            "WorkspaceShare",
+            meta["namespace"],
+            meta["name"],
+            {"status": status},
+            "status",
+        )
 
 
 def _recheck(rt: Runtime, idx: Indexes, body: dict[str, Any], delay: float) -> None:

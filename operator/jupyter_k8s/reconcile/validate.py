@@ -3,10 +3,17 @@ field, the offending value and the allowed range, so the user knows what to chan
 
 from __future__ import annotations
 
+import math
+
 from ..api.common import quantity_value
 from ..api.template import WorkspaceTemplateSpec
 from ..api.workspace import WorkspaceSpec
 from .resolve import Resolved
+
+# The operator sets these itself (apps.py); a second definition would break the pod.
+RESERVED_ENV_PREFIX = "JUPYTER_K8S_"
+# Smaller volumes are nonsense, and sub-byte sizes are rounded by the API server.
+MIN_VOLUME = "1Mi"
 
 
 def _allowed_images(t: WorkspaceTemplateSpec) -> list[str]:
@@ -29,6 +36,22 @@ def violations(
         ]
     if resolved.image is None:
         found.append("spec.image: no image set and no template to take one from; set spec.image")
+    for i, var in enumerate(spec.env or []):
+        if var.name.startswith(RESERVED_ENV_PREFIX):
+            found.append(
+                f'spec.env[{i}].name: "{var.name}" is reserved (jupyter-k8s sets '
+                f"{RESERVED_ENV_PREFIX}* itself); use another name"
+            )
+    for var in (template.env or []) if template is not None else []:
+        if var.name.startswith(RESERVED_ENV_PREFIX):
+            found.append(
+                f'template "{template_name}" env: "{var.name}" is reserved (jupyter-k8s sets '
+                f"{RESERVED_ENV_PREFIX}* itself); an admin must fix the template"
+            )
+    if quantity_value(resolved.storage_size) < quantity_value(MIN_VOLUME):
+        found.append(
+            f"spec.storage.size: {resolved.storage_size} is below the minimum {MIN_VOLUME}"
+        )
 
     for kind, values in (("requests", resolved.requests), ("limits", resolved.limits)):
         for res, amount in values.items():
@@ -97,9 +120,10 @@ def violations(
                 f"range {policy.minTimeoutMinutes}-{policy.maxTimeoutMinutes}"
             )
 
-    if current_volume_size is not None and quantity_value(resolved.storage_size) < quantity_value(
-        current_volume_size
-    ):
+    # Whole bytes on both sides: the API server rounds a stored request up to a whole byte.
+    if current_volume_size is not None and math.ceil(
+        quantity_value(resolved.storage_size)
+    ) < math.ceil(quantity_value(current_volume_size)):
         found.append(
             f"spec.storage.size: {resolved.storage_size} is smaller than the existing volume "
             f"({current_volume_size}); volumes cannot shrink"
