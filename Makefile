@@ -52,6 +52,10 @@ tools-cluster: ## Build only what the local cluster needs (control plane and rea
 tools-pulumi: ## Build only the Pulumi CLI and the Kubernetes provider.
 	@$(TOOLS) build pulumi
 
+.PHONY: tools-platform
+tools-platform: ## Build only guided mode's platform binaries (oauth2-proxy, Dex, Traefik) for make images.
+	@$(TOOLS) build platform
+
 .PHONY: manifests
 manifests: $(SETUP_STAMP) ## Generate crds/ from the API models.
 	$(PY) -m jupyter_k8s.deploy crds crds
@@ -212,7 +216,7 @@ IMG_CODE_SERVER ?= ghcr.io/jupyter-k8s/code-server:0.1.0
 IMAGES := IMG=$(IMG) IMG_JUPYTERLAB=$(IMG_JUPYTERLAB) IMG_CODE_SERVER=$(IMG_CODE_SERVER) $(PY) hack/images.py
 
 .PHONY: images
-images: $(SETUP_STAMP) ## Build the images (operator, JupyterLab, code-server; the platform's local stand-ins), export dist/images/*.tar, refresh a running real node.
+images: $(SETUP_STAMP) tools-platform ## Build the images (operator, JupyterLab, code-server; the platform's local stand-ins), export dist/images/*.tar, refresh a running real node.
 	@$(IMAGES) build
 	@python3 hack/cluster.py import-images
 
@@ -221,7 +225,7 @@ base-image: $(SETUP_STAMP) ## Build the base image from Debian packages (for mac
 	@$(IMAGES) base --local
 
 .PHONY: docker-build
-docker-build: $(SETUP_STAMP) ## Build the three images (IMG, IMG_JUPYTERLAB, IMG_CODE_SERVER; CONTAINER_TOOL picks the engine).
+docker-build: $(SETUP_STAMP) tools-platform ## Build the three images (IMG, IMG_JUPYTERLAB, IMG_CODE_SERVER; CONTAINER_TOOL picks the engine).
 	@$(IMAGES) build --no-export
 
 .PHONY: docker-push

@@ -214,7 +214,7 @@ TOOLS: dict[str, Tool | HostPackages] = {
         Tool(
             "kube",
             KUBE_VERSION,
-            "~15 min",
+            "~5 min",
             tuple(
                 f"bin/{b}"
                 for b in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
@@ -241,7 +241,7 @@ TOOLS: dict[str, Tool | HostPackages] = {
         Tool(
             "kube-node",
             KUBE_VERSION,
-            "~10 min (~1 min after kube)",
+            "~30 s after kube",
             ("bin/kubelet", "bin/kube-proxy"),
             _run_script("build-k8s.sh", "node"),
             _K8S_ENV,
