@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -125,6 +126,14 @@ def owned(kubectl: Kubectl, alice_can_edit: str, template: str) -> str:
     kubectl.create(workspace_manifest("lab", template), namespace, user="alice")
     eventually(
         lambda: kubectl.get("rolebinding", "ws-lab-owner", namespace), what="the owner's grant"
+    )
+    # Running: a starting workspace gets the "starting" page instead of the app.
+    eventually(
+        lambda: (
+            (condition(kubectl.get("workspace", "lab", namespace), "Available") or {}).get("status")
+            == "True"
+        ),
+        what="the workspace Available",
     )
     return namespace
 
@@ -382,3 +391,91 @@ def test_prefixed_identities_and_a_share(
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def confined(
+    kubectl: Kubectl, authz: Authz, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Authz]:
+    """The authorization service as guided mode runs it: an authentication host of its own."""
+    service, proc = start_authz(
+        kubectl,
+        authz.idp,
+        authz.domain,
+        tmp_path_factory.mktemp("confined") / "authz.log",
+        JK_AUTHZ_AUTH_HOST=f"auth.{authz.domain}",
+    )
+    yield service
+    proc.terminate()
+    proc.wait(10)
+
+
+def _call(port: int, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], str]:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(req, timeout=10) as resp:
+            return resp.status, dict(resp.headers), resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read().decode()
+
+
+def _forward(
+    svc: Authz, host: str, uri: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], str]:
+    """What Traefik asks on a request to https://<host><uri>."""
+    return _call(
+        svc.port,
+        "/authorize",
+        {"X-Forwarded-Host": host, "X-Forwarded-Uri": uri, **(headers or {})},
+    )
+
+
+def _browse_in(svc: Authz, idp_cookie: dict[str, str], host: str) -> dict[str, str]:
+    """A browser's way in: workspace -> auth host -> hand-off -> workspace session cookie."""
+    html = {"Accept": "text/html"}
+    status, headers, _ = _forward(svc, host, "/lab", html)
+    assert status == 302, (status, headers)
+    auth = urllib.parse.urlsplit(headers["Location"])
+    assert auth.netloc == f"auth.{svc.domain}" and auth.path == "/_jk/authorize"
+    status, headers, body = _call(svc.port, f"{auth.path}?{auth.query}", {**idp_cookie, **html})
+    if status != 302:
+        return {"status": str(status), "body": body}
+    landing = urllib.parse.urlsplit(headers["Location"])
+    assert landing.netloc == host and landing.path == "/_jk/session"
+    status, headers, _ = _forward(svc, host, f"{landing.path}?{landing.query}", html)
+    assert status == 302 and headers["Location"] == "/lab"
+    cookie = headers["Set-Cookie"]
+    assert "Domain" not in cookie and "HttpOnly" in cookie and "Secure" in cookie
+    return {"Cookie": cookie.split(";", 1)[0]}
+
+
+def test_the_idp_session_never_reaches_a_workspace(confined: Authz, owned: str) -> None:
+    host = f"lab--{owned}.{confined.domain}"
+    alice_idp = confined.idp.login("c-alice", "alice")
+    # The IdP cookie itself, sent to a workspace host, counts for nothing there.
+    assert _forward(confined, host, "/api/contents", alice_idp)[0] == 401
+    session = _browse_in(confined, alice_idp, host)
+    status, headers, _ = _forward(confined, host, "/api/contents", session)
+    assert status == 200 and headers["X-Jupyter-K8s-User"] == "alice"
+    # Copied to another workspace's host, the session is not one there.
+    kubectl_host = f"other--{owned}.{confined.domain}"
+    assert _forward(confined, kubectl_host, "/api/contents", session)[0] == 401
+
+
+def test_strangers_and_unknown_workspaces_get_the_same_page(confined: Authz, owned: str) -> None:
+    bob = confined.idp.login("c-bob", "bob")
+    refused = _browse_in(confined, bob, f"lab--{owned}.{confined.domain}")
+    unknown = _browse_in(confined, bob, f"nothing--{owned}.{confined.domain}")
+    assert refused["status"] == unknown["status"] == "403"
+    assert refused["body"] == unknown["body"] and "You do not have access" in refused["body"]
+
+
+def test_signing_out_ends_the_workspace_sessions(confined: Authz, owned: str) -> None:
+    host = f"lab--{owned}.{confined.domain}"
+    alice_idp = confined.idp.login("c-alice-2", "alice")
+    session = _browse_in(confined, alice_idp, host)
+    assert _forward(confined, host, "/api/contents", session)[0] == 200
+    status, headers, _ = _call(confined.port, "/_jk/sign_out", alice_idp)
+    assert status == 302 and headers["Location"].startswith("/oauth2/sign_out")
+    assert _forward(confined, host, "/api/contents", session)[0] == 401
