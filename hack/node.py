@@ -255,6 +255,13 @@ podLogsDir: {NODE_STATE / "pod-logs"}
 volumePluginDir: {NODE_STATE / "kubelet" / "volume-plugins"}
 maxPods: 50
 serializeImagePulls: false
+# The node shares this machine's disk with everything else on it: the defaults (evict below
+# 10-15 % free) would taint it on a big, busy disk. Evict only when truly short.
+evictionHard:
+  memory.available: 100Mi
+  nodefs.available: 1Gi
+  imagefs.available: 1Gi
+  nodefs.inodesFree: 1%
 clusterDNS: [{NODE_IP}]
 clusterDomain: {CLUSTER_DOMAIN}
 {"" if unified else "# cgroup v1 (this host): deprecated upstream, still supported with failCgroupV1: false"}
