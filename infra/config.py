@@ -27,6 +27,8 @@ GENERATED_SECRETS = (
     "oauth2ProxyClientSecret",
     "tlsCertificate",
     "tlsKey",
+    # Without it workspace apps get no proxy secret and refuse every request.
+    "proxySecretKey",
 )
 
 

@@ -99,7 +99,12 @@ def build(cfg: StackConfig, secrets: Secrets) -> dict[str, pulumi.Resource]:
         return components
 
     s = _require(
-        secrets, "oauth2ProxyCookieSecret", "oauth2ProxyClientSecret", "tlsCertificate", "tlsKey"
+        secrets,
+        "oauth2ProxyCookieSecret",
+        "oauth2ProxyClientSecret",
+        "tlsCertificate",
+        "tlsKey",
+        "proxySecretKey",
     )
     auth = Auth(
         "auth",

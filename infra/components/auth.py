@@ -83,6 +83,8 @@ def oauth2_proxy_args(domain: str) -> list[str]:
         "--cookie-secure=true",
         "--cookie-samesite=lax",
         "--skip-provider-button=true",
+        # Its default ("force") makes Dex ask for consent at every sign-in.
+        "--approval-prompt=auto",
         "--silence-ping-logging=true",
     ]
 

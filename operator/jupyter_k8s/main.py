@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 
 import kopf
@@ -69,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     kopf.run(
         standalone=True,  # one replica by design: no peering objects needed
+        # Its name for itself: Kopf would ask the password database, which has no entry for
+        # the image's numeric user (65532).
+        identity=socket.gethostname(),
         clusterwide=not settings.namespaces,
         namespaces=list(settings.namespaces),
         liveness_endpoint=f"http://{settings.health_addr}:{settings.health_port}/healthz",

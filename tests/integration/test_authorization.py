@@ -444,7 +444,7 @@ def _browse_in(svc: Authz, idp_cookie: dict[str, str], host: str) -> dict[str, s
     landing = urllib.parse.urlsplit(headers["Location"])
     assert landing.netloc == host and landing.path == "/_jk/session"
     status, headers, _ = _forward(svc, host, f"{landing.path}?{landing.query}", html)
-    assert status == 302 and headers["Location"] == "/lab"
+    assert status == 302 and headers["Location"] == f"https://{host}/lab"
     cookie = headers["Set-Cookie"]
     assert "Domain" not in cookie and "HttpOnly" in cookie and "Secure" in cookie
     return {"Cookie": cookie.split(";", 1)[0]}

@@ -264,7 +264,8 @@ class Authorizer:
             web.Response(
                 status=302,
                 headers={
-                    "Location": back,
+                    # Absolute: Traefik resolves a relative one against the forward-auth URL.
+                    "Location": f"https://{host}{back}",
                     "Set-Cookie": sessions.cookie_header(session, prefix),
                     "Cache-Control": "no-store",
                 },
