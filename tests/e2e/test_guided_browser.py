@@ -142,6 +142,8 @@ def test_alice_signs_in_and_runs_a_cell_in_her_jupyterlab(
     sign_in(page, "alice@example.com")
     page.wait_for_url(url(alices, "team-a", "/lab**"), timeout=60000)
     page.locator(".jp-LauncherCard[data-category='Notebook']").first.click(timeout=90000)
+    # Typing goes to the cell once its kernel is up (the status bar says so).
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90000)
     cell = page.locator(".jp-Notebook .jp-Cell .cm-content").first
     cell.click(timeout=60000)
     page.keyboard.type("21*2")
