@@ -76,10 +76,12 @@ def sign_in(page: Any, email: str) -> None:
 def landed(page: Any, target: str) -> str:
     """Open `target` and say where the browser ended: "lab", "forbidden", "stopped" or "login"."""
     page.goto(target)
-    page.wait_for_selector(
-        f"#jp-main-dock-panel, text={FORBIDDEN}, text=This workspace is stopped, #login",
-        timeout=60000,
-    )
+    (
+        page.locator("#jp-main-dock-panel")
+        .or_(page.get_by_text(FORBIDDEN))
+        .or_(page.get_by_text("This workspace is stopped"))
+        .or_(page.locator("#login"))
+    ).first.wait_for(timeout=60000)
     if page.locator("#jp-main-dock-panel").count():
         return "lab"
     if page.locator("#login").count():

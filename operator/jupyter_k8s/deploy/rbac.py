@@ -43,8 +43,10 @@ def cluster_rules() -> list[dict[str, Any]]:
             "resources": ["subjectaccessreviews"],
             "verbs": ["create"],
         },
-        # A WorkspaceManager is Ready when the IngressClass it names exists.
+        # A WorkspaceManager is Ready when the IngressClass and the in-cluster Services behind
+        # its authentication and authorization URLs exist (wherever those run).
         {"apiGroups": ["networking.k8s.io"], "resources": ["ingressclasses"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["services"], "verbs": ["get"]},
         # Kopf lists namespaces to serve namespace patterns; governed namespaces name their
         # default template.
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": READ},
