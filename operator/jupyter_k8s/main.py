@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         standalone=True,  # one replica by design: no peering objects needed
         # Its name for itself: Kopf would ask the password database, which has no entry for
         # the image's numeric user (65532).
-        identity=socket.gethostname(),
+        identity=socket.gethostname(),  # type: ignore[arg-type]  # Kopf does not export its NewType
         clusterwide=not settings.namespaces,
         namespaces=list(settings.namespaces),
         liveness_endpoint=f"http://{settings.health_addr}:{settings.health_port}/healthz",

@@ -23,6 +23,7 @@ from .runtime import Runtime, runtime
 from .workspaces import trigger_all
 
 log = logging.getLogger(__name__)
+MANAGER_RECHECK_SECONDS = 10.0
 
 
 class CountingKube(Kube):
@@ -98,10 +99,19 @@ async def resync_forever(rt: Runtime) -> None:
 
     (Not a Kopf timer: timers put a finalizer on every object, and a workspace must be
     deletable while the operator is down.)"""
+    elapsed = 0.0
     while True:
-        await asyncio.sleep(rt.settings.resync_seconds)
-        if rt.indexes is not None:
-            await resync_managers(rt, rt.indexes)
+        await asyncio.sleep(MANAGER_RECHECK_SECONDS)
+        elapsed += MANAGER_RECHECK_SECONDS
+        if rt.indexes is None:
+            continue
+        # What managers reference (the proxy's and auth's Services, an IngressClass) is not
+        # watched: one that is not Ready is re-checked often, so it becomes Ready soon after
+        # the platform around it is installed; the rest at the resync.
+        full = elapsed >= rt.settings.resync_seconds
+        await resync_managers(rt, rt.indexes, only_not_ready=not full)
+        if full:
+            elapsed = 0.0
             await trigger_all(rt, rt.indexes)
 
 

@@ -119,10 +119,18 @@ async def manager_event(**kw: Any) -> None:
         await trigger_all(rt, idx)
 
 
-async def resync_managers(rt: Runtime, idx: Indexes) -> None:
-    """Re-check what every manager references (an IngressClass may have appeared). A status
-    change comes back as a manager event, which moves the workspaces if it matters to them."""
+def _ready(idx: Indexes, name: str) -> bool:
+    body = ix.one(idx.managers, name) or {}
+    conditions = (body.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+async def resync_managers(rt: Runtime, idx: Indexes, only_not_ready: bool = False) -> None:
+    """Re-check what managers reference (an IngressClass may have appeared). A status change
+    comes back as a manager event, which moves the workspaces if it matters to them."""
     for name in list(idx.managers):
+        if only_not_ready and _ready(idx, name):
+            continue
         try:
             await reconcile_manager(rt, idx, name)
         except KubeError as err:
