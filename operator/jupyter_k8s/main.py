@@ -64,8 +64,19 @@ def main(argv: list[str] | None = None) -> int:
     if settings.webhook_mode != "off":
         handlers.register_webhooks()
 
+    try:
+        _run_kopf(args.verbose, settings)
+    except kopf.PermanentError as err:
+        # Start-up that cannot succeed by retrying (e.g. a webhook configuration owned by
+        # another install): one line saying what to do, not a traceback.
+        print(f"{PROG}: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_kopf(verbose: bool, settings: Settings) -> None:
     kopf.configure(
-        verbose=args.verbose,
+        verbose=verbose,
         log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.PLAIN,
     )
     kopf.run(
@@ -77,7 +88,6 @@ def main(argv: list[str] | None = None) -> int:
         namespaces=list(settings.namespaces),
         liveness_endpoint=f"http://{settings.health_addr}:{settings.health_port}/healthz",
     )
-    return 0
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ class _Loopback(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
-def _drop_leftover_api(kubectl: Kubectl) -> None:
+def _drop_leftover_api(kubectl: Kubectl, crds: bool = True) -> None:
     """The stack owns the CRDs here: drop any left by `make install` or other tiers (their
     objects may still carry finalizers of an operator that is gone)."""
     unhook = ("--type=merge", "-p", '{"metadata":{"finalizers":null}}')
@@ -114,6 +114,8 @@ def _drop_leftover_api(kubectl: Kubectl) -> None:
         for ref in found.stdout.split() if found.returncode == 0 else []:
             ns, name = ref.split("/")
             kubectl.run("patch", kind, name, *(["-n", ns] if ns else []), *unhook, check=False)
+    if not crds:
+        return
     kubectl.run(
         "delete", "--ignore-not-found", "--wait=true", "--timeout=100s", "-f", str(ROOT / "crds")
     )
@@ -185,6 +187,12 @@ def guided(kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         summary = re.search(r"up: succeeded, (\{.*\})", out)
         assert summary and set(eval(summary.group(1))) == {"same"}, "a second up changes nothing"
     finally:
+        # A test that failed halfway may leave workspaces (and so templates held by their
+        # finalizer): remove them, so destroy cleans up and the next tier starts clean.
+        kubectl.run(
+            "delete", "workspaces", "--all", "-A", "--wait=true", "--timeout=120s", check=False
+        )
+        _drop_leftover_api(kubectl, crds=False)
         out = stack.pulumi("destroy")
         assert "destroy: succeeded" in out
         left = kubectl.run("get", "namespaces", "-o", "name").stdout

@@ -94,3 +94,55 @@ def test_in_cluster_mode_fills_in_the_installed_configuration(
         assert "url" not in hook["clientConfig"]
     finally:
         kubectl.run("delete", "mutatingwebhookconfiguration", name, "--ignore-not-found")
+
+
+def test_a_host_operator_does_not_take_over_an_installed_one(
+    kubectl: Kubectl, crds: Kubectl, unique: str
+) -> None:
+    """`make run` next to an operator installed in the cluster: the one on the host refuses to
+    start with the fix in one line, and the installed configuration is left as it was."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.support.fixtures import PROXY_KEY, ROOT, free_port
+
+    name = f"installed-{unique}"
+    (installed,) = [
+        o
+        for o in yaml.safe_load_all((ROOT / "dist" / "install.yaml").read_text())
+        if o["kind"] == "MutatingWebhookConfiguration"
+    ]
+    installed["metadata"]["name"] = name
+    installed["webhooks"][0]["namespaceSelector"] = {"matchLabels": {"never": "matches"}}
+    installed["webhooks"][1]["namespaceSelector"] = {"matchLabels": {"never": "matches"}}
+    kubectl.apply(installed)
+    try:
+        before = kubectl.get("mutatingwebhookconfiguration", name)["webhooks"]  # type: ignore[index]
+        res = subprocess.run(
+            [sys.executable, "-m", "jupyter_k8s", "run"],
+            env={
+                **os.environ,
+                "KUBECONFIG": str(kubectl.kubeconfig),
+                "JK_WEBHOOK_MODE": "url",
+                "JK_WEBHOOK_CONFIGURATION": name,
+                "JK_WEBHOOK_PORT": str(free_port()),
+                "JK_HEALTH_PORT": str(free_port()),
+                "JK_METRICS_PORT": str(free_port()),
+                "JK_CERT_DIR": str(ROOT / "build" / f"cert-{unique}"),
+                "JK_PROXY_SECRET_KEY": PROXY_KEY,
+                "JK_LOG_FORMAT": "plain",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert res.returncode == 1, res.stderr[-2000:]
+        last = res.stderr.strip().splitlines()[-1]
+        assert "belongs to an operator installed in the cluster" in last
+        assert "Service jupyter-k8s-system/jupyter-k8s-operator-webhook" in last
+        assert kubectl.get("mutatingwebhookconfiguration", name)["webhooks"] == before  # type: ignore[index]
+    finally:
+        kubectl.run("delete", "mutatingwebhookconfiguration", name, "--ignore-not-found")

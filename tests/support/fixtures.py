@@ -157,6 +157,11 @@ def crds(kubectl: Kubectl) -> Kubectl:
 @pytest.fixture(scope="session")
 def operator(crds: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
     kubectl = crds
+    # The cluster is the tests' own: a configuration left by an install another tier made
+    # (and failed to remove) would make the operator on the host refuse to start.
+    kubectl.run(
+        "delete", "mutatingwebhookconfiguration", WEBHOOK_CONFIGURATION, "--ignore-not-found"
+    )
     op = start_operator(kubectl, tmp_path_factory.mktemp("operator") / "operator.log")
     yield op
     op.stop()

@@ -59,8 +59,28 @@ class OwnerWebhookServer(kopf.WebhookServer):
 def publish_webhook(rt: Runtime, client_config: dict[str, Any]) -> None:
     s = rt.settings
     ca_bundle = client_config["caBundle"]
+    current = rt.kube.get(
+        "admissionregistration.k8s.io/v1",
+        "MutatingWebhookConfiguration",
+        None,
+        s.webhook_configuration,
+    )
     if s.webhook_mode == "url":
-        # Outside the cluster (make run, tests): the API server calls us on loopback.
+        # Outside the cluster (make run, tests): the API server calls us on loopback. An
+        # in-cluster install's configuration is not taken over behind its back.
+        services = [
+            h["clientConfig"]["service"]
+            for h in (current or {}).get("webhooks", [])
+            if h.get("clientConfig", {}).get("service")
+        ]
+        if services:
+            svc = services[0]
+            raise kopf.PermanentError(
+                f"MutatingWebhookConfiguration {s.webhook_configuration} belongs to an operator "
+                f"installed in the cluster (it calls Service {svc.get('namespace')}/"
+                f"{svc.get('name')}): uninstall that one first (make undeploy, or destroy the "
+                f"Pulumi stack), or run this one with JK_WEBHOOK_MODE=off"
+            )
         config = webhook_configuration()
         config["metadata"]["name"] = s.webhook_configuration
         for hook in config["webhooks"]:
@@ -71,12 +91,6 @@ def publish_webhook(rt: Runtime, client_config: dict[str, Any]) -> None:
             }
         rt.kube.apply(config)
         return
-    current = rt.kube.get(
-        "admissionregistration.k8s.io/v1",
-        "MutatingWebhookConfiguration",
-        None,
-        s.webhook_configuration,
-    )
     if current is None:
         raise kopf.PermanentError(
             f"MutatingWebhookConfiguration {s.webhook_configuration} is missing: install the "
