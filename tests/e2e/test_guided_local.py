@@ -102,6 +102,8 @@ def test_the_in_cluster_operator_serves_a_workspace_behind_the_proxy(guided: Gui
     assert status2 == 302 and headers2["location"].startswith(f"https://{AUTH}/_jk/authorize?rd=")
     # The authentication host serves Dex and oauth2-proxy.
     assert guided.https(AUTH, "/dex/.well-known/openid-configuration")[0] == 200
-    assert guided.https(AUTH, "/oauth2/ping")[0] == 200
+    # oauth2-proxy starts a sign-in by sending the browser to Dex's authorization endpoint.
+    status, headers, _ = guided.https(AUTH, f"/oauth2/start?rd=https://{host}/lab")
+    assert status == 302 and headers["location"].startswith(f"https://{AUTH}/dex/auth?"), headers
 
     kubectl.run("delete", "workspace", "notebook", "-n", TEAM, "--wait=true", "--timeout=90s")
