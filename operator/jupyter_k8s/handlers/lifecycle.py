@@ -90,6 +90,7 @@ def publish_webhook(rt: Runtime, client_config: dict[str, Any]) -> None:
                 "caBundle": ca_bundle,
             }
         rt.kube.apply(config)
+        rt.webhook_published = True
         return
     if current is None:
         raise kopf.PermanentError(
@@ -184,9 +185,10 @@ async def stop_background(memo: Any, **_: Any) -> None:
     rt = runtime(memo)
     for task in list(rt.tasks):
         task.cancel()
-    if rt.settings.webhook_mode == "url":
+    if rt.settings.webhook_mode == "url" and rt.webhook_published:
         # Outside a cluster the webhook points at this process: with failurePolicy Fail, a
-        # leftover configuration would block every workspace change once we are gone.
+        # leftover configuration would block every workspace change once we are gone. (Only
+        # ours: one this process refused to take over stays.)
         await rt.call(
             rt.kube.delete,
             "admissionregistration.k8s.io/v1",

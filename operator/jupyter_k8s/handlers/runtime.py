@@ -55,6 +55,7 @@ class Runtime:
     tasks: set[asyncio.Future[None]] = field(default_factory=set)
     indexes: Any = None  # handlers.indexes.Indexes, once the first handler ran
     proxy_key: bytes | None = None  # derives each workspace's proxy secret
+    webhook_published: bool = False  # url mode: this process wrote the webhook configuration
     # What workspaces last saw of each manager (see handlers/managers.py).
     managers_seen: dict[str, Any] = field(default_factory=dict)
     # Our own writes, remembered until the watches deliver them: a reconciliation that runs
