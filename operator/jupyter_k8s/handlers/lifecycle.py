@@ -19,6 +19,7 @@ from ..metrics import API_REQUESTS
 from ..proxy_secret import KEY_ENV, KEY_SECRET, load_key
 from ..tls import make_serving_cert
 from .managers import resync_managers
+from .profiles import sync_all_profiles
 from .runtime import Runtime, runtime
 from .workspaces import trigger_all
 
@@ -128,6 +129,7 @@ async def resync_forever(rt: Runtime) -> None:
         if full:
             elapsed = 0.0
             await trigger_all(rt, rt.indexes)
+            await sync_all_profiles(rt, rt.indexes)
 
 
 @kopf.on.startup()

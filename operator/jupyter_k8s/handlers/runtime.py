@@ -58,6 +58,8 @@ class Runtime:
     webhook_published: bool = False  # url mode: this process wrote the webhook configuration
     # What workspaces last saw of each manager (see handlers/managers.py).
     managers_seen: dict[str, Any] = field(default_factory=dict)
+    # The generation of each execution profile the workspaces were last reconciled against.
+    profiles_seen: dict[str, int] = field(default_factory=dict)
     # Our own writes, remembered until the watches deliver them: a reconciliation that runs
     # before its previous write came back must not write the same thing again.
     # applied[(namespace, workspace)][(kind, name)] = (fingerprint, resourceVersion)

@@ -82,6 +82,10 @@ async def _sync(rt: Runtime, idx: Indexes, name: str) -> None:
 async def template_event(**kw: Any) -> None:
     rt, idx, name = runtime(kw["memo"]), Indexes.of(kw), kw["name"]
     await sync_template(rt, idx, name)
+    # Its default profile may have changed: the profiles' counts follow.
+    from .profiles import sync_all_profiles
+
+    await sync_all_profiles(rt, idx)
     if kw["type"] in (None, "ADDED", "DELETED"):
         # Workspaces waiting for this template (or losing it) re-evaluate their validity.
         from .workspaces import trigger

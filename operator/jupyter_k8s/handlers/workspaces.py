@@ -28,6 +28,7 @@ from ..reconcile.resolve import resolve
 from ..reconcile.workspace import ManagerState, WorkspaceInputs, plan_workspace
 from . import indexes as ix
 from .indexes import CHILD, Indexes
+from .profiles import sync_all_profiles
 from .runtime import Runtime, runtime
 from .shares import trigger_shares_of
 from .templates import sync_template
@@ -254,6 +255,9 @@ async def workspace_event(**kw: Any) -> None:
     await trigger(rt, idx, kw["namespace"], kw["name"])
     if kw["type"] in (None, "ADDED", "DELETED") and spec.get("templateRef"):
         await sync_template(rt, idx, spec["templateRef"])
+    # Counting is cheap and writes only on a change: any event may have moved a workspace
+    # onto another profile (its reference edited) or off one (deleted).
+    await sync_all_profiles(rt, idx)
     if kw["type"] in (None, "ADDED"):
         # Shares written before their workspace existed can now grant.
         await trigger_shares_of(rt, idx, kw["namespace"], kw["name"])
@@ -313,9 +317,3 @@ async def role_event(**kw: Any) -> None:
 @kopf.on.event("rbac.authorization.k8s.io", "v1", "rolebindings", labels=CHILD)
 async def rolebinding_event(**kw: Any) -> None:
     await _child_event(kw)
-
-
-@kopf.on.event(GROUP, VERSION, "workspaceexecutionprofiles")
-async def profile_event(**kw: Any) -> None:
-    """A profile appeared, changed or went: the workspaces running as it follow."""
-    await trigger_all(runtime(kw["memo"]), Indexes.of(kw))
