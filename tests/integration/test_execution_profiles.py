@@ -43,8 +43,11 @@ def test_a_profile_says_it_is_valid_and_how_many_workspaces_run_as_it(
         eventually(
             lambda: _status(kubectl, profile).get("workspaceCount") == 2, what="2 workspaces"
         )
-        listed = kubectl.run("get", "workspaceexecutionprofile", profile).stdout
-        assert listed.split("\n")[1].split()[2] == "2", listed  # the Workspaces column
+        header, row = kubectl.run("get", "workspaceexecutionprofile", profile).stdout.split("\n")[
+            :2
+        ]
+        column = header.index("WORKSPACES")
+        assert row[column:].split()[0] == "2", (header, row)  # what `kubectl get wsep` shows
         kubectl.run("delete", "workspace", "by-name", "-n", namespace, "--wait=true")
         eventually(lambda: _status(kubectl, profile).get("workspaceCount") == 1, what="1 left")
     finally:
