@@ -5,6 +5,7 @@
     python hack/cluster.py status   # what runs, where
     python hack/cluster.py down     # stop every process and remove the cluster's state
     python hack/cluster.py stop-extras  # stop what runs next to it (make demo's operator)
+    python hack/cluster.py restart-apiserver  # (or restart-etcd) fault injection for tests
 
 Components: etcd, kube-apiserver (RBAC + Node authorization, admission webhooks, service-account
 tokens), kube-controller-manager (GC, namespaces, deployments, service accounts and tokens,
@@ -636,9 +637,13 @@ def main() -> int:
             "node-down",
             "leftovers",
             "import-images",
+            "restart-apiserver",
+            "restart-etcd",
         ],
     )
     args = parser.parse_args()
+    if args.command.startswith("restart-"):
+        return restart({"apiserver": "kube-apiserver", "etcd": "etcd"}[args.command[8:]])
     return {
         "up": up,
         "down": down,
@@ -649,6 +654,18 @@ def main() -> int:
         "leftovers": leftovers,
         "import-images": import_images,
     }[args.command]()
+
+
+def restart(name: str) -> int:
+    """Stop one control-plane process and start it again (fault injection: what clients meet
+    when the API server or etcd restarts). Returns once the API server answers /readyz."""
+    comp = {c.name: c for c in components(binaries(), make_pki())}[name]
+    started = time.monotonic()
+    comp.stop()
+    comp.start()
+    wait("kube-apiserver /readyz", apiserver_ready, 120, comp if name == "kube-apiserver" else None)
+    log(f"{name} restarted; the API server ready again in {time.monotonic() - started:.1f}s")
+    return 0
 
 
 def node_up() -> int:

@@ -13,12 +13,13 @@ from prometheus_client import start_http_server
 
 from ..config import Settings
 from ..deploy.installer import webhook_configuration
-from ..kube import Kube
+from ..kube import Kube, KubeError
 from ..kube.client import load_api_client
 from ..metrics import API_REQUESTS
 from ..proxy_secret import KEY_ENV, KEY_SECRET, load_key
 from ..tls import make_serving_cert
 from .managers import resync_managers
+from .missed import forget_missed
 from .profiles import sync_all_profiles
 from .runtime import Runtime, runtime
 from .workspaces import trigger_all
@@ -128,6 +129,10 @@ async def resync_forever(rt: Runtime) -> None:
         await resync_managers(rt, rt.indexes, only_not_ready=not full)
         if full:
             elapsed = 0.0
+            try:
+                await forget_missed(rt, rt.indexes)
+            except KubeError as err:
+                log.warning("listing workspaces for the resync failed: %s", err)
             await trigger_all(rt, rt.indexes)
             await sync_all_profiles(rt, rt.indexes)
 

@@ -13,6 +13,7 @@ from ..metrics import reconciling
 from ..reconcile.profile import profile_status, profile_users, status_changed
 from . import indexes as ix
 from .indexes import Indexes
+from .missed import live_workspace
 from .runtime import Runtime, runtime
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ async def _sync(rt: Runtime, idx: Indexes, name: str) -> None:
     profile = ix.one(idx.profiles, name)
     if profile is None:
         return
-    workspaces = [ix.one(idx.workspaces, key) for key in list(idx.workspaces)]
+    workspaces = [live_workspace(rt, idx, key) for key in list(idx.workspaces)]
     users = profile_users(name, [w for w in workspaces if w], _templates(idx))
     old = profile["status"]
     new = profile_status(profile["spec"], profile["generation"], old, users)

@@ -58,6 +58,10 @@ class Runtime:
     webhook_published: bool = False  # url mode: this process wrote the webhook configuration
     # What workspaces last saw of each manager (see handlers/managers.py).
     managers_seen: dict[str, Any] = field(default_factory=dict)
+    # Workspaces found deleted although the index still has them: a watch that reconnected
+    # re-lists, and Kopf reports no DELETED for what vanished meanwhile. (namespace, name) ->
+    # the UID found gone; a new workspace of the same name has another UID.
+    gone: dict[tuple[str, str], str] = field(default_factory=dict)
     # The generation of each execution profile the workspaces were last reconciled against.
     profiles_seen: dict[str, int] = field(default_factory=dict)
     # Our own writes, remembered until the watches deliver them: a reconciliation that runs

@@ -14,6 +14,7 @@ from ..metrics import reconciling
 from ..reconcile.template import plan_template
 from . import indexes as ix
 from .indexes import Indexes
+from .missed import live_workspace
 from .runtime import Runtime, runtime
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,11 @@ async def _sync(rt: Runtime, idx: Indexes, name: str) -> None:
         return
     meta = template["metadata"]
     deleting = bool(meta.get("deletionTimestamp"))
-    holders = list(idx.workspaces_by_template.get(name) or [])
+    holders = [
+        ref
+        for ref in idx.workspaces_by_template.get(name) or []
+        if live_workspace(rt, idx, tuple(ref.split("/", 1)))
+    ]
     plan = plan_template(deleting, holders)
     has = TEMPLATE_FINALIZER in meta["finalizers"]
     with reconciling("WorkspaceTemplate"):

@@ -28,6 +28,7 @@ from ..reconcile.resolve import resolve
 from ..reconcile.workspace import ManagerState, WorkspaceInputs, plan_workspace
 from . import indexes as ix
 from .indexes import CHILD, Indexes
+from .missed import check_still_there, live_workspace
 from .profiles import sync_all_profiles
 from .runtime import Runtime, runtime
 from .shares import trigger_shares_of
@@ -82,7 +83,7 @@ def _status_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: str) -> None:
     key = (namespace, name)
-    ws = ix.one(idx.workspaces, key)
+    ws = live_workspace(rt, idx, key)
     if ws is None or ws["metadata"].get("deletionTimestamp"):
         rt.phases.set(key, None)  # gone, or going: the garbage collector takes the children
         rt.applied.pop(key, None)
@@ -201,8 +202,12 @@ async def _write_status(rt: Runtime, ws: dict[str, Any], status: dict[str, Any] 
         )
         rt.written[meta["uid"]] = (int(done["metadata"]["resourceVersion"]), status)
     except KubeError as err:
-        if err.status != 404:  # deleted meanwhile: nothing to report on
+        if err.status != 404:
             raise
+        # Deleted meanwhile: nothing to report on. If its DELETED event never comes (a watch
+        # that reconnected), it is forgotten now rather than reconciled forever.
+        if rt.indexes is not None:
+            await check_still_there(rt, rt.indexes, (meta["namespace"], meta["name"]))
 
 
 def _latest_status(rt: Runtime, ws: dict[str, Any]) -> dict[str, Any]:
@@ -267,8 +272,14 @@ async def _child_event(kw: dict[str, Any]) -> None:
     """A child changed (or vanished): its workspace reconciles, which repairs drift."""
     if kw["type"] == "DELETED":  # whatever we wrote is gone: write it again if wanted
         key = (kw["namespace"], kw["labels"][WORKSPACE_LABEL])
-        rt = runtime(kw["memo"])
+        rt, idx = runtime(kw["memo"]), Indexes.of(kw)
         rt.applied.get(key, {}).pop((kw["body"]["kind"], kw["name"]), None)
+        ws = live_workspace(rt, idx, key)
+        # A child of a workspace we think is alive vanished: deleted by hand, or by the
+        # garbage collector because its owner is gone and we missed that. One GET tells.
+        alive = ws is not None and not ws["metadata"].get("deletionTimestamp")
+        if alive and not await check_still_there(rt, idx, key):
+            return
     await trigger(
         runtime(kw["memo"]), Indexes.of(kw), kw["namespace"], kw["labels"][WORKSPACE_LABEL]
     )

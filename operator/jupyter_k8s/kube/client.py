@@ -113,6 +113,20 @@ class Kube:
                 return None
             raise
 
+    def list_objects(
+        self, api_version: str, kind: str, namespace: str | None
+    ) -> list[dict[str, Any]]:
+        """Every object of a kind (in a namespace, or cluster-wide), page by page."""
+        items: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            query = [("limit", "500")] + ([("continue", token)] if token else [])
+            page = self._call("GET", object_path(api_version, kind, namespace), query=query)
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return items
+
     def apply(self, obj: dict[str, Any], subresource: str = "") -> dict[str, Any]:
         """Server-side apply with the operator's single field manager (force: we own these)."""
         meta = obj["metadata"]
