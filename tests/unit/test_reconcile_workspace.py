@@ -302,3 +302,48 @@ def test_storage_sizes_compare_as_the_api_server_stores_them() -> None:
     assert not [
         v for v in violations(odd, resolve(odd, TEMPLATE), TEMPLATE, "t", stored) if "shrink" in v
     ]
+
+
+# --- one volume, one pod (issue 19, defect 1) -------------------------------------------
+
+
+def test_an_invalid_workspace_loses_its_deployment_in_the_foreground_and_only_once() -> None:
+    from jupyter_k8s.reconcile.workspace import FOREGROUND_DELETE
+
+    bad = {"image": "not-allowed:1"}
+    plan = plan_workspace(_inputs(bad, deployment=READY_DEPLOY, pods=[READY_POD], pvc=BOUND))
+    assert ("Deployment", "ws-lab") in plan.delete and "Deployment" in FOREGROUND_DELETE
+    going = DeploymentView(**{**READY_DEPLOY.__dict__, "deleting": True})
+    again = plan_workspace(_inputs(bad, deployment=going, pods=[READY_POD], pvc=BOUND))
+    assert ("Deployment", "ws-lab") not in again.delete, "no second delete while it goes"
+    assert "PersistentVolumeClaim" not in {k for k, _ in again.delete}, "the volume stays"
+
+
+def test_fixed_while_the_old_deployment_still_goes_waits_for_its_pod() -> None:
+    going = DeploymentView(**{**READY_DEPLOY.__dict__, "deleting": True})
+    plan = plan_workspace(_inputs({}, deployment=going, pods=[READY_POD], pvc=BOUND))
+    kinds = _by_kind(plan.apply)
+    assert "Deployment" not in kinds, "no new Deployment next to the old pod"
+    assert "PersistentVolumeClaim" in kinds and "Service" in kinds
+    available = next(c for c in plan.status["conditions"] if c["type"] == "Available")
+    assert available["status"] == "False" and "previous pod to stop" in available["message"]
+    # Once it is gone, the new Deployment is applied.
+    after = plan_workspace(_inputs({}, deployment=None, pods=[], pvc=BOUND))
+    assert "Deployment" in _by_kind(after.apply)
+
+
+def test_two_live_pods_on_one_volume_are_never_available() -> None:
+    other = PodView(name="q", phase="Running", deleting=False, ready=True, unschedulable=None)
+    plan = plan_workspace(_inputs({}, deployment=READY_DEPLOY, pods=[READY_POD, other], pvc=BOUND))
+    available = next(c for c in plan.status["conditions"] if c["type"] == "Available")
+    assert (
+        available["status"] == "False"
+        and "2 pods use this workspace's volume" in available["message"]
+    )
+    # A pod that is terminating does not count.
+    leaving = PodView(name="q", phase="Running", deleting=True, ready=True, unschedulable=None)
+    plan = plan_workspace(
+        _inputs({}, deployment=READY_DEPLOY, pods=[READY_POD, leaving], pvc=BOUND)
+    )
+    available = next(c for c in plan.status["conditions"] if c["type"] == "Available")
+    assert available["status"] == "True"

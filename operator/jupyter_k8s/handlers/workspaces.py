@@ -25,7 +25,12 @@ from ..reconcile.children import WorkspaceRef
 from ..reconcile.conditions import merge_conditions, now_iso
 from ..reconcile.drift import contains
 from ..reconcile.resolve import resolve
-from ..reconcile.workspace import ManagerState, WorkspaceInputs, plan_workspace
+from ..reconcile.workspace import (
+    FOREGROUND_DELETE,
+    ManagerState,
+    WorkspaceInputs,
+    plan_workspace,
+)
 from . import indexes as ix
 from .indexes import CHILD, Indexes
 from .missed import check_still_there, live_workspace
@@ -147,7 +152,14 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
                     int(done.get("metadata", {}).get("resourceVersion") or 0),
                 )
             for kind, gone in plan.delete:
-                await rt.call(rt.kube.delete, API_VERSIONS[kind], kind, namespace, gone)
+                await rt.call(
+                    rt.kube.delete,
+                    API_VERSIONS[kind],
+                    kind,
+                    namespace,
+                    gone,
+                    "Foreground" if kind in FOREGROUND_DELETE else "Background",
+                )
         except KubeError as err:
             # Tell the user (the usual causes: a quota, a storage class that cannot grow)
             # and try again later; nothing else is touched.

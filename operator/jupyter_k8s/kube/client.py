@@ -167,13 +167,21 @@ class Kube:
             content_type="application/merge-patch+json",
         )
 
-    def delete(self, api_version: str, kind: str, namespace: str | None, name: str) -> bool:
-        """Delete, letting the garbage collector take dependents; False if it was gone."""
+    def delete(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        propagation: str = "Background",
+    ) -> bool:
+        """Delete, letting the garbage collector take dependents; False if it was gone.
+        With "Foreground" the object stays (deletionTimestamp set) until they are gone."""
         try:
             self._call(
                 "DELETE",
                 object_path(api_version, kind, namespace, name),
-                body={"propagationPolicy": "Background"},
+                body={"propagationPolicy": propagation},
             )
             return True
         except KubeError as err:

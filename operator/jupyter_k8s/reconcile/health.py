@@ -88,12 +88,37 @@ def running(
             degraded=Cond("Degraded", True, reason, message),
             stopped=NOT_STOPPED,
         )
+    if deployment is not None and deployment.deleting:
+        detail = "Waiting for the previous pod to stop (one volume, one pod) before starting."
+        return _all(
+            Phase.STARTING,
+            valid=VALID,
+            available=Cond("Available", False, "Starting", detail),
+            progressing=Cond("Progressing", True, "Starting", detail),
+            degraded=NOT_DEGRADED,
+            stopped=NOT_STOPPED,
+        )
     rolled_out = (
         deployment is not None
         and deployment.observed_generation >= deployment.generation
         and deployment.updated >= 1
         and deployment.available >= 1
     )
+    if len(live) > 1:
+        # Never Available while two pods share the volume (e.g. an old ReplicaSet that
+        # outlived its Deployment): the old pod has to go first.
+        detail = (
+            f"{len(live)} pods use this workspace's volume ({', '.join(p.name for p in live)});"
+            " waiting until only one is left."
+        )
+        return _all(
+            Phase.STARTING,
+            valid=VALID,
+            available=Cond("Available", False, "Starting", detail),
+            progressing=Cond("Progressing", True, "Starting", detail),
+            degraded=NOT_DEGRADED,
+            stopped=NOT_STOPPED,
+        )
     if rolled_out and any(p.ready for p in live):
         return _all(
             Phase.RUNNING,

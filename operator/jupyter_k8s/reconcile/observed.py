@@ -42,6 +42,7 @@ class DeploymentView:
     available: int
     updated: int
     failure: str | None  # ReplicaFailure / ProgressDeadlineExceeded message
+    deleting: bool = False  # being deleted in the foreground: its pods are still stopping
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ def deployment_view(body: dict[str, Any]) -> DeploymentView:
         available=status.get("availableReplicas", 0),
         updated=status.get("updatedReplicas", 0),
         failure=failure,
+        deleting=bool(body["metadata"].get("deletionTimestamp")),
     )
 
 

@@ -28,6 +28,11 @@ from .routes import build_ingress
 from .routing import route
 from .validate import violations
 
+# Kinds removed in the foreground: a workspace's Deployment stays (being deleted) until its
+# ReplicaSets and pods are gone, so a new one is never started next to an old pod on the same
+# ReadWriteOnce volume.
+FOREGROUND_DELETE = frozenset({"Deployment"})
+
 
 @dataclass(frozen=True)
 class ManagerState:
@@ -117,7 +122,7 @@ def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePla
         reason = "TemplateNotFound" if inp.template_name and inp.template is None else "InvalidSpec"
         outcome = health.invalid("; ".join(problems), reason)
         # No compute while invalid. An existing volume stays: bad input must not lose data.
-        if inp.deployment is not None:
+        if inp.deployment is not None and not inp.deployment.deleting:
             delete.append(("Deployment", workspace_child(inp.ref.name)))
     else:
         running = spec.desiredStatus == DesiredStatus.RUNNING
@@ -129,20 +134,24 @@ def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePla
         apply += access_objects(inp.ref, owner, spec.accessType)
         if inp.proxy_secret is not None:
             apply.append(build_proxy_secret(inp.ref, inp.proxy_secret))
-        apply += [
-            build_pvc(inp.ref, resolved),
-            build_deployment(
-                inp.ref,
-                resolved,
-                running=running,
-                base_url=where.base_url,
-                owner=owner,
-                service_account=service_account,
-                automount_token=inp.profile.serviceAccount.automountToken if inp.profile else False,
-                proxy_secret=inp.proxy_secret is not None,
-            ),
-            build_service(inp.ref),
-        ]
+        replacing = inp.deployment is not None and inp.deployment.deleting
+        apply.append(build_pvc(inp.ref, resolved))
+        if not replacing:  # a new Deployment only once the old one and its pods are gone
+            apply.append(
+                build_deployment(
+                    inp.ref,
+                    resolved,
+                    running=running,
+                    base_url=where.base_url,
+                    owner=owner,
+                    service_account=service_account,
+                    automount_token=inp.profile.serviceAccount.automountToken
+                    if inp.profile
+                    else False,
+                    proxy_secret=inp.proxy_secret is not None,
+                )
+            )
+        apply.append(build_service(inp.ref))
         if manager_spec is not None:
             apply.append(build_ingress(inp.ref, manager_spec))
         outcome = (
