@@ -103,6 +103,12 @@ test-unit: $(SETUP_STAMP) ## Unit tests only (no cluster).
 test-integration: $(SETUP_STAMP) tools-cluster ## Integration tests (starts the local cluster if needed).
 	$(PY) -m pytest tests/integration
 
+.PHONY: fuzz
+fuzz: $(SETUP_STAMP) tools-cluster ## Hostile specs, N per kind (default 200), random seed (printed; JK_FUZZ_SEED=... repeats it).
+	@seed=$${JK_FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	echo "fuzz: $(N) examples per kind, seed $$seed (JK_FUZZ_SEED=$$seed make fuzz N=$(N) repeats it)"; \
+	JK_FUZZ_EXAMPLES=$(N) JK_FUZZ_SEED=$$seed $(PY) -m pytest -rP -p no:timeout tests/integration/test_fuzzed_specs.py
+
 ##@ Local cluster
 
 .PHONY: cluster-up
