@@ -51,7 +51,14 @@ def operator_manifests(
         if served:
             env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
             env.append({"name": "JK_NAMESPACES", "value": ",".join(served)})
-        objs += [deployment, installer.webhook_service(), installer.webhook_configuration()]
+        objs += [
+            installer.self_role(config.namespace),
+            installer.self_role_binding(config.namespace),
+            deployment,
+            installer.disruption_budget(),
+            installer.webhook_service(),
+            installer.webhook_configuration(),
+        ]
     for obj in objs:
         if obj["metadata"].get("namespace") and obj["kind"] != "RoleBinding":
             obj["metadata"]["namespace"] = config.namespace

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from typing import Literal
 
 from .deploy.settings import (
     HEALTH_PORT,
     METRICS_PORT,
+    NAME,
     NAMESPACE,
     WEBHOOK_CONFIGURATION,
     WEBHOOK_PORT,
@@ -49,6 +51,10 @@ class Settings:
     cert_dir: str
     log_format: Literal["json", "plain"]
     workers: int
+    leader_election: bool = False  # two replicas, one reconciling (JK_LEADER_ELECTION=on)
+    lease_name: str = NAME
+    pod_name: str = ""  # who holds the Lease: JK_POD_NAME, else <host>_<pid>
+    lease_seconds: int = 15
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -61,6 +67,14 @@ class Settings:
         log_format = os.environ.get("JK_LOG_FORMAT", "json")
         if log_format not in ("json", "plain"):
             raise ConfigError(f"JK_LOG_FORMAT={log_format!r}: use json or plain")
+        election = os.environ.get("JK_LEADER_ELECTION", "off")
+        if election not in ("on", "off"):
+            raise ConfigError(
+                f"JK_LEADER_ELECTION={election!r}: use on (several replicas, one reconciling) or off"
+            )
+        lease_seconds = _int("JK_LEASE_SECONDS", 15)
+        if lease_seconds < 5:
+            raise ConfigError(f"JK_LEASE_SECONDS={lease_seconds}: use 5 or more")
         namespaces = tuple(n for n in os.environ.get("JK_NAMESPACES", "").split(",") if n.strip())
         local = mode == "url"
         default_addr = "127.0.0.1" if local else "0.0.0.0"  # noqa: S104 - pods are scraped/probed
@@ -80,4 +94,8 @@ class Settings:
             cert_dir=os.environ.get("JK_CERT_DIR", "/tmp/jupyter-k8s-webhook"),  # noqa: S108
             log_format=log_format,  # type: ignore[arg-type]
             workers=_int("JK_WORKERS", 32),
+            leader_election=election == "on",
+            lease_name=os.environ.get("JK_LEASE_NAME", NAME),
+            pod_name=os.environ.get("JK_POD_NAME") or f"{socket.gethostname()}_{os.getpid()}",
+            lease_seconds=lease_seconds,
         )

@@ -1,7 +1,8 @@
 """A private CA and serving certificate for the admission webhook, made at start-up.
 
 The API server only needs the CA (handed over in the webhook configuration's caBundle), so the
-operator needs no cert-manager and no certificate in a Secret; a restart makes new keys.
+operator needs no cert-manager. Outside a cluster a restart makes new keys; in a cluster the
+replicas share one certificate through a Secret the first of them creates.
 """
 
 from __future__ import annotations
@@ -90,9 +91,12 @@ def serving_cert_pem(
     return ca.public_bytes(pem), cert.public_bytes(pem), key_pem
 
 
-def make_serving_cert(directory: Path, hosts: list[str]) -> ServingCert:
+def make_serving_cert(
+    directory: Path, hosts: list[str], pems: tuple[bytes, bytes, bytes] | None = None
+) -> ServingCert:
+    """Write a certificate (new, or `pems` = (CA, certificate, key)) where the server reads it."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    ca_pem, cert_pem, key_pem = serving_cert_pem(hosts)
+    ca_pem, cert_pem, key_pem = pems or serving_cert_pem(hosts)
     out = ServingCert(directory / "ca.crt", directory / "tls.crt", directory / "tls.key")
     out.ca_file.write_bytes(ca_pem)
     out.cert_file.write_bytes(cert_pem)

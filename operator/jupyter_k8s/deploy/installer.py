@@ -8,7 +8,7 @@ from ..api import GROUP, KINDS, WORKSPACE, WORKSPACE_SHARE
 from ..api.admission import admission_policies
 from ..api.crd import crd_manifest
 from ..proxy_secret import KEY_ENV, KEY_SECRET
-from .rbac import cluster_rules, namespace_rules, operator_rules
+from .rbac import cluster_rules, namespace_rules, operator_rules, self_rules
 from .settings import (
     DEFAULT_IMAGE,
     HEALTH_PORT,
@@ -103,6 +103,43 @@ def namespace_role_binding(namespace: str, operator_namespace: str = NAMESPACE) 
     }
 
 
+SELF_ROLE = f"{NAME}-self"
+
+
+def self_role(namespace: str = NAMESPACE) -> dict[str, Any]:
+    """The operator's Lease and shared webhook certificate, in its own namespace."""
+    meta = _meta(SELF_ROLE)
+    meta["namespace"] = namespace
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": meta,
+        "rules": self_rules(),
+    }
+
+
+def self_role_binding(namespace: str = NAMESPACE) -> dict[str, Any]:
+    meta = _meta(SELF_ROLE)
+    meta["namespace"] = namespace
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": meta,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SELF_ROLE},
+        "subjects": [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": namespace}],
+    }
+
+
+def disruption_budget() -> dict[str, Any]:
+    """A drain or upgrade keeps one replica (the webhook answers, a standby can take over)."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(NAME),
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": SELECTOR}},
+    }
+
+
 def cluster_role_binding() -> dict[str, Any]:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -148,6 +185,8 @@ def deployment(image: str = DEFAULT_IMAGE) -> dict[str, Any]:
                 "name": "JK_POD_NAMESPACE",
                 "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
             },
+            {"name": "JK_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "JK_LEADER_ELECTION", "value": "on"},
             proxy_key_env(),
         ],
         "ports": [
@@ -161,6 +200,8 @@ def deployment(image: str = DEFAULT_IMAGE) -> dict[str, Any]:
             "periodSeconds": 20,
             "timeoutSeconds": 5,
         },
+        # The webhook Service sends admission requests only to replicas already serving them.
+        "readinessProbe": {"tcpSocket": {"port": "webhook"}, "periodSeconds": 5},
         "resources": {
             "requests": {"cpu": "100m", "memory": "128Mi"},
             "limits": {"memory": "512Mi"},
@@ -173,10 +214,13 @@ def deployment(image: str = DEFAULT_IMAGE) -> dict[str, Any]:
         "kind": "Deployment",
         "metadata": _meta(NAME),
         "spec": {
-            # One replica by design: Kopf runs standalone (no peering), Recreate avoids two
-            # operators overlapping during a rollout.
-            "replicas": 1,
-            "strategy": {"type": "Recreate"},
+            # Two replicas: both serve the admission webhook, the one holding the Lease
+            # reconciles (leader.py). A rollout replaces one pod at a time.
+            "replicas": 2,
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
             "selector": {"matchLabels": SELECTOR},
             "template": {
                 "metadata": {"labels": dict(LABELS)},
@@ -189,6 +233,15 @@ def deployment(image: str = DEFAULT_IMAGE) -> dict[str, Any]:
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [container],
+                    # Replicas on different nodes where there are several.
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": SELECTOR},
+                        }
+                    ],
                     "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
                 },
             },
@@ -268,7 +321,10 @@ def install_manifests(image: str = DEFAULT_IMAGE) -> list[dict[str, Any]]:
         service_account(),
         cluster_role(),
         cluster_role_binding(),
+        self_role(),
+        self_role_binding(),
         deployment(image),
+        disruption_budget(),
         webhook_service(),
         metrics_service(),
         webhook_configuration(),

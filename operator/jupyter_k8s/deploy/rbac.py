@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..api import GROUP
-from .settings import WEBHOOK_CONFIGURATION
+from .settings import NAME, WEBHOOK_CONFIGURATION, WEBHOOK_TLS_SECRET
 
 READ = ["get", "list", "watch"]
 WRITE_CHILDREN = [*READ, "create", "patch", "update", "delete"]
@@ -134,3 +134,24 @@ def namespace_rules(bindable_cluster_roles: list[str] | None = None) -> list[dic
 def operator_rules() -> list[dict[str, Any]]:
     """An installation serving the whole cluster (dist/install.yaml): both sets, cluster-wide."""
     return [*cluster_rules(), *namespace_rules()]
+
+
+def self_rules() -> list[dict[str, Any]]:
+    """In the operator's own namespace: the replicas' Lease (who reconciles) and their shared
+    webhook certificate. Creating cannot be limited to a name; everything else is."""
+    return [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": [NAME],
+            "verbs": ["get", "update"],
+        },
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": [WEBHOOK_TLS_SECRET],
+            "verbs": ["get"],
+        },
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+    ]

@@ -7,6 +7,9 @@ NAME = "jupyter-k8s-operator"
 SERVICE_ACCOUNT = NAME
 DEFAULT_IMAGE = "ghcr.io/jupyter-k8s/jupyter-k8s:0.1.0"
 FIELD_MANAGER = "jupyter-k8s"
+# The webhook's serving certificate, shared by the replicas (each would otherwise make its own
+# and the caBundle could name only one).
+WEBHOOK_TLS_SECRET = "jupyter-k8s-webhook-tls"  # noqa: S105 - a name, not a secret
 
 HEALTH_PORT = 8080
 METRICS_PORT = 9090

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,15 +14,19 @@ from prometheus_client import start_http_server
 
 from ..config import Settings
 from ..deploy.installer import webhook_configuration
+from ..deploy.settings import WEBHOOK_TLS_SECRET
 from ..kube import Kube, KubeError
 from ..kube.client import load_api_client
-from ..metrics import API_REQUESTS
+from ..metrics import API_REQUESTS, LEADER
 from ..proxy_secret import KEY_ENV, KEY_SECRET, load_key
-from ..tls import make_serving_cert
+from ..tls import make_serving_cert, serving_cert_pem
+from .election import elect_forever, release
 from .managers import resync_managers
 from .missed import forget_missed
 from .profiles import sync_all_profiles
 from .runtime import Runtime, runtime
+from .shares import trigger_shares_of
+from .templates import sync_template
 from .workspaces import trigger_all
 
 log = logging.getLogger(__name__)
@@ -92,7 +97,7 @@ def publish_webhook(rt: Runtime, client_config: dict[str, Any]) -> None:
                 "caBundle": ca_bundle,
             }
         rt.kube.apply(config)
-        rt.webhook_published = True
+        rt.webhook_url = client_config["url"].rstrip("/")
         return
     if current is None:
         raise kopf.PermanentError(
@@ -111,6 +116,40 @@ def publish_webhook(rt: Runtime, client_config: dict[str, Any]) -> None:
     )
 
 
+def shared_serving_pems(rt: Runtime, hosts: list[str]) -> tuple[bytes, bytes, bytes]:
+    """The replicas' one serving certificate: read from its Secret, or made and stored by
+    whichever replica comes first (a create that loses the race reads the winner's)."""
+    ns = rt.settings.webhook_namespace
+    for _ in range(2):
+        found = rt.kube.get("v1", "Secret", ns, WEBHOOK_TLS_SECRET)
+        if found is not None:
+            data = {k: base64.b64decode(v) for k, v in (found.get("data") or {}).items()}
+            if {"ca.crt", "tls.crt", "tls.key"} <= set(data):
+                return data["ca.crt"], data["tls.crt"], data["tls.key"]
+            raise kopf.PermanentError(
+                f"Secret {ns}/{WEBHOOK_TLS_SECRET} lacks ca.crt, tls.crt or tls.key: delete it "
+                "and the operator makes a new one"
+            )
+        pems = serving_cert_pem(hosts)
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": WEBHOOK_TLS_SECRET, "namespace": ns},
+            "type": "Opaque",
+            "data": {
+                name: base64.b64encode(pem).decode()
+                for name, pem in zip(("ca.crt", "tls.crt", "tls.key"), pems, strict=True)
+            },
+        }
+        try:
+            rt.kube.create(secret)
+            return pems
+        except KubeError as err:
+            if err.status != 409:
+                raise
+    raise kopf.PermanentError(f"Secret {ns}/{WEBHOOK_TLS_SECRET} could not be read or made")
+
+
 async def resync_forever(rt: Runtime) -> None:
     """Level-based safety net: reconcile everything periodically even without events.
 
@@ -125,16 +164,32 @@ async def resync_forever(rt: Runtime) -> None:
         # What managers reference (the proxy's and auth's Services, an IngressClass) is not
         # watched: one that is not Ready is re-checked often, so it becomes Ready soon after
         # the platform around it is installed; the rest at the resync.
+        if not rt.leading:
+            continue  # a standby reconciles nothing
         full = elapsed >= rt.settings.resync_seconds
-        await resync_managers(rt, rt.indexes, only_not_ready=not full)
         if full:
             elapsed = 0.0
-            try:
-                await forget_missed(rt, rt.indexes)
-            except KubeError as err:
-                log.warning("listing workspaces for the resync failed: %s", err)
-            await trigger_all(rt, rt.indexes)
-            await sync_all_profiles(rt, rt.indexes)
+            await full_pass(rt)
+        else:
+            await resync_managers(rt, rt.indexes, only_not_ready=True)
+
+
+async def full_pass(rt: Runtime) -> None:
+    """Everything once: at each full resync, and when this replica takes the lead."""
+    idx = rt.indexes
+    if idx is None:
+        return  # nothing seen yet: the watches' first events bring everything anyway
+    await resync_managers(rt, idx, only_not_ready=False)
+    try:
+        await forget_missed(rt, idx)
+    except KubeError as err:
+        log.warning("listing workspaces for the resync failed: %s", err)
+    await trigger_all(rt, idx)
+    for name in list(idx.templates):
+        await sync_template(rt, idx, name)
+    await sync_all_profiles(rt, idx)
+    for namespace, workspace in list(idx.shares_by_workspace):
+        await trigger_shares_of(rt, idx, namespace, workspace)
 
 
 @kopf.on.startup()
@@ -165,9 +220,12 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
             if s.webhook_mode == "url"
             else f"{s.webhook_service}.{s.webhook_namespace}.svc"
         )
-        cert = make_serving_cert(
-            Path(s.cert_dir), [host, f"{host}.cluster.local"] if s.webhook_mode != "url" else [host]
-        )
+        if s.webhook_mode == "url":
+            cert = make_serving_cert(Path(s.cert_dir), [host])
+        else:
+            hosts = [host, f"{host}.cluster.local"]
+            pems = await rt.call(shared_serving_pems, rt, hosts)
+            cert = make_serving_cert(Path(s.cert_dir), hosts, pems)
         settings.admission.server = OwnerWebhookServer(
             rt,
             addr=s.webhook_addr,
@@ -181,6 +239,12 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
         log.info(
             "admission webhook on %s:%s (%s mode)", s.webhook_addr, s.webhook_port, s.webhook_mode
         )
+    if s.leader_election:
+        rt.leading = False  # until the Lease is ours
+        election = asyncio.create_task(elect_forever(rt, lambda: full_pass(rt)))
+        rt.tasks.add(election)
+    else:
+        LEADER.set(1)
     resync = asyncio.create_task(resync_forever(rt))
     rt.tasks.add(resync)
     start_http_server(s.metrics_port, addr=s.metrics_addr)
@@ -192,14 +256,28 @@ async def stop_background(memo: Any, **_: Any) -> None:
     rt = runtime(memo)
     for task in list(rt.tasks):
         task.cancel()
-    if rt.settings.webhook_mode == "url" and rt.webhook_published:
+    if rt.settings.leader_election:
+        await release(rt)
+    if rt.settings.webhook_mode == "url" and rt.webhook_url:
         # Outside a cluster the webhook points at this process: with failurePolicy Fail, a
-        # leftover configuration would block every workspace change once we are gone. (Only
-        # ours: one this process refused to take over stays.)
-        await rt.call(
-            rt.kube.delete,
+        # leftover configuration would block every workspace change once we are gone. Only
+        # while it still points here: not one this process refused to take over, nor one
+        # another process (a second replica) has published since.
+        current = await rt.call(
+            rt.kube.get,
             "admissionregistration.k8s.io/v1",
             "MutatingWebhookConfiguration",
             None,
             rt.settings.webhook_configuration,
         )
+        urls = [
+            h.get("clientConfig", {}).get("url", "") for h in (current or {}).get("webhooks", [])
+        ]
+        if any(u.startswith(rt.webhook_url + "/") for u in urls):
+            await rt.call(
+                rt.kube.delete,
+                "admissionregistration.k8s.io/v1",
+                "MutatingWebhookConfiguration",
+                None,
+                rt.settings.webhook_configuration,
+            )

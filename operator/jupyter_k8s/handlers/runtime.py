@@ -28,8 +28,12 @@ class Coalescer:
     therefore cost one or two passes, and two passes never race on the same object."""
 
     states: dict[Any, _KeyState] = field(default_factory=dict)
+    # Whether this replica reconciles at all (a standby only keeps its indexes warm).
+    active: Callable[[], bool] = lambda: True
 
     async def run(self, key: Any, job: Callable[[], Awaitable[None]]) -> None:
+        if not self.active():
+            return
         state = self.states.setdefault(key, _KeyState())
         state.dirty = True
         if state.running:
@@ -55,7 +59,7 @@ class Runtime:
     tasks: set[asyncio.Future[None]] = field(default_factory=set)
     indexes: Any = None  # handlers.indexes.Indexes, once the first handler ran
     proxy_key: bytes | None = None  # derives each workspace's proxy secret
-    webhook_published: bool = False  # url mode: this process wrote the webhook configuration
+    webhook_url: str = ""  # url mode: where this process registered its webhook
     # What workspaces last saw of each manager (see handlers/managers.py).
     managers_seen: dict[str, Any] = field(default_factory=dict)
     # Workspaces found deleted although the index still has them: a watch that reconnected
@@ -72,6 +76,12 @@ class Runtime:
     )
     # written[workspace uid] = (resourceVersion, status) of our last status write
     written: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    # False on a standby replica (leader election): handlers run, indexes stay warm, nothing
+    # is reconciled or written.
+    leading: bool = True
+
+    def __post_init__(self) -> None:
+        self.coalescer.active = lambda: self.leading
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking API call off the event loop."""

@@ -39,6 +39,7 @@ PLURALS = {
     "WorkspaceManager": "workspacemanagers",
     "WorkspaceExecutionProfile": "workspaceexecutionprofiles",
     "WorkspaceShare": "workspaceshares",
+    "Lease": "leases",
 }
 
 
@@ -126,6 +127,19 @@ class Kube:
             token = (page.get("metadata") or {}).get("continue") or ""
             if not token:
                 return items
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """POST: fails with 409 when the object exists (someone else was first)."""
+        meta = obj["metadata"]
+        return self._call(
+            "POST", object_path(obj["apiVersion"], obj["kind"], meta.get("namespace")), body=obj
+        )
+
+    def replace(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """PUT with the object's resourceVersion: fails with 409 when it changed meanwhile."""
+        meta = obj["metadata"]
+        path = object_path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+        return self._call("PUT", path, body=obj)
 
     def apply(self, obj: dict[str, Any], subresource: str = "") -> dict[str, Any]:
         """Server-side apply with the operator's single field manager (force: we own these)."""
