@@ -64,9 +64,15 @@ def test_the_volume_survives_every_transition_and_goes_only_with_the_workspace(
         state("Stopped")
         patch({"desiredStatus": "Running"})
         state("Available")
-        patch({"templateRef": f"missing-{unique}"})  # its template missing
+        # Its template gone (an admin forcing it past its finalizer), then back.
+        kubectl.run("delete", "workspacetemplate", tmpl, "--wait=false")
+        kubectl.run(
+            "patch", "workspacetemplate", tmpl, "--type=merge",
+            "-p", '{"metadata":{"finalizers":null}}',
+        )  # fmt: skip
+        eventually(lambda: kubectl.get("workspacetemplate", tmpl) is None, what="template gone")
         state("Valid")
-        patch({"templateRef": tmpl})
+        kubectl.create(template_manifest(tmpl, allowedExecutionProfiles=[profile]))
         state("Available")
         patch({"executionProfileRef": profile})  # another identity
         state("Available")
