@@ -16,7 +16,9 @@ import json
 import os
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -62,18 +64,15 @@ ODD = st.sampled_from(
 )
 TEXT = st.one_of(ODD, st.text(max_size=40), st.text(min_size=200, max_size=2000))
 NAMEISH = st.one_of(ODD, st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True))
-QUANTITY = st.one_of(
+GOOD_QUANTITY = st.sampled_from(["100m", "1", "2", "128Mi", "256Mi", "1Gi", "2Gi", "5Gi"])
+BAD_QUANTITY = st.one_of(
     st.sampled_from(
         [
             "0",
-            "1",
             "-1",
             "1e100",
             "0.0000001m",
             "1m",
-            "100m",
-            "128Mi",
-            "1Gi",
             "1.5Gi",
             "99999999999999999999Ei",
             "1Pi",
@@ -82,6 +81,14 @@ QUANTITY = st.one_of(
         ]
     ),
     st.integers(min_value=-(2**70), max_value=2**70),
+    TEXT,
+)
+QUANTITY = st.one_of(GOOD_QUANTITY, GOOD_QUANTITY, BAD_QUANTITY)
+IMAGE = st.one_of(st.just("ghcr.io/jupyter-k8s/jupyterlab:0.1.0"), TEXT)
+INSTANT = st.one_of(
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)).map(
+        lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ")
+    ),
     TEXT,
 )
 SCALAR = st.one_of(
@@ -98,9 +105,14 @@ ANY = st.recursive(
 )
 
 
-def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Usually the field's kind of value, sometimes anything at all (a wrong type)."""
-    return st.one_of(strategy, strategy, strategy, ANY)
+def hostile(
+    specs: st.SearchStrategy[dict[str, Any]], fields: list[str]
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Mostly well-typed specs; one in four with one field of any type, or an unknown one."""
+    broken = st.tuples(specs, st.sampled_from([*fields, "unknownField"]), ANY).map(
+        lambda t: {**t[0], t[1]: t[2]}
+    )
+    return st.one_of(specs, specs, specs, broken)
 
 
 RESOURCES = st.fixed_dictionaries(
@@ -114,106 +126,113 @@ RESOURCES = st.fixed_dictionaries(
         ),
     },
 )
-ENV = st.lists(
-    st.fixed_dictionaries({"name": maybe(NAMEISH)}, optional={"value": maybe(TEXT)}), max_size=3
-)
+ENV = st.lists(st.fixed_dictionaries({"name": (NAMEISH)}, optional={"value": (TEXT)}), max_size=3)
 
 
 def workspace_specs(template: str) -> st.SearchStrategy[dict[str, Any]]:
+    return hostile(_workspace_specs(template), ["templateRef", "image", "resources", "storage"])
+
+
+def _workspace_specs(template: str) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(
         {},
         optional={
-            "templateRef": maybe(st.sampled_from([template, "missing-template"]) | NAMEISH),
-            "displayName": maybe(TEXT),
-            "image": maybe(st.sampled_from(["ghcr.io/jupyter-k8s/jupyterlab:0.1.0"]) | TEXT),
-            "desiredStatus": maybe(st.sampled_from(["Running", "Stopped", "Paused", ""])),
-            "accessType": maybe(st.sampled_from(["Private", "Public", "Everyone"])),
-            "resources": maybe(RESOURCES),
-            "storage": maybe(
-                st.fixed_dictionaries(
-                    {}, optional={"size": maybe(QUANTITY), "mountPath": maybe(TEXT)}
-                )
+            "templateRef": (st.sampled_from([template, "missing-template"]) | NAMEISH),
+            "displayName": (TEXT),
+            "image": IMAGE,
+            "desiredStatus": (st.sampled_from(["Running", "Stopped", "Paused", ""])),
+            "accessType": (st.sampled_from(["Private", "Public", "Everyone"])),
+            "resources": (RESOURCES),
+            "storage": (
+                st.fixed_dictionaries({}, optional={"size": (QUANTITY), "mountPath": (TEXT)})
             ),
-            "env": maybe(ENV),
-            "executionProfileRef": maybe(NAMEISH),
-            "unknownField": ANY,
+            "env": (ENV),
+            "executionProfileRef": (NAMEISH),
         },
     )
 
 
-TEMPLATE_SPECS = st.fixed_dictionaries(
+_TEMPLATE_SPECS = st.fixed_dictionaries(
     {
-        "displayName": maybe(TEXT),
-        "defaultImage": maybe(st.sampled_from(["ghcr.io/jupyter-k8s/jupyterlab:0.1.0"]) | TEXT),
-        "primaryStorage": maybe(
+        "displayName": (TEXT),
+        "defaultImage": IMAGE,
+        "primaryStorage": (
             st.fixed_dictionaries(
                 {},
                 optional={
-                    "defaultSize": maybe(QUANTITY),
-                    "minSize": maybe(QUANTITY),
-                    "maxSize": maybe(QUANTITY),
+                    "defaultSize": (QUANTITY),
+                    "minSize": (QUANTITY),
+                    "maxSize": (QUANTITY),
                 },
             )
         ),
     },
     optional={
-        "appType": maybe(st.sampled_from(["jupyterlab", "code-server", "rstudio"])),
-        "allowedImages": maybe(st.lists(TEXT, max_size=3)),
-        "defaultResources": maybe(RESOURCES),
-        "resourceBounds": maybe(
+        "appType": (st.sampled_from(["jupyterlab", "code-server", "rstudio"])),
+        "allowedImages": (st.lists(TEXT, max_size=3)),
+        "defaultResources": (RESOURCES),
+        "resourceBounds": (
             st.dictionaries(
                 st.sampled_from(["cpu", "memory", "bogus"]),
                 st.fixed_dictionaries({}, optional={"min": QUANTITY, "max": QUANTITY}),
                 max_size=2,
             )
         ),
-        "env": maybe(ENV),
-        "unknownField": ANY,
+        "env": (ENV),
     },
+)
+
+TEMPLATE_SPECS = hostile(
+    _TEMPLATE_SPECS, ["displayName", "defaultImage", "primaryStorage", "resourceBounds"]
 )
 
 SUBJECT = st.fixed_dictionaries(
-    {"kind": maybe(st.sampled_from(["User", "Group", "ServiceAccount", "Robot"]))},
-    optional={"name": maybe(TEXT), "namespace": maybe(NAMEISH)},
-)
-SHARE_SPECS = st.fixed_dictionaries(
-    {"workspaceName": maybe(st.sampled_from(["target"]) | NAMEISH)},
-    optional={
-        "subjects": maybe(st.lists(SUBJECT, max_size=3)),
-        "expiresAt": maybe(TEXT),
-        "unknownField": ANY,
+    {
+        "kind": st.sampled_from(["User", "Group", "ServiceAccount", "User", "Robot"]),
+        "name": st.one_of(st.sampled_from(["alice", "bob", "data-team"]), TEXT),
     },
+    optional={"namespace": NAMEISH},
+)
+_SHARE_SPECS = st.fixed_dictionaries(
+    {
+        "workspaceName": st.one_of(st.just("target"), st.just("target"), NAMEISH),
+        "subjects": st.lists(SUBJECT, min_size=1, max_size=3),
+    },
+    optional={"expiresAt": INSTANT},
 )
 
+SHARE_SPECS = hostile(_SHARE_SPECS, ["workspaceName", "subjects", "expiresAt"])
+
 WORD = st.one_of(NAMEISH, st.just("*"))
-PROFILE_SPECS = st.fixed_dictionaries(
+_PROFILE_SPECS = st.fixed_dictionaries(
     {},
     optional={
-        "serviceAccount": maybe(
+        "serviceAccount": (
             st.fixed_dictionaries(
                 {},
                 optional={
-                    "annotations": maybe(st.dictionaries(TEXT, TEXT, max_size=3)),
-                    "automountToken": maybe(st.booleans()),
+                    "annotations": (st.dictionaries(TEXT, TEXT, max_size=3)),
+                    "automountToken": (st.booleans()),
                 },
             )
         ),
-        "rules": maybe(
+        "rules": (
             st.lists(
                 st.fixed_dictionaries(
                     {
-                        "resources": maybe(st.lists(WORD, max_size=3)),
-                        "verbs": maybe(st.lists(WORD, max_size=3)),
+                        "resources": (st.lists(WORD, max_size=3)),
+                        "verbs": (st.lists(WORD, max_size=3)),
                     },
-                    optional={"apiGroups": maybe(st.lists(WORD, max_size=2))},
+                    optional={"apiGroups": (st.lists(WORD, max_size=2))},
                 ),
                 max_size=3,
             )
         ),
-        "clusterRoles": maybe(st.lists(NAMEISH, max_size=3)),
-        "unknownField": ANY,
+        "clusterRoles": (st.lists(NAMEISH, max_size=3)),
     },
 )
+
+PROFILE_SPECS = hostile(_PROFILE_SPECS, ["serviceAccount", "rules", "clusterRoles"])
 
 # --- the checks -----------------------------------------------------------------------------
 
@@ -227,6 +246,7 @@ class Run:
         self.names = (f"fz-{run_id}-{i}" for i in itertools.count())
         self.accepted: dict[str, Any] = {}
         self.refused = 0
+        self.reasons: Counter[str] = Counter()
 
     def submit(self, spec: Any) -> None:
         name = next(self.names)
@@ -238,6 +258,7 @@ class Run:
             return
         self.refused += 1
         message = res.stderr.strip()
+        self.reasons[message.splitlines()[-1][:160]] += 1
         shown = json.dumps(spec)[:300]
         assert message, f"refused without a message: {shown}"
         # The message says where: a field path, or the admission check that refused it.
@@ -290,6 +311,8 @@ class Run:
             churning = {n for n in churning if again.get(n) != after.get(n)}
         assert not churning, f"{self.kind}s still being rewritten: {sorted(churning)}"
         print(f"\n{self.kind}: {len(self.accepted)} stored, {self.refused} refused")
+        for reason, n in self.reasons.most_common(4):
+            print(f"  {n} x {reason}")
 
 
 def fuzz(strategy: st.SearchStrategy[Any], submit: Callable[[Any], None]) -> None:
@@ -354,3 +377,20 @@ def test_hostile_execution_profiles_are_refused_or_explained(
         for name in run.accepted:
             kubectl.run("delete", "workspaceexecutionprofile", name, "--wait=false", check=False)
     assert operator.healthy()
+
+
+def test_a_share_naming_no_workspace_is_refused_with_a_message(
+    kubectl: Kubectl, operator: Operator, namespace: str
+) -> None:
+    """Found by the fuzzer: an empty name made the share webhook read the whole workspace list
+    and answer "'uid'"; a name with a slash reached another path of the API."""
+    for name in ("", "target/status", "../x", "UPPER"):
+        body = {
+            "apiVersion": API,
+            "kind": "WorkspaceShare",
+            "metadata": {"name": f"odd-{uuid.uuid4().hex[:6]}"},
+            "spec": {"workspaceName": name, "subjects": [{"kind": "User", "name": "bob"}]},
+        }
+        res = kubectl.run("create", "-n", namespace, "-f", "-", stdin=json.dumps(body), check=False)
+        assert res.returncode != 0 and "spec.workspaceName" in res.stderr, res.stderr
+        assert "'uid'" not in res.stderr

@@ -8,6 +8,7 @@ hold whether or not this webhook runs:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import kopf
@@ -18,6 +19,7 @@ from ..api.admission import (
     OWNER_SUBRESOURCE,
     SHARE_WORKSPACE_UID_ANNOTATION,
 )
+from ..api.common import DNS_SUBDOMAIN
 from ..api.workspace import OWNER_ANNOTATION
 from ..deploy.settings import SHARE_WEBHOOK, WORKSPACE_WEBHOOK
 from .runtime import runtime
@@ -85,7 +87,15 @@ async def stamp_workspace(**kw: Any) -> None:
 async def stamp_share(**kw: Any) -> None:
     body, patch, namespace = kw["body"], kw["patch"], kw["namespace"]
     rt = runtime(kw["memo"])
-    workspace_name = (body.get("spec") or {}).get("workspaceName") or ""
+    workspace_name = (body.get("spec") or {}).get("workspaceName")
+    # Mutating admission runs before the schema is checked: look nothing up for a value that
+    # cannot be a workspace's name (an empty one would read the whole list).
+    if not isinstance(workspace_name, str) or not re.fullmatch(DNS_SUBDOMAIN, workspace_name):
+        raise kopf.AdmissionError(
+            f"spec.workspaceName: {workspace_name!r} is not a workspace name; name a workspace "
+            "in this namespace (lowercase letters, digits, '-' and '.')",
+            code=422,
+        )
     # The API server, not an index: a workspace created a moment ago must count.
     ws = await rt.call(rt.kube.get, API_VERSION, "Workspace", namespace, workspace_name)
     if ws is None or ws["metadata"].get("deletionTimestamp"):

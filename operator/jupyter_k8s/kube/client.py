@@ -54,7 +54,7 @@ class KubeError(Exception):
 def object_path(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
     base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
     ns = f"/namespaces/{namespace}" if namespace else ""
-    tail = f"/{quote(name)}" if name else ""
+    tail = f"/{quote(name, safe='')}" if name else ""  # a name is one path segment
     return f"{base}{ns}/{PLURALS[kind]}{tail}"
 
 
