@@ -107,14 +107,14 @@ test-integration: $(SETUP_STAMP) tools-cluster ## Integration tests (starts the 
 fuzz: $(SETUP_STAMP) tools-cluster ## Hostile specs, N per kind (default 200), random seed (printed; JK_FUZZ_SEED=... repeats it).
 	@seed=$${JK_FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
 	echo "fuzz: $(N) examples per kind, seed $$seed (JK_FUZZ_SEED=$$seed make fuzz N=$(N) repeats it)"; \
-	JK_FUZZ_EXAMPLES=$(N) JK_FUZZ_SEED=$$seed $(PY) -m pytest -rP -p no:timeout tests/integration/test_fuzzed_specs.py
+	JK_FUZZ_EXAMPLES=$(N) JK_FUZZ_SEED=$$seed $(PY) -m pytest -rP --timeout=0 tests/integration/test_fuzzed_specs.py
 
 .PHONY: chaos
 chaos: $(SETUP_STAMP) tools-cluster ## Chaos run: N workspaces (default 200), operator kills, API server and etcd restarts; prints what held.
 	@seed=$${JK_CHAOS_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
 	echo "chaos: $(N) workspaces, $${KILLS:-10} kills, seed $$seed (JK_CHAOS_SEED=$$seed repeats it)"; \
 	JK_CHAOS_WORKSPACES=$(N) JK_CHAOS_KILLS=$${KILLS:-10} JK_CHAOS_SEED=$$seed \
-	  $(PY) -m pytest -rP -p no:timeout tests/integration/test_chaos.py
+	  $(PY) -m pytest -rP --timeout=0 tests/integration/test_chaos.py
 
 ##@ Local cluster
 
