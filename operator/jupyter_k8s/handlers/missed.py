@@ -59,7 +59,8 @@ async def forget_missed(rt: Runtime, idx: Indexes) -> None:
     for key in list(idx.workspaces):
         ws = live_workspace(rt, idx, key)
         if ws is not None and (*key, ws["metadata"]["uid"]) not in existing:
-            await forget(rt, idx, key, ws)
+            # Not in the list: gone, or created after it was taken. One GET tells which.
+            await check_still_there(rt, idx, key)
 
 
 async def forget(rt: Runtime, idx: Indexes, key: Key, ws: dict[str, Any]) -> None:
