@@ -49,10 +49,16 @@ async def elect_forever(rt: Runtime, full_pass: Callable[[], Awaitable[None]]) -
             if err.status == 409:  # another replica wrote first: it holds the Lease now
                 _step_down(rt, f"standing by: Lease {t.namespace}/{t.name} taken by another")
             else:
-                log.warning("leader election: %s", err)
-                if rt.leading and time.monotonic() - renewed > renew_deadline:
-                    _step_down(rt, "stepping down: the Lease could not be renewed in time")
+                _unreachable(rt, err, renewed, renew_deadline)
+        except Exception as err:  # e.g. the API server restarting: keep trying, never die
+            _unreachable(rt, err, renewed, renew_deadline)
         await asyncio.sleep(t.retry)
+
+
+def _unreachable(rt: Runtime, err: Exception, renewed: float, deadline: float) -> None:
+    log.warning("leader election: %s", err)
+    if rt.leading and time.monotonic() - renewed > deadline:
+        _step_down(rt, "stepping down: the Lease could not be renewed in time")
 
 
 def _take_lead(rt: Runtime, t: LeaseTerms, full_pass: Callable[[], Awaitable[None]]) -> None:
