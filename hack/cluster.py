@@ -659,13 +659,34 @@ def main() -> int:
 def restart(name: str) -> int:
     """Stop one control-plane process and start it again (fault injection: what clients meet
     when the API server or etcd restarts). Returns once the API server answers /readyz."""
-    comp = {c.name: c for c in components(binaries(), make_pki())}[name]
+    bins = binaries()
+    comp = {c.name: c for c in components(bins, make_pki())}[name]
     started = time.monotonic()
     comp.stop()
     comp.start()
     wait("kube-apiserver /readyz", apiserver_ready, 120, comp if name == "kube-apiserver" else None)
+    # /readyz comes before RBAC's caches: until then controllers are refused and back off.
+    wait("RBAC answering for the controllers", lambda: _controllers_authorized(bins), 60)
     log(f"{name} restarted; the API server ready again in {time.monotonic() - started:.1f}s")
     return 0
+
+
+def _controllers_authorized(bins: dict[str, Path]) -> bool:
+    res = subprocess.run(
+        [
+            str(bins["kubectl"]),
+            f"--kubeconfig={STATE / 'kubeconfig'}",
+            "auth",
+            "can-i",
+            "watch",
+            "deployments",
+            "--all-namespaces",
+            "--as=system:kube-controller-manager",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    return res.stdout.strip() == "yes"
 
 
 def node_up() -> int:

@@ -47,9 +47,11 @@ def test_a_workspace_deleted_during_an_api_server_restart_is_forgotten(
             timeout=180,
         )
         kubectl.run("delete", "workspace", "brief", "-n", namespace, "--wait=true")
+        # The garbage collector's watches come back with backoff after the restart.
         eventually(
             lambda: not kubectl.list("deployments", namespace, f"{LABEL}=brief"),
-            timeout=60,
+            timeout=180,
+            interval=1,
             what="the garbage collector removing the children",
         )
     finally:
