@@ -156,3 +156,19 @@ def test_share_names_fit_a_label_and_its_workspace_is_fixed(
         check=False,
     )
     assert res.returncode != 0 and "spec.workspaceName is immutable" in res.stderr
+
+
+def test_share_with_an_impossible_service_account_name_is_refused(
+    kubectl: Kubectl, crds: Kubectl, namespace: str
+) -> None:
+    """Found by the fuzzer: the API server stored it, then refused its RoleBinding."""
+    kubectl.create(workspace_manifest("w", image="registry.invalid/x:1"), namespace)
+    odd = {"kind": "ServiceAccount", "name": "2999-12-31T23:59:59Z", "namespace": namespace}
+    share = {
+        "apiVersion": "workspace.jupyter.org/v1alpha1",
+        "kind": "WorkspaceShare",
+        "metadata": {"name": "odd-sa"},
+        "spec": {"workspaceName": "w", "subjects": [odd]},
+    }
+    res = kubectl.create(share, namespace, check=False)
+    assert res.returncode != 0 and "ServiceAccount subject's name" in res.stderr, res.stderr

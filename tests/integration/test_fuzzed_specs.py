@@ -279,19 +279,26 @@ class Run:
         """Every stored object gets that condition; every condition has a reason and a
         message; then nothing changes for a while."""
 
-        def all_reported() -> bool:
+        def unreported() -> list[str]:
             found = self.statuses()
-            return all(
-                any(
+            return [
+                n
+                for n in self.accepted
+                if not any(
                     c.get("type") == condition_type
                     for c in (found.get(n) or {}).get("status", {}).get("conditions") or []
                 )
-                for n in self.accepted
-            )
+            ]
 
-        eventually(
-            all_reported, timeout=120, interval=1, what=f"a {condition_type} condition on each"
-        )
+        try:
+            eventually(lambda: not unreported(), timeout=120, interval=1)
+        except AssertionError:
+            missing = unreported()
+            shown = {n: self.accepted[n] for n in missing[:3]}
+            raise AssertionError(
+                f"{len(missing)} {self.kind}(s) without a {condition_type} condition after "
+                f"120 s: {json.dumps(shown)[:1500]}"
+            ) from None
         settled = self.statuses()
         for name, obj in settled.items():
             for cond in obj["status"]["conditions"]:

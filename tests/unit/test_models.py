@@ -101,6 +101,10 @@ def test_share_rejects_everyone_and_namespace_less_service_accounts() -> None:
     assert "accessType: Public" in _error(WorkspaceShareSpec, everyone)
     sa = {"workspaceName": "w", "subjects": [{"kind": "ServiceAccount", "name": "ci"}]}
     assert "needs its namespace" in _error(WorkspaceShareSpec, sa)
+    # Found by the fuzzer: the RoleBinding for such a name is refused, so the share is too.
+    odd = {"kind": "ServiceAccount", "name": "2999-12-31T23:59:59Z", "namespace": "ci"}
+    sa_name = {"workspaceName": "w", "subjects": [odd]}
+    assert "ServiceAccount's name" in _error(WorkspaceShareSpec, sa_name)
 
 
 def test_execution_profile_rejects_wildcards() -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from .common import Model, Name, cel, with_rules
+from .common import DNS_SUBDOMAIN, Model, Name, cel, with_rules
 from .kind import AGE, KindDef, PrinterColumn
 from .status import BaseStatus
 
@@ -19,6 +20,10 @@ class SubjectKind(StrEnum):
 
 
 _SA_NAMESPACE = "a ServiceAccount subject needs its namespace."
+_SA_NAME = (
+    "a ServiceAccount subject's name is a ServiceAccount's name: lowercase letters, digits, "
+    "'-' and '.'."
+)
 _NO_EVERYONE = (
     "sharing with everyone is done with spec.accessType: Public on the workspace, "
     "not with a wildcard subject."
@@ -33,6 +38,11 @@ class Subject(Model):
             "self.kind != 'ServiceAccount' || has(self.namespace)",
             _SA_NAMESPACE,
             fieldPath=".namespace",
+        ),
+        cel(
+            f"self.kind != 'ServiceAccount' || self.name.matches(r'{DNS_SUBDOMAIN}')",  # raw string: the pattern has \.
+            _SA_NAME,
+            fieldPath=".name",
         ),
         cel(
             " && ".join(f"self.name != '{n}'" for n in _EVERYONE),
@@ -53,6 +63,8 @@ class Subject(Model):
     def _check(self) -> Subject:
         if self.kind == SubjectKind.SERVICE_ACCOUNT and self.namespace is None:
             raise ValueError(_SA_NAMESPACE)
+        if self.kind == SubjectKind.SERVICE_ACCOUNT and not re.fullmatch(DNS_SUBDOMAIN, self.name):
+            raise ValueError(_SA_NAME)
         if self.name in _EVERYONE:
             raise ValueError(_NO_EVERYONE)
         return self

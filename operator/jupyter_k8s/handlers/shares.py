@@ -54,7 +54,17 @@ async def reconcile_share(rt: Runtime, idx: Indexes, body: dict[str, Any]) -> No
         if plan.binding is not None:
             current = existing.get(binding_name)
             if current is None or not contains(current.body, plan.binding):
-                await rt.call(rt.kube.apply, plan.binding)
+                try:
+                    await rt.call(rt.kube.apply, plan.binding)
+                except KubeError as err:
+                    if not 400 <= err.status < 500 or err.status in (409, 429):
+                        raise  # worth retrying
+                    # Refused for good (the API's message names the field): say so.
+                    message = f"The RoleBinding granting this share was refused: {err.message}"
+                    await _write_status(
+                        rt, body, [Cond("Active", False, "BindingRefused", message[:1000])]
+                    )
+                    return
         else:
             await rt.call(rt.kube.delete, RBAC, "RoleBinding", namespace, binding_name)
         await _write_status(rt, body, [plan.active])
