@@ -316,7 +316,13 @@ class Run:
             time.sleep(6)
             again = {n: o["metadata"]["resourceVersion"] for n, o in self.statuses().items()}
             churning = {n for n in churning if again.get(n) != after.get(n)}
-        assert not churning, f"{self.kind}s still being rewritten: {sorted(churning)}"
+        latest = self.statuses()
+        assert not churning, (
+            f"{self.kind}s still being rewritten: "
+            + json.dumps({n: (latest.get(n) or {}).get("status") for n in sorted(churning)[:2]})[
+                :2000
+            ]
+        )
         print(f"\n{self.kind}: {len(self.accepted)} stored, {self.refused} refused")
         for reason, n in self.reasons.most_common(4):
             print(f"  {n} x {reason}")
