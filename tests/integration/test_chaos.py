@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.fixtures import ROOT, Operator, start_operator, workspace_manifest
+from tests.support.fixtures import ROOT, Operator, restart_operator, workspace_manifest
 from tests.support.kube import Kubectl, condition, eventually
 
 pytestmark = pytest.mark.integration
@@ -91,12 +91,7 @@ def test_the_operator_converges_through_kills_and_control_plane_restarts(
                 workspace_manifest("while-down", template), namespace, check=False
             )
             assert probe.returncode != 0 and "webhook" in probe.stderr, probe.stderr
-            new = start_operator(kubectl, operator.log)
-            operator.proc, operator.health_port, operator.metrics_port = (
-                new.proc,
-                new.health_port,
-                new.metrics_port,
-            )
+            restart_operator(kubectl, operator)
         if step in restart_at:
             component = restart_at[step]
             restarts[component] = _restart(component)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.fixtures import Operator, start_operator, template_manifest, workspace_manifest
+from tests.support.fixtures import Operator, restart_operator, template_manifest, workspace_manifest
 from tests.support.kube import Kubectl, condition, eventually
 
 pytestmark = pytest.mark.integration
@@ -95,17 +95,12 @@ def test_the_volume_survives_every_transition_and_goes_only_with_the_workspace(
         # The operator killed, and a new one with empty caches.
         operator.proc.kill()
         operator.proc.wait()
-        new = start_operator(kubectl, operator.log)
-        operator.proc, operator.health_port, operator.metrics_port = (
-            new.proc,
-            new.health_port,
-            new.metrics_port,
-        )
+        restart_operator(kubectl, operator)
         eventually(
             lambda: any(
                 line.startswith('jupyter_k8s_reconciles_total{kind="Workspace"')
                 and float(line.split()[-1]) > 0
-                for line in new.metrics().splitlines()
+                for line in operator.metrics().splitlines()
             ),
             what="the new operator reconciling",
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_k8s.deploy.settings import NAME
-from tests.support.fixtures import Operator, start_operator, workspace_manifest
+from tests.support.fixtures import Operator, restart_operator, start_operator, workspace_manifest
 from tests.support.kube import Kubectl, condition, eventually
 
 pytestmark = pytest.mark.integration
@@ -88,9 +88,4 @@ def test_one_replica_reconciles_and_the_other_takes_over(
         for op in replicas:
             op.stop()
         # The session's operator again, for the tests after this one.
-        new = start_operator(kubectl, operator.log)
-        operator.proc, operator.health_port, operator.metrics_port = (
-            new.proc,
-            new.health_port,
-            new.metrics_port,
-        )
+        restart_operator(kubectl, operator)

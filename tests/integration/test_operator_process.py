@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.fixtures import Operator, start_operator, workspace_manifest
+from tests.support.fixtures import Operator, restart_operator, start_operator, workspace_manifest
 from tests.support.kube import Kubectl, condition, eventually
 
 pytestmark = pytest.mark.integration
@@ -30,12 +30,7 @@ def test_restart_converges_without_duplicates(
         kubectl.create(workspace_manifest(f"halfway-{i}", template), namespace)
     operator.proc.kill()
     operator.proc.wait()
-    new = start_operator(kubectl, operator.log)
-    operator.proc, operator.health_port, operator.metrics_port = (
-        new.proc,
-        new.health_port,
-        new.metrics_port,
-    )
+    restart_operator(kubectl, operator)
 
     def all_available() -> bool:
         items = kubectl.list("workspaces", namespace)

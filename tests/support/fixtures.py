@@ -139,6 +139,16 @@ def start_operator(kubectl: Kubectl, log: Path, **extra_env: str) -> Operator:
     return op
 
 
+def restart_operator(kubectl: Kubectl, operator: Operator) -> None:
+    """A new operator process in place of the session's (for tests that kill it)."""
+    new = start_operator(kubectl, operator.log)
+    operator.proc, operator.health_port, operator.metrics_port = (
+        new.proc,
+        new.health_port,
+        new.metrics_port,
+    )
+
+
 @pytest.fixture(scope="session")
 def crds(kubectl: Kubectl) -> Kubectl:
     """The CRDs from crds/, applied as `make install` does."""

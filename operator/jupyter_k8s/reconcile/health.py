@@ -90,14 +90,7 @@ def running(
         )
     if deployment is not None and deployment.deleting:
         detail = "Waiting for the previous pod to stop (one volume, one pod) before starting."
-        return _all(
-            Phase.STARTING,
-            valid=VALID,
-            available=Cond("Available", False, "Starting", detail),
-            progressing=Cond("Progressing", True, "Starting", detail),
-            degraded=NOT_DEGRADED,
-            stopped=NOT_STOPPED,
-        )
+        return _starting(detail)
     rolled_out = (
         deployment is not None
         and deployment.observed_generation >= deployment.generation
@@ -111,14 +104,7 @@ def running(
             f"{len(live)} pods use this workspace's volume ({', '.join(p.name for p in live)});"
             " waiting until only one is left."
         )
-        return _all(
-            Phase.STARTING,
-            valid=VALID,
-            available=Cond("Available", False, "Starting", detail),
-            progressing=Cond("Progressing", True, "Starting", detail),
-            degraded=NOT_DEGRADED,
-            stopped=NOT_STOPPED,
-        )
+        return _starting(detail)
     if rolled_out and any(p.ready for p in live):
         return _all(
             Phase.RUNNING,
@@ -136,6 +122,10 @@ def running(
         # One message for creating, scheduling and pulling: each status write costs an API
         # call, and these steps take seconds.
         detail = "Waiting for the workspace's pod to start."
+    return _starting(detail)
+
+
+def _starting(detail: str) -> Health:
     return _all(
         Phase.STARTING,
         valid=VALID,
