@@ -200,6 +200,20 @@ def test_drift_is_repaired(
     eventually(restored, what="the Deployment's image to be put back")
 
 
+def test_text_outside_the_basic_plane_reaches_the_pod(
+    kubectl: Kubectl, operator: Operator, namespace: str, template: str
+) -> None:
+    # Found by the fuzz tier: an env value with an emoji made every apply fail ("invalid Unicode
+    # character escape code") and the workspace retried forever.
+    value = "rocket \U0001f680 and \u00fcml\u00e4uts"
+    env = [{"name": "GREETING", "value": value}]
+    kubectl.create(workspace_manifest("unicode", template, env=env), namespace)
+    eventually(lambda: _available(kubectl, namespace, "unicode"), what="Available")
+    dep = kubectl.get("deployment", "ws-unicode", namespace)
+    container = dep["spec"]["template"]["spec"]["containers"][0]  # type: ignore[index]
+    assert {"name": "GREETING", "value": value} in container["env"]
+
+
 def test_unschedulable_and_unpullable_are_degraded(
     kubectl: Kubectl, operator: Operator, namespace: str, template: str
 ) -> None:

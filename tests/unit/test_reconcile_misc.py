@@ -47,3 +47,18 @@ def test_drift_check_sees_every_top_level_field() -> None:
         assert contains(trimmed(live), desired), desired["kind"]
         changed = {**live, "rules": [], "subjects": []}
         assert not contains(trimmed(changed), desired), desired["kind"]
+
+
+def test_a_failing_apply_keeps_the_degraded_transition_time() -> None:
+    # Retried every few seconds: only the first failure moves the time, so the status is not
+    # rewritten (and watchers not woken) on every retry.
+    from jupyter_k8s.handlers.workspaces import _degraded_status
+
+    healthy = {"type": "Degraded", "status": "False", "reason": "AsExpected", "message": ""}
+    planned = {"phase": "Running", "conditions": [{**healthy, "lastTransitionTime": "t0"}]}
+    first = _degraded_status(planned, planned, "Applying the workspace failed: quota")
+    (cond,) = first["conditions"]
+    assert first["phase"] == "Degraded" and cond["reason"] == "ApplyFailed"
+    assert cond["lastTransitionTime"] != "t0"
+    again = _degraded_status(planned, first, "Applying the workspace failed: quota")
+    assert again == first

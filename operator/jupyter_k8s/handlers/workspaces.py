@@ -163,7 +163,9 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
         except KubeError as err:
             # Tell the user (the usual causes: a quota, a storage class that cannot grow)
             # and try again later; nothing else is touched.
-            status = _degraded_status(plan.status, f"Applying the workspace failed: {err.message}")
+            status = _degraded_status(
+                plan.status, ws["status"], f"Applying the workspace failed: {err.message}"
+            )
             _retry_later(rt, idx, key)
             await _write_status(rt, ws, status)
             raise
@@ -186,14 +188,18 @@ def _invalid_status(ws: dict[str, Any], message: str) -> dict[str, Any]:
     }
 
 
-def _degraded_status(status: dict[str, Any], message: str) -> dict[str, Any]:
+def _degraded_status(
+    status: dict[str, Any], stored: dict[str, Any], message: str
+) -> dict[str, Any]:
+    """`status` with Degraded=True ApplyFailed. The transition time is the stored one while the
+    stored status already says so: a retry every few seconds must not rewrite the status."""
+    was = next((c for c in stored.get("conditions") or [] if c["type"] == "Degraded"), {})
+    since = was.get("lastTransitionTime") if was.get("status") == "True" else None
     conditions = []
     for cond in status["conditions"]:
         if cond["type"] == "Degraded":
-            flipped = cond["status"] != "True"
             cond = {**cond, "status": "True", "reason": "ApplyFailed", "message": message[:2000]}
-            if flipped:
-                cond["lastTransitionTime"] = now_iso()
+            cond["lastTransitionTime"] = since or now_iso()
         conditions.append(cond)
     return {**status, "phase": "Degraded", "conditions": conditions}
 

@@ -146,11 +146,15 @@ class Kube:
         meta = obj["metadata"]
         path = object_path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
 
+        # Serialised here as UTF-8: the client's json.dumps escapes characters outside the BMP
+        # as surrogate pairs ("\\ud83d..."), which the server's YAML decoder for apply refuses.
+        body = json.dumps(obj, ensure_ascii=False).encode()
+
         def patch() -> dict[str, Any]:
             return self._call(
                 "PATCH",
                 path + (f"/{subresource}" if subresource else ""),
-                body=obj,
+                body=body,
                 query=[("fieldManager", self.field_manager), ("force", "true")],
                 content_type="application/apply-patch+yaml",
             )
