@@ -6,6 +6,7 @@
     python hack/cluster.py down     # stop every process and remove the cluster's state
     python hack/cluster.py stop-extras  # stop what runs next to it (make demo's operator)
     python hack/cluster.py restart-apiserver  # (or restart-etcd) fault injection for tests
+    python hack/cluster.py stop-kubelet       # (then start-kubelet) the real node loses its kubelet
 
 Components: etcd, kube-apiserver (RBAC + Node authorization, admission webhooks, service-account
 tokens), kube-controller-manager (GC, namespaces, deployments, service accounts and tokens,
@@ -639,6 +640,8 @@ def main() -> int:
             "import-images",
             "restart-apiserver",
             "restart-etcd",
+            "stop-kubelet",
+            "start-kubelet",
         ],
     )
     args = parser.parse_args()
@@ -653,6 +656,8 @@ def main() -> int:
         "node-down": node_down,
         "leftovers": leftovers,
         "import-images": import_images,
+        "stop-kubelet": stop_kubelet,
+        "start-kubelet": start_kubelet,
     }[args.command]()
 
 
@@ -687,6 +692,17 @@ def _controllers_authorized(bins: dict[str, Path]) -> bool:
         text=True,
     )
     return res.stdout.strip() == "yes"
+
+
+def stop_kubelet() -> int:
+    """Fault injection: the real node's kubelet stops (its pods keep running)."""
+    node.stop_kubelet(PORTS["apiserver"])
+    return 0
+
+
+def start_kubelet() -> int:
+    node.start_kubelet(_kubectl_fn(binaries()), PORTS["apiserver"])
+    return 0
 
 
 def node_up() -> int:

@@ -518,6 +518,21 @@ def up(kubectl: Kubectl, service_cidr: str, api_port: int = 16443) -> bool:
     return True
 
 
+def stop_kubelet(api_port: int = 16443) -> None:
+    """Fault injection: the kubelet goes away, its pods keep running under containerd (as when
+    a kubelet crashes); the node lifecycle controller marks the node Ready=Unknown later."""
+    kubelet = next(c for c in components(api_port) if c.name == "kubelet")
+    kubelet.stop()
+
+
+def start_kubelet(kubectl: Kubectl, api_port: int = 16443) -> None:
+    """The kubelet back; returns once the node is Ready again with a fresh Lease."""
+    kubelet = next(c for c in components(api_port) if c.name == "kubelet")
+    since = time.time()
+    kubelet.start()
+    wait("the real node Ready", lambda: _ready(kubectl, since), 120, kubelet)
+
+
 def _node(kubectl: Kubectl) -> dict[str, object] | None:
     out = kubectl("get", "node", NAME, "-o", "json", "--ignore-not-found")
     return json.loads(out) if out.strip() else None

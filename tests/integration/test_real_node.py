@@ -333,6 +333,47 @@ def test_an_image_that_cannot_be_pulled_degrades_the_workspace(
     assert pod is not None and pod["spec"]["nodeName"] == node.NAME
 
 
+def test_a_stopped_kubelet_degrades_its_workspaces_until_it_is_back(
+    kubectl: Kubectl, operator: Operator, real_ns: str, template: str
+) -> None:
+    """Chaos: the real node's kubelet stops (its pods keep running under containerd). Once the
+    node lifecycle controller marks the node Ready=Unknown, the workspace is Degraded with
+    reason NodeNotReady and the node's condition in the message; with the kubelet back it is
+    Available again, on the same pod and the same volume."""
+    kubectl.create(workspace_manifest("steady", template), real_ns)
+    eventually(lambda: available(kubectl, real_ns, "steady"), timeout=120, what="Available")
+    pod, pvc = pod_of(kubectl, real_ns, "steady"), kubectl.get("pvc", "ws-steady", real_ns)
+    assert pod is not None and pvc is not None
+    cluster = [sys.executable, str(ROOT / "hack" / "cluster.py")]
+
+    def degraded() -> dict[str, Any] | None:
+        ws = kubectl.get("workspace", "steady", real_ns)
+        cond = condition(ws, "Degraded") or {}
+        return cond if cond.get("status") == "True" else None
+
+    stopped = time.monotonic()
+    subprocess.run([*cluster, "stop-kubelet"], check=True, capture_output=True)
+    try:
+        # The controller manager's default grace period is 50 s (node-monitor-grace-period).
+        cond = eventually(degraded, timeout=150, what="Degraded after the kubelet stopped")
+        print(f"\nkubelet stopped -> workspace Degraded: {time.monotonic() - stopped:.1f}s")
+        assert cond["reason"] == "NodeNotReady", cond
+        assert node.NAME in cond["message"], cond
+        assert "NodeStatusUnknown" in cond["message"], cond
+        assert "Kubelet stopped posting node status" in cond["message"], cond
+        ws = kubectl.get("workspace", "steady", real_ns)
+        assert ws is not None and ws["status"]["phase"] == "Degraded"
+        assert (condition(ws, "Available") or {}).get("status") == "False"
+    finally:
+        back = time.monotonic()
+        subprocess.run([*cluster, "start-kubelet"], check=True, capture_output=True)
+    eventually(lambda: available(kubectl, real_ns, "steady"), timeout=120, what="Available again")
+    print(f"kubelet started -> workspace Available: {time.monotonic() - back:.1f}s")
+    again, pvc_again = pod_of(kubectl, real_ns, "steady"), kubectl.get("pvc", "ws-steady", real_ns)
+    assert again is not None and again["metadata"]["uid"] == pod["metadata"]["uid"]
+    assert pvc_again is not None and pvc_again["metadata"]["uid"] == pvc["metadata"]["uid"]
+
+
 def test_node_down_leaves_nothing_behind_and_comes_back(kubectl: Kubectl, real_node: str) -> None:
     """Last in this module: stop the real node, check the machine is clean, start it again."""
     cluster = [sys.executable, str(ROOT / "hack" / "cluster.py")]

@@ -347,3 +347,43 @@ def test_two_live_pods_on_one_volume_are_never_available() -> None:
     )
     available = next(c for c in plan.status["conditions"] if c["type"] == "Available")
     assert available["status"] == "True"
+
+
+def test_a_pod_on_a_node_that_stopped_reporting_is_degraded_in_the_nodes_words() -> None:
+    from jupyter_k8s.reconcile.observed import node_fault, pod_view
+
+    gone_quiet = {
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "Unknown",
+                    "reason": "NodeStatusUnknown",
+                    "message": "Kubelet stopped posting node status.",
+                }
+            ]
+        }
+    }
+    fault = node_fault(gone_quiet)
+    assert fault == "Ready=Unknown (NodeStatusUnknown): Kubelet stopped posting node status."
+    assert node_fault({"status": {"conditions": [{"type": "Ready", "status": "True"}]}}) is None
+    pod = pod_view(
+        {
+            "metadata": {"name": "p"},
+            "spec": {"nodeName": "n1"},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+        }
+    )
+    assert pod.node == "n1"
+    # The pod still says Ready (its kubelet cannot say otherwise): the node decides.
+    plan = plan_workspace(
+        _inputs({}, deployment=READY_DEPLOY, pods=[pod], pvc=BOUND, node_faults={"n1": fault})
+    )
+    degraded = next(c for c in plan.status["conditions"] if c["type"] == "Degraded")
+    assert plan.status["phase"] == "Degraded" and degraded["reason"] == "NodeNotReady"
+    assert "node n1" in degraded["message"] and "Kubelet stopped posting" in degraded["message"]
+    # Back to Ready: Running again.
+    plan = plan_workspace(
+        _inputs({}, deployment=READY_DEPLOY, pods=[pod], pvc=BOUND, status=plan.status)
+    )
+    assert plan.status["phase"] == "Running"

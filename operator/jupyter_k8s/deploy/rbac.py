@@ -47,6 +47,9 @@ def cluster_rules() -> list[dict[str, Any]]:
         # its authentication and authorization URLs exist (wherever those run).
         {"apiGroups": ["networking.k8s.io"], "resources": ["ingressclasses"], "verbs": ["get"]},
         {"apiGroups": [""], "resources": ["services"], "verbs": ["get"]},
+        # A workspace whose node stops reporting (kubelet down) is Degraded naming the node's
+        # condition: nodes are watched, read only.
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": READ},
         # Kopf lists namespaces to serve namespace patterns; governed namespaces name their
         # default template.
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": READ},

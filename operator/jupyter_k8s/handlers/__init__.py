@@ -4,7 +4,7 @@ Importing this package registers every handler with Kopf; the admission webhook'
 registered by `register_webhooks()` only when a webhook server runs (JK_WEBHOOK_MODE != off).
 """
 
-from . import indexes, lifecycle, managers, profiles, shares, templates, workspaces
+from . import indexes, lifecycle, managers, nodes, profiles, shares, templates, workspaces
 
 
 def register_webhooks() -> None:
@@ -15,6 +15,7 @@ __all__ = [
     "indexes",
     "lifecycle",
     "managers",
+    "nodes",
     "profiles",
     "register_webhooks",
     "shares",

@@ -17,6 +17,7 @@ from ..reconcile.access import SHARE_LABEL
 from ..reconcile.observed import (
     PodView,
     deployment_view,
+    node_fault,
     pod_view,
     pvc_view,
 )
@@ -167,6 +168,13 @@ def workspace_rolebindings(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
     return {_child_key(kw): _seen(body)}
 
 
+@kopf.index("v1", "nodes")
+def node_faults(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    """Only the nodes that are not Ready, with why: a workspace on one is Degraded."""
+    fault = node_fault(dict(body))
+    return {name: fault} if fault else {}
+
+
 @kopf.index(GROUP, VERSION, "workspaceexecutionprofiles")
 def profiles(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return {
@@ -202,6 +210,7 @@ class Indexes:
     workspace_serviceaccounts: kopf.Index[Any, Any]
     workspace_roles: kopf.Index[Any, Any]
     workspace_rolebindings: kopf.Index[Any, Any]
+    node_faults: kopf.Index[Any, Any]
 
     @classmethod
     def of(cls, kwargs: dict[str, Any]) -> Indexes:

@@ -107,6 +107,7 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
         refs = resolve(spec, template)
         children = idx.children(key)
         seen_pvc, seen_deploy = ix.pvc(idx, key), ix.deployment(idx, key)
+        pods = ix.pods(idx, key)
         plan = plan_workspace(
             WorkspaceInputs(
                 ref=WorkspaceRef(name=name, namespace=namespace, uid=meta["uid"]),
@@ -121,7 +122,12 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
                 profile=_profile(idx, refs.profile_ref),
                 pvc=seen_pvc.view if seen_pvc else None,
                 deployment=seen_deploy.view if seen_deploy else None,
-                pods=ix.pods(idx, key),
+                pods=pods,
+                node_faults={
+                    p.node: fault
+                    for p in pods
+                    if p.node and (fault := ix.one(idx.node_faults, p.node))
+                },
                 proxy_secret=workspace_secret(rt.proxy_key, namespace, name, meta["uid"])
                 if rt.proxy_key
                 else None,
@@ -193,7 +199,9 @@ def _degraded_status(
 ) -> dict[str, Any]:
     """`status` with Degraded=True ApplyFailed. The transition time is the stored one while the
     stored status already says so: a retry every few seconds must not rewrite the status."""
-    was = next((c for c in stored.get("conditions") or [] if c["type"] == "Degraded"), {})
+    was: dict[str, Any] = next(
+        (c for c in stored.get("conditions") or [] if c["type"] == "Degraded"), {}
+    )
     since = was.get("lastTransitionTime") if was.get("status") == "True" else None
     conditions = []
     for cond in status["conditions"]:

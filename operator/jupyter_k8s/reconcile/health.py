@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..api.workspace import Phase
@@ -69,15 +70,19 @@ def stopped(pods: list[PodView]) -> Health:
 
 
 def running(
-    deployment: DeploymentView | None, pods: list[PodView], volume: PvcView | None = None
+    deployment: DeploymentView | None,
+    pods: list[PodView],
+    volume: PvcView | None = None,
+    node_faults: Mapping[str, str] | None = None,
 ) -> Health:
+    """`node_faults`: why each node that is not Ready is not (see observed.node_fault)."""
     live = [p for p in pods if not p.deleting]
     # Not seen yet counts as pending: the operator has just created it.
     volume_pending = volume is None or volume.phase != "Bound"
     # A claim that binds immediately makes the scheduler call the pod unschedulable until it
     # is bound: that is waiting (_waiting_for_volume). A claim that waits for its first
     # consumer binds only once the pod is scheduled: an unschedulable pod is then the fault.
-    problem = _problem(deployment, live)
+    problem = _problem(deployment, live, node_faults or {})
     if problem is not None:
         reason, message = problem
         return _all(
@@ -142,8 +147,14 @@ def _waiting_for_volume(message: str) -> bool:
     return "unbound immediate persistentvolumeclaims" in message.lower()
 
 
-def _problem(deployment: DeploymentView | None, pods: list[PodView]) -> tuple[str, str] | None:
+def _problem(
+    deployment: DeploymentView | None, pods: list[PodView], node_faults: Mapping[str, str]
+) -> tuple[str, str] | None:
     for pod in pods:
+        fault = node_faults.get(pod.node or "")
+        if fault:
+            # First: on such a node the pod's own state is stale (its kubelet is not reporting).
+            return "NodeNotReady", f"Pod {pod.name} runs on node {pod.node}, which is {fault}"
         if pod.unschedulable and not _waiting_for_volume(pod.unschedulable):
             return "Unschedulable", f"Pod {pod.name} cannot be scheduled: {pod.unschedulable}"
         for container, reason, message in pod.stuck:

@@ -31,6 +31,7 @@ class PodView:
     ready: bool
     unschedulable: str | None  # the scheduler's message
     stuck: tuple[tuple[str, str, str], ...] = field(default=())  # (container, reason, message)
+    node: str | None = None  # where it was scheduled
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,21 @@ def pod_view(body: dict[str, Any]) -> PodView:
         ready=conds.get("Ready", {}).get("status") == "True",
         unschedulable=unschedulable,
         stuck=stuck,
+        node=(body.get("spec") or {}).get("nodeName"),
     )
+
+
+def node_fault(body: dict[str, Any]) -> str | None:
+    """Why a node is not Ready, in the node's own words (None when Ready). A kubelet that stops
+    reporting leaves Ready=Unknown, set by the node lifecycle controller after its grace period."""
+    ready = _conditions(body.get("status") or {}).get("Ready")
+    if ready is None:
+        return "Ready=Unknown: the node has not reported yet"
+    if ready.get("status") == "True":
+        return None
+    reason = ready.get("reason") or "NotReady"
+    message = ready.get("message") or "no message"
+    return f"Ready={ready.get('status')} ({reason}): {message}"
 
 
 def deployment_view(body: dict[str, Any]) -> DeploymentView:

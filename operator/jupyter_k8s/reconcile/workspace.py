@@ -57,6 +57,8 @@ class WorkspaceInputs:
     pvc: PvcView | None = None
     deployment: DeploymentView | None = None
     pods: list[PodView] = field(default_factory=list)
+    # Why the nodes of those pods that are not Ready are not (node name -> the node's words).
+    node_faults: dict[str, str] = field(default_factory=dict)
     # (kind, name) of the optional children that exist now, so stale ones can be removed.
     existing: frozenset[tuple[str, str]] = frozenset()
     # The workspace's proxy secret (None: no key configured; the app then refuses everything).
@@ -155,7 +157,7 @@ def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePla
         if manager_spec is not None:
             apply.append(build_ingress(inp.ref, manager_spec))
         outcome = (
-            health.running(inp.deployment, inp.pods, inp.pvc)
+            health.running(inp.deployment, inp.pods, inp.pvc, inp.node_faults)
             if running
             else health.stopped(inp.pods)
         )
