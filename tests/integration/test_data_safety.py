@@ -1,5 +1,7 @@
 """The data-safety invariant (issue 19): a workspace's volume is the same object through every
-state it can go through; only deleting the workspace deletes it."""
+state it can go through (valid and invalid, running and stopped, its template, profile and
+manager changing or vanishing, the operator restarted with empty caches); only deleting the
+workspace deletes it."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ def test_the_volume_survives_every_transition_and_goes_only_with_the_workspace(
     kubectl: Kubectl, operator: Operator, namespace: str, unique: str
 ) -> None:
     profile, tmpl = f"safe-{unique}", f"safe-tmpl-{unique}"
+    managers = [f"safe-a-{unique}", f"safe-b-{unique}"]
     kubectl.apply(
         {
             "apiVersion": API,
@@ -33,13 +36,19 @@ def test_the_volume_survives_every_transition_and_goes_only_with_the_workspace(
     uid: dict[str, str] = {}
 
     def state(want: str) -> None:
+        last: list[Any] = []
+
         def reached() -> bool:
             ws = kubectl.get("workspace", "keeper", namespace) or {}
+            last[:] = [ws.get("status")]
             seen = ws.get("status", {}).get("observedGeneration") == ws["metadata"]["generation"]
             expected = "False" if want == "Valid" else "True"
             return seen and (condition(ws, want) or {}).get("status") == expected
 
-        eventually(reached, timeout=90, what=f"keeper: {want}")
+        try:
+            eventually(reached, timeout=90, what=f"keeper: {want}")
+        except AssertionError as err:
+            raise AssertionError(f"{err}; its status: {last[0]}") from None
         claims = [
             p for p in kubectl.list("pvc", namespace, f"{LABEL}=keeper")
             if not p["metadata"].get("deletionTimestamp")
@@ -47,6 +56,13 @@ def test_the_volume_survives_every_transition_and_goes_only_with_the_workspace(
         assert len(claims) == 1, [c["metadata"]["name"] for c in claims]
         uid.setdefault("pvc", claims[0]["metadata"]["uid"])
         assert claims[0]["metadata"]["uid"] == uid["pvc"], f"the volume was replaced ({want})"
+
+    def routed(manager: str, want: str) -> None:
+        def reached() -> bool:
+            cond = condition(kubectl.get("workspace", "keeper", namespace), "Routed") or {}
+            return cond.get("status") == want and manager in cond.get("message", "")
+
+        eventually(reached, timeout=60, what=f"keeper: Routed={want} via {manager}")
 
     def patch(spec: dict[str, Any]) -> None:
         kubectl.run(
@@ -92,6 +108,31 @@ def test_the_volume_survives_every_transition_and_goes_only_with_the_workspace(
         patch({"executionProfileRef": None})
         state("Available")
 
+        # Managers: routed through one, moved to another, that one deleted, then none.
+        for manager in managers:
+            kubectl.apply(
+                {
+                    "apiVersion": API,
+                    "kind": "WorkspaceManager",
+                    "metadata": {"name": manager},
+                    "spec": {"domain": f"{manager}.test", "routing": {"mode": "path"}},
+                }
+            )
+        for manager in managers:
+            patch({"managerRef": manager})
+            state("Available")
+            routed(manager, "True")
+            assert kubectl.get("ingress", "ws-keeper", namespace), f"no route via {manager}"
+        kubectl.run("delete", "workspacemanager", managers[1])
+        routed(managers[1], "False")
+        state("Available")
+        patch({"managerRef": None})
+        state("Available")
+        eventually(
+            lambda: kubectl.get("ingress", "ws-keeper", namespace) is None,
+            what="the route gone with the manager reference",
+        )
+
         # The operator killed, and a new one with empty caches.
         operator.proc.kill()
         operator.proc.wait()
@@ -118,3 +159,5 @@ def test_the_volume_survives_every_transition_and_goes_only_with_the_workspace(
         kubectl.run(
             "delete", "workspaceexecutionprofile", profile, "--ignore-not-found", "--wait=false"
         )
+        for manager in managers:
+            kubectl.run("delete", "workspacemanager", manager, "--ignore-not-found")

@@ -62,3 +62,15 @@ def test_a_failing_apply_keeps_the_degraded_transition_time() -> None:
     assert cond["lastTransitionTime"] != "t0"
     again = _degraded_status(planned, first, "Applying the workspace failed: quota")
     assert again == first
+
+
+def test_a_field_no_longer_wanted_is_drift() -> None:
+    # A subset check alone cannot see a dropped field; the applied digest changes instead.
+    from jupyter_k8s.reconcile.drift import APPLIED, stamped
+
+    before = stamped({"metadata": {"name": "x"}, "spec": {"limits": {"cpu": "1", "gpu": "1"}}})
+    after = stamped({"metadata": {"name": "x"}, "spec": {"limits": {"cpu": "1"}}})
+    assert contains(before, {"spec": {"limits": {"cpu": "1"}}})
+    assert not contains(before, after)
+    assert before["metadata"]["annotations"][APPLIED] != after["metadata"]["annotations"][APPLIED]
+    assert contains(after, stamped({"metadata": {"name": "x"}, "spec": {"limits": {"cpu": "1"}}}))

@@ -125,6 +125,8 @@ def test_valid_running_workspace_children() -> None:
         "type": "RuntimeDefault"
     }
     assert pod["automountServiceAccountToken"] is False
+    # Named even without a profile, so that leaving a profile really leaves its account.
+    assert pod["serviceAccountName"] == "default"
     c = pod["containers"][0]
     assert c["securityContext"]["allowPrivilegeEscalation"] is False and c["securityContext"][
         "capabilities"

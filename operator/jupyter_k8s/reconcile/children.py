@@ -180,8 +180,10 @@ def build_deployment(
             {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
         ],
     }
-    if service_account:
-        pod_spec["serviceAccountName"] = service_account
+    # Always named: left out, the server would keep the deprecated `serviceAccount` field it
+    # defaulted from an earlier profile's account, and pods would keep asking for that account
+    # after the profile (and its account) is gone.
+    pod_spec["serviceAccountName"] = service_account or "default"
     labels = ws.labels() | {COMPONENT_LABEL: "workspace"}
     return {
         "apiVersion": "apps/v1",

@@ -1,11 +1,15 @@
 """Does an object in the cluster still carry everything we want it to? (drift detection)
 
 Desired manifests are compared with the live object as a subset: fields the server defaults
-or other controllers add are ignored, quantities compare by value ("0.5" == "500m").
+or other controllers add are ignored, quantities compare by value ("0.5" == "500m"). A subset
+check cannot see a field we stopped wanting (a limit or an annotation dropped): every object
+we apply is therefore stamped with a digest of itself, which changes whenever what we want does.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from ..api.common import quantity_value
@@ -35,3 +39,16 @@ def contains(have: Any, want: Any) -> bool:
             and all(contains(h, w) for h, w in zip(have, want, strict=True))
         )
     return _same_scalar(want, have)
+
+
+# On every object the operator applies: a digest of what it applied (see the module's doc).
+APPLIED = "workspace.jupyter.org/applied"
+
+
+def stamped(obj: dict[str, Any]) -> dict[str, Any]:
+    """`obj` with the digest of its own content in its annotations."""
+    body = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256(body.encode()).hexdigest()[:16]
+    meta = obj["metadata"]
+    annotations = {**(meta.get("annotations") or {}), APPLIED: digest}
+    return {**obj, "metadata": {**meta, "annotations": annotations}}

@@ -10,6 +10,7 @@ from ..api.share import WorkspaceShareSpec
 from .access import share_binding
 from .children import WorkspaceRef
 from .conditions import Cond
+from .drift import stamped
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def plan_share(
         return SharePlan(None, Cond("Active", False, reason, message), recheck)
     who = ", ".join(f"{s.kind} {s.name}" for s in spec.subjects or [])
     return SharePlan(
-        share_binding(workspace, share_name, share_uid, spec),
+        stamped(share_binding(workspace, share_name, share_uid, spec)),
         Cond("Active", True, "Granted", f"{who} may connect to {spec.workspaceName}{until}."),
         recheck,
     )

@@ -21,6 +21,7 @@ from .children import (
     pvc_name,
 )
 from .conditions import Cond, merge_conditions
+from .drift import stamped
 from .identity import identity_objects, service_account_name
 from .observed import DeploymentView, PodView, PvcView
 from .resolve import resolve
@@ -187,7 +188,7 @@ def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePla
     events = []
     if old.get("phase") != outcome.phase.value:
         events.append(_transition_event(outcome))
-    return WorkspacePlan(apply, delete, new_status, changed, events)
+    return WorkspacePlan([stamped(o) for o in apply], delete, new_status, changed, events)
 
 
 def _transition_event(outcome: health.Health) -> Event:
