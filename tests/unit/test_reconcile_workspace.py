@@ -125,8 +125,8 @@ def test_valid_running_workspace_children() -> None:
         "type": "RuntimeDefault"
     }
     assert pod["automountServiceAccountToken"] is False
-    # Named even without a profile, so that leaving a profile really leaves its account.
-    assert pod["serviceAccountName"] == "default"
+    # No account named without a profile: the namespace's default.
+    assert "serviceAccountName" not in pod and "serviceAccount" not in pod
     c = pod["containers"][0]
     assert c["securityContext"]["allowPrivilegeEscalation"] is False and c["securityContext"][
         "capabilities"
@@ -389,3 +389,12 @@ def test_a_pod_on_a_node_that_stopped_reporting_is_degraded_in_the_nodes_words()
         _inputs({}, deployment=READY_DEPLOY, pods=[pod], pvc=BOUND, status=plan.status)
     )
     assert plan.status["phase"] == "Running"
+
+
+def test_leaving_a_profile_leaves_its_account() -> None:
+    # Once pods named a profile's account, they name "default" from then on, in both fields
+    # (the server keeps the deprecated one otherwise, and pods would ask for a deleted account).
+    named = DeploymentView(**{**READY_DEPLOY.__dict__, "service_account": "ws-lab"})
+    plan = plan_workspace(_inputs({}, pvc=BOUND, deployment=named, pods=[READY_POD]))
+    pod = _by_kind(plan.apply)["Deployment"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == pod["serviceAccount"] == "default"

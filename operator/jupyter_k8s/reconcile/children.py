@@ -180,10 +180,12 @@ def build_deployment(
             {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
         ],
     }
-    # Always named: left out, the server would keep the deprecated `serviceAccount` field it
-    # defaulted from an earlier profile's account, and pods would keep asking for that account
-    # after the profile (and its account) is gone.
-    pod_spec["serviceAccountName"] = service_account or "default"
+    if service_account:
+        # The deprecated twin too: the server copies serviceAccountName into it, and a field we
+        # do not own stays when we stop applying serviceAccountName, so pods would keep asking
+        # for a profile's account after the profile (and its account) is gone.
+        pod_spec["serviceAccountName"] = service_account
+        pod_spec["serviceAccount"] = service_account
     labels = ws.labels() | {COMPONENT_LABEL: "workspace"}
     return {
         "apiVersion": "apps/v1",

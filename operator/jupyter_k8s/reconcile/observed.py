@@ -44,6 +44,7 @@ class DeploymentView:
     updated: int
     failure: str | None  # ReplicaFailure / ProgressDeadlineExceeded message
     deleting: bool = False  # being deleted in the foreground: its pods are still stopping
+    service_account: str | None = None  # the account its pods name, if any
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ def node_fault(body: dict[str, Any]) -> str | None:
 
 def deployment_view(body: dict[str, Any]) -> DeploymentView:
     status = body.get("status") or {}
+    pod_spec = ((body.get("spec") or {}).get("template") or {}).get("spec") or {}
     conds = _conditions(status)
     failure = None
     if conds.get("ReplicaFailure", {}).get("status") == "True":
@@ -114,6 +116,7 @@ def deployment_view(body: dict[str, Any]) -> DeploymentView:
         updated=status.get("updatedReplicas", 0),
         failure=failure,
         deleting=bool(body["metadata"].get("deletionTimestamp")),
+        service_account=pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount"),
     )
 
 

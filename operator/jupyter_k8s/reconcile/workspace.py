@@ -134,6 +134,10 @@ def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePla
             identity = identity_objects(inp.ref, inp.profile)
             apply += identity
             service_account = service_account_name(inp.ref.name)
+        elif inp.deployment is not None and inp.deployment.service_account:
+            # Pods that name an account keep naming one: "default" once the profile is gone
+            # (dropping the fields would restart the pod a second time).
+            service_account = "default"
         apply += access_objects(inp.ref, owner, spec.accessType)
         if inp.proxy_secret is not None:
             apply.append(build_proxy_secret(inp.ref, inp.proxy_secret))
