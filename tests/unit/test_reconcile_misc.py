@@ -72,5 +72,5 @@ def test_a_field_no_longer_wanted_is_drift() -> None:
     after = stamped({"metadata": {"name": "x"}, "spec": {"limits": {"cpu": "1"}}})
     assert contains(before, {"spec": {"limits": {"cpu": "1"}}})
     assert not contains(before, after)
-    assert before["metadata"]["annotations"][APPLIED] != after["metadata"]["annotations"][APPLIED]
+    assert before["metadata"]["labels"][APPLIED] != after["metadata"]["labels"][APPLIED]
     assert contains(after, stamped({"metadata": {"name": "x"}, "spec": {"limits": {"cpu": "1"}}}))

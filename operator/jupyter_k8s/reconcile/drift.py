@@ -42,13 +42,14 @@ def contains(have: Any, want: Any) -> bool:
 
 
 # On every object the operator applies: a digest of what it applied (see the module's doc).
+# A label, not an annotation: a Deployment's generation moves with its annotations, and a new
+# generation reads as "rollout in progress" until the controller has looked at it.
 APPLIED = "workspace.jupyter.org/applied"
 
 
 def stamped(obj: dict[str, Any]) -> dict[str, Any]:
-    """`obj` with the digest of its own content in its annotations."""
+    """`obj` with the digest of its own content in its labels."""
     body = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     digest = hashlib.sha256(body.encode()).hexdigest()[:16]
     meta = obj["metadata"]
-    annotations = {**(meta.get("annotations") or {}), APPLIED: digest}
-    return {**obj, "metadata": {**meta, "annotations": annotations}}
+    return {**obj, "metadata": {**meta, "labels": {**(meta.get("labels") or {}), APPLIED: digest}}}
