@@ -86,6 +86,15 @@ def states(kubectl: Kubectl, ns: str) -> dict[str, str]:
     return out
 
 
+def transitions(kubectl: Kubectl, ns: str) -> dict[str, str]:
+    """When each workspace last entered its state: a flip and back, however brief, moves it."""
+    out = {}
+    for ws in kubectl.list("workspaces", ns):
+        want = "Stopped" if ws["spec"].get("desiredStatus") == "Stopped" else "Available"
+        out[ws["metadata"]["name"]] = (condition(ws, want) or {}).get("lastTransitionTime", "")
+    return out
+
+
 def test_an_upgrade_recreates_nothing_and_restarts_nothing(
     kubectl: Kubectl,
     operator: Operator,
@@ -134,7 +143,7 @@ def test_an_upgrade_recreates_nothing_and_restarts_nothing(
             what="the share's grant",
         )
         time.sleep(3)  # let the previous operator finish its writes
-        before = children(kubectl, namespace)
+        before, since = children(kubectl, namespace), transitions(kubectl, namespace)
 
         # Throughout the upgrade, nothing may leave its state even for a moment.
         lapses: list[dict[str, str]] = []
@@ -169,6 +178,7 @@ def test_an_upgrade_recreates_nothing_and_restarts_nothing(
         )
         assert set(after) == set(before), f"new children: {sorted(set(after) - set(before))}"
         assert not lapses, f"a workspace left its state during the upgrade: {lapses[:3]}"
+        assert transitions(kubectl, namespace) == since, "a workspace left its state and came back"
         assert states(kubectl, namespace) == settled
     finally:
         watching = False
