@@ -22,6 +22,7 @@ OAUTH2_LABELS = {
     "app.kubernetes.io/part-of": "jupyter-k8s",
 }
 AUTHZ_NAME = "jupyter-k8s-authz"
+AUTHZ_SIGNOUTS = "jupyter-k8s-authz-signouts"
 AUTHZ_LABELS = {"app.kubernetes.io/name": AUTHZ_NAME, "app.kubernetes.io/part-of": "jupyter-k8s"}
 AUTHZ_PORT = 8081
 CLIENT_ID = "oauth2-proxy"
@@ -132,6 +133,8 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
             {"name": "JK_AUTHZ_USERNAME_PREFIX", "value": args.identity.usernamePrefix},
             {"name": "JK_AUTHZ_GROUPS_PREFIX", "value": args.identity.groupsPrefix},
             proxy_key_env(),
+            # Two replicas: a sign-out served by one reaches the other through this ConfigMap.
+            {"name": "JK_AUTHZ_SIGNOUTS", "value": f"{ops_ns}/{AUTHZ_SIGNOUTS}"},
         ],
         "ports": [{"name": "http", "containerPort": AUTHZ_PORT}],
         "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}},
@@ -205,12 +208,49 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
             },
             "subjects": [{"kind": "ServiceAccount", "name": AUTHZ_NAME, "namespace": ops_ns}],
         },
+        # The replicas' shared sign-outs: read and written by them, by this one name only.
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": AUTHZ_SIGNOUTS, "namespace": ops_ns, "labels": AUTHZ_LABELS},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": AUTHZ_NAME, "namespace": ops_ns, "labels": AUTHZ_LABELS},
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["configmaps"],
+                    "resourceNames": [AUTHZ_SIGNOUTS],
+                    "verbs": ["get", "patch"],
+                }
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": AUTHZ_NAME, "namespace": ops_ns, "labels": AUTHZ_LABELS},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": AUTHZ_NAME,
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": AUTHZ_NAME, "namespace": ops_ns}],
+        },
+        # A drain or an upgrade keeps one replica answering the proxy.
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": AUTHZ_NAME, "namespace": ops_ns, "labels": AUTHZ_LABELS},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": AUTHZ_LABELS}},
+        },
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": {"name": AUTHZ_NAME, "namespace": ops_ns, "labels": AUTHZ_LABELS},
             "spec": {
-                "replicas": 1,
+                "replicas": 2,
                 "selector": {"matchLabels": AUTHZ_LABELS},
                 "template": {
                     "metadata": {"labels": AUTHZ_LABELS},

@@ -378,6 +378,15 @@ def test_the_idp_session_stays_on_the_authentication_host(kind_stack: list[Decla
         ]["template"]["spec"]["containers"][0]["env"]
     }
     assert env["JK_AUTHZ_AUTH_HOST"] == "auth.ws.example.com"
+    # Two stateless replicas sharing sign-outs through one ConfigMap, touched by name only.
+    authz = named(kind_stack, "Deployment", "jupyter-k8s-authz", "jupyter-k8s-system")
+    assert authz.inputs["spec"]["replicas"] == 2
+    assert env["JK_AUTHZ_SIGNOUTS"] == "jupyter-k8s-system/jupyter-k8s-authz-signouts"
+    named(kind_stack, "ConfigMap", "jupyter-k8s-authz-signouts", "jupyter-k8s-system")
+    named(kind_stack, "PodDisruptionBudget", "jupyter-k8s-authz", "jupyter-k8s-system")
+    (rule,) = named(kind_stack, "Role", "jupyter-k8s-authz", "jupyter-k8s-system").inputs["rules"]
+    assert rule["resourceNames"] == ["jupyter-k8s-authz-signouts"]
+    assert rule["verbs"] == ["get", "patch"]
     route = named(kind_stack, "Ingress", "jupyter-k8s-authz", "jupyter-k8s-system").inputs["spec"]
     assert route["rules"][0]["host"] == "auth.ws.example.com"
     assert route["rules"][0]["http"]["paths"][0]["path"] == "/_jk"

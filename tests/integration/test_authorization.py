@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -479,3 +480,59 @@ def test_signing_out_ends_the_workspace_sessions(confined: Authz, owned: str) ->
     status, headers, _ = _call(confined.port, "/_jk/sign_out", alice_idp)
     assert status == 302 and headers["Location"].startswith("/oauth2/sign_out")
     assert _forward(confined, host, "/api/contents", session)[0] == 401
+
+
+def test_a_sign_out_on_one_replica_ends_the_sessions_on_the_other(
+    kubectl: Kubectl, authz: Authz, owned: str, tmp_path: Any
+) -> None:
+    """Two replicas share sign-outs through a ConfigMap (JK_AUTHZ_SIGNOUTS), read every
+    JK_AUTHZ_SIGNOUTS_SECONDS (default 2 s): that is the bound after which the other replica
+    refuses the signed-out sessions."""
+    configmap = f"authz-signouts-{os.getpid()}"
+    kubectl.apply(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": configmap}}, "default"
+    )
+    shared = {
+        "JK_AUTHZ_AUTH_HOST": f"auth.{authz.domain}",
+        "JK_AUTHZ_SIGNOUTS": f"default/{configmap}",
+    }
+    a, proc_a = start_authz(kubectl, authz.idp, authz.domain, tmp_path / "a.log", **shared)
+    b, proc_b = start_authz(kubectl, authz.idp, authz.domain, tmp_path / "b.log", **shared)
+    try:
+        host = f"lab--{owned}.{authz.domain}"
+        alice_idp = authz.idp.login("c-alice-replicas", "alice")
+        session = _browse_in(a, alice_idp, host)
+        # Stateless: a session handed out by one replica is good on the other.
+        assert _forward(b, host, "/api/contents", session)[0] == 200
+        status, _, _ = _call(a.port, "/_jk/sign_out", alice_idp)
+        signed_out = time.monotonic()
+        assert status == 302
+        assert _forward(a, host, "/api/contents", session)[0] == 401
+        eventually(
+            lambda: _forward(b, host, "/api/contents", session)[0] == 401,
+            timeout=10,
+            interval=0.1,
+            what="the other replica to refuse the signed-out session",
+        )
+        took = time.monotonic() - signed_out
+        print(f"\nsign-out on one replica -> refused on the other: {took:.2f}s")
+        assert took <= 4, took
+        # The record names the IdP session by a digest only, never the cookie.
+        data = (kubectl.get("configmap", configmap, "default") or {}).get("data") or {}
+        assert len(data) == 1 and "c-alice-replicas" not in json.dumps(data)
+        # A replica started later learns it too.
+        c, proc_c = start_authz(kubectl, authz.idp, authz.domain, tmp_path / "c.log", **shared)
+        try:
+            eventually(
+                lambda: _forward(c, host, "/api/contents", session)[0] == 401,
+                timeout=10,
+                what="a new replica to refuse the signed-out session",
+            )
+        finally:
+            proc_c.terminate()
+            proc_c.wait(10)
+    finally:
+        for proc in (proc_a, proc_b):
+            proc.terminate()
+            proc.wait(10)
+        kubectl.run("delete", "configmap", configmap, "-n", "default", "--ignore-not-found")

@@ -31,7 +31,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from ..api import API_VERSION, GROUP
-from ..kube import Kube
+from ..kube import Kube, KubeError
 from ..kube.client import load_api_client, object_path
 from ..proxy_secret import HEADER, load_key, workspace_secret
 from . import pages, sessions
@@ -45,6 +45,7 @@ from .decide import (
     route_prefix,
     target,
 )
+from .signouts import SharedSignOuts
 
 log = logging.getLogger("jupyter_k8s.authz")
 
@@ -72,6 +73,10 @@ class AuthzSettings:
     groups_prefix: str = ""
     cache_seconds: float = 5.0
     managers_seconds: float = 30.0
+    # "<namespace>/<name>" of the ConfigMap through which replicas share sign-outs (None: this
+    # replica's memory only, right for one replica), and how often it is read.
+    signouts: str | None = None
+    signouts_seconds: float = 2.0
     addr: str = "0.0.0.0"  # noqa: S104 - the proxy calls it from another pod
     port: int = 8081
 
@@ -89,6 +94,8 @@ class AuthzSettings:
             username_prefix=os.environ.get("JK_AUTHZ_USERNAME_PREFIX", ""),
             groups_prefix=os.environ.get("JK_AUTHZ_GROUPS_PREFIX", ""),
             cache_seconds=float(os.environ.get("JK_AUTHZ_CACHE_SECONDS", "5")),
+            signouts=os.environ.get("JK_AUTHZ_SIGNOUTS") or None,
+            signouts_seconds=float(os.environ.get("JK_AUTHZ_SIGNOUTS_SECONDS", "2")),
             addr=os.environ.get("JK_AUTHZ_ADDR", "0.0.0.0"),  # noqa: S104
             port=int(os.environ.get("JK_AUTHZ_PORT", "8081")),
         )
@@ -110,10 +117,27 @@ class Authorizer:
         self.decisions = TTLCache(self.settings.cache_seconds)
         self.uids: TTLCache[str] = TTLCache(60)
         self.phases: TTLCache[str] = TTLCache(2)
-        # Signed-out IdP sessions (by id): their workspace sessions end at once. In memory:
-        # with several replicas, a sign-out reaches the replica that served it (documented).
+        # Signed-out IdP sessions (by id): their workspace sessions end at once on this replica,
+        # and on the others once they read the shared sign-outs (signouts.py).
         self.revoked: TTLCache[bool] = TTLCache(sessions.SESSION_SECONDS, size=100000)
         self.session_key = sessions.session_key(self.key or b"")
+        self.shared = (
+            SharedSignOuts.parse(self.kube, self.settings.signouts)
+            if self.settings.signouts
+            else None
+        )
+
+    async def follow_signouts(self) -> None:
+        """Forever: take in the sign-outs other replicas served."""
+        if self.shared is None:
+            return
+        while True:
+            try:
+                for sid in await asyncio.to_thread(self.shared.load):
+                    self.revoked.put(sid, True)
+            except Exception as err:  # a transport fault must not end the loop
+                log.warning("reading the shared sign-outs failed: %s", err)
+            await asyncio.sleep(self.settings.signouts_seconds)
 
     async def identity(self, request: web.Request, cookies: bool = True) -> Identity | None:
         """Who the session (or bearer token) belongs to, according to oauth2-proxy."""
@@ -347,7 +371,16 @@ class Authorizer:
         """End every workspace session of this sign-in, then oauth2-proxy's own session."""
         idp = request.cookies.get(self._idp_cookie(request))
         if idp:
-            self.revoked.put(sessions.sid_of(idp), True)
+            sid = sessions.sid_of(idp)
+            self.revoked.put(sid, True)
+            if self.shared is not None:
+                try:
+                    until = time.time() + sessions.SESSION_SECONDS
+                    await asyncio.to_thread(self.shared.record, sid, until)
+                except KubeError as err:
+                    # Still signed out here; the other replicas learn it only from the IdP
+                    # session's own end. Said loudly: it is a configuration fault.
+                    log.error("sign-out not shared with the other replicas: %s", err)
         done = quote(f"https://{self.settings.auth_host}/_jk/signed-out", safe="")
         raise web.HTTPFound(f"/oauth2/sign_out?rd={done}")
 
@@ -364,10 +397,15 @@ class Authorizer:
 def build_app(authorizer: Authorizer) -> web.Application:
     app = web.Application()
 
+    follower: list[asyncio.Task[None]] = []
+
     async def on_startup(_: web.Application) -> None:
         authorizer.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+        follower.append(asyncio.create_task(authorizer.follow_signouts()))
 
     async def on_cleanup(_: web.Application) -> None:
+        for task in follower:
+            task.cancel()
         if authorizer.session is not None:
             await authorizer.session.close()
 

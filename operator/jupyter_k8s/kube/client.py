@@ -25,6 +25,7 @@ PLURALS = {
     "PersistentVolumeClaim": "persistentvolumeclaims",
     "Service": "services",
     "Secret": "secrets",
+    "ConfigMap": "configmaps",
     "ServiceAccount": "serviceaccounts",
     "Event": "events",
     "Namespace": "namespaces",
