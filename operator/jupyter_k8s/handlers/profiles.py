@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -17,6 +18,7 @@ from .missed import live_workspace
 from .runtime import Runtime, runtime
 
 log = logging.getLogger(__name__)
+PROFILE_COUNT_DELAY = 1.0  # seconds: how stale a profile's workspaceCount may be
 
 
 async def sync_profile(rt: Runtime, idx: Indexes, name: str) -> None:
@@ -30,6 +32,23 @@ async def sync_profile(rt: Runtime, idx: Indexes, name: str) -> None:
 
 
 async def sync_all_profiles(rt: Runtime, idx: Indexes) -> None:
+    """Soon, once: counting walks every workspace for every profile, and a burst of workspace
+    events (hundreds created at once) must cost one count, not one per event."""
+    if rt.profiles_due:
+        return
+    rt.profiles_due = True
+    loop = asyncio.get_running_loop()
+
+    def fire() -> None:
+        rt.profiles_due = False
+        task = asyncio.ensure_future(_sync_all(rt, idx))
+        rt.tasks.add(task)
+        task.add_done_callback(rt.tasks.discard)
+
+    loop.call_later(PROFILE_COUNT_DELAY, fire)
+
+
+async def _sync_all(rt: Runtime, idx: Indexes) -> None:
     for name in list(idx.profiles):
         await sync_profile(rt, idx, name)
 

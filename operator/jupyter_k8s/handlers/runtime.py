@@ -79,6 +79,8 @@ class Runtime:
     # False on a standby replica (leader election): handlers run, indexes stay warm, nothing
     # is reconciled or written.
     leading: bool = True
+    # A count of every profile's workspaces is scheduled (handlers/profiles.py).
+    profiles_due: bool = False
     # Each node's readiness as last seen (None: Ready), to act only when it changes.
     node_faults: dict[str, str | None] = field(default_factory=dict)
 

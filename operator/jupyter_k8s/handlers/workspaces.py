@@ -304,7 +304,10 @@ async def _child_event(kw: dict[str, Any]) -> None:
         # A child of a workspace we think is alive vanished: deleted by hand, or by the
         # garbage collector because its owner is gone and we missed that. One GET tells.
         alive = ws is not None and not ws["metadata"].get("deletionTimestamp")
-        if alive and not await check_still_there(rt, idx, key):
+        # Pods come and go with every stop and rollout, and are never the operator's own
+        # objects (the garbage collector reaches them through their ReplicaSet): no GET.
+        ours = kw["body"].get("kind") != "Pod"
+        if alive and ours and not await check_still_there(rt, idx, key):
             return
     await trigger(
         runtime(kw["memo"]), Indexes.of(kw), kw["namespace"], kw["labels"][WORKSPACE_LABEL]
