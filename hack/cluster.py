@@ -545,23 +545,17 @@ def _nodes_ready(bins: dict[str, Path]) -> bool:
     return all(ready.get(name) == "True" for name, *_ in NODES)
 
 
-def _default_sa(bins: dict[str, Path]) -> bool:
-    res = subprocess.run(
-        [
-            str(bins["kubectl"]),
-            f"--kubeconfig={STATE / 'kubeconfig'}",
-            "get",
-            "sa",
-            "default",
-            "-n",
-            "default",
-            "-o",
-            "name",
-        ],
+def _try_kubectl(bins: dict[str, Path], *args: str) -> subprocess.CompletedProcess[str]:
+    """kubectl on the cluster's kubeconfig, for polling: never raises, output captured."""
+    return subprocess.run(
+        [str(bins["kubectl"]), f"--kubeconfig={STATE / 'kubeconfig'}", *args],
         capture_output=True,
         text=True,
     )
-    return res.returncode == 0
+
+
+def _default_sa(bins: dict[str, Path]) -> bool:
+    return _try_kubectl(bins, "get", "sa", "default", "-n", "default", "-o", "name").returncode == 0
 
 
 def stop_extras() -> int:
@@ -677,20 +671,10 @@ def restart(name: str) -> int:
 
 
 def _controllers_authorized(bins: dict[str, Path]) -> bool:
-    res = subprocess.run(
-        [
-            str(bins["kubectl"]),
-            f"--kubeconfig={STATE / 'kubeconfig'}",
-            "auth",
-            "can-i",
-            "watch",
-            "deployments",
-            "--all-namespaces",
-            "--as=system:kube-controller-manager",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    res = _try_kubectl(
+        bins, "auth", "can-i", "watch", "deployments", "--all-namespaces",
+        "--as=system:kube-controller-manager",
+    )  # fmt: skip
     return res.stdout.strip() == "yes"
 
 
