@@ -21,15 +21,6 @@ from jupyter_k8s.api.manager import HOSTNAME, RoutingMode
 from . import images
 
 NAMESPACE = "jupyter-k8s"
-# Secrets generated once by infra/cli.py when absent (pulumi config set --secret to choose them).
-GENERATED_SECRETS = (
-    "oauth2ProxyCookieSecret",
-    "oauth2ProxyClientSecret",
-    "tlsCertificate",
-    "tlsKey",
-    # Without it workspace apps get no proxy secret and refuse every request.
-    "proxySecretKey",
-)
 
 
 class Mode(StrEnum):

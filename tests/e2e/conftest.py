@@ -152,6 +152,8 @@ def guided(kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         started = stack.started = time.monotonic()
         out = stack.pulumi("up")
         assert "up: succeeded" in out
+        # No secret was configured: the program generated them into its (encrypted) state.
+        assert "secure" not in config_file.read_text(), "secrets written to the stack's config"
         for ns, name in PLATFORM:
             eventually(
                 lambda n=ns, d=name: ready(kubectl, n, d),

@@ -76,12 +76,16 @@ def sign_in(page: Any, email: str) -> None:
 def landed(page: Any, target: str) -> str:
     """Open `target` and say where the browser ended: "lab", "forbidden", "stopped" or "login"."""
     page.goto(target)
-    (
-        page.locator("#jp-main-dock-panel")
-        .or_(page.get_by_text(FORBIDDEN))
-        .or_(page.get_by_text("This workspace is stopped"))
-        .or_(page.locator("#login"))
-    ).first.wait_for(timeout=60000)
+    try:
+        (
+            page.locator("#jp-main-dock-panel")
+            .or_(page.get_by_text(FORBIDDEN))
+            .or_(page.get_by_text("This workspace is stopped"))
+            .or_(page.locator("#login"))
+        ).first.wait_for(timeout=60000)
+    except Exception as err:
+        text = page.locator("body").inner_text(timeout=5000)[:500]
+        raise AssertionError(f"{target} landed on {page.url}: {text!r}") from err
     if page.locator("#jp-main-dock-panel").count():
         return "lab"
     if page.locator("#login").count():

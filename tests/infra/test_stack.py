@@ -11,6 +11,7 @@ from infra import images
 from infra.config import ConfigError, parse
 from jupyter_k8s.deploy.settings import WEBHOOK_CONFIGURATION
 
+from .stack import SECRETS as SECRETS_GIVEN
 from .stack import Declared, customized, declare, guided, named, of_kind, pod_specs
 
 SECRET_SIG, SECRET_VALUE = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
@@ -252,14 +253,43 @@ def test_bad_configuration_names_the_key_and_the_fix(raw: dict, message: str) ->
     assert message in str(info.value)
 
 
-def test_missing_generated_secret_says_how_to_get_it() -> None:
+def test_half_a_tls_pair_says_what_is_missing() -> None:
     raw = guided()
     del raw["tlsKey"]
     with pytest.raises(
         ConfigError,
-        match=r"jupyter-k8s:tlsKey is missing; `make deploy` / `make preview` generate it once",
+        match=r"jupyter-k8s:tlsKey is missing: a certificate and its key go together",
     ):
         declare(raw)
+
+
+def test_no_secret_in_the_config_still_declares_the_whole_platform() -> None:
+    # What a plain `pulumi up` on a new stack does: the program generates what is not set.
+    raw = {k: v for k, v in guided().items() if k not in SECRETS_GIVEN}
+    stack = declare(raw)
+    assert _components(stack) == set(GUIDED_COMPONENTS)
+    generated = [r for r in stack if r.typ == "pulumi-python:dynamic:Resource"]
+    assert sorted(r.name for r in generated) == ["platform-keys", "platform-tls"]
+    assert named(stack, "Deployment", "jupyter-k8s-authz", "jupyter-k8s-system")
+    secrets = {s.inputs["metadata"]["name"]: s for s in of_kind(stack, "Secret")}
+    assert set(secrets) == {
+        "traefik-default-cert",
+        "oauth2-proxy",
+        "dex-config",
+        "jupyter-k8s-proxy-key",
+    }
+    for secret in secrets.values():
+        assert secret.inputs["stringData"].get(SECRET_SIG) == SECRET_VALUE, secret.name
+    # Chosen values win over generated ones; nothing is generated when all are chosen.
+    assert not [r for r in declare(guided()) if r.typ == "pulumi-python:dynamic:Resource"]
+    only_tls = {k: v for k, v in guided().items() if k not in ("tlsCertificate", "tlsKey")}
+    made = [r.name for r in declare(only_tls) if r.typ == "pulumi-python:dynamic:Resource"]
+    assert made == ["platform-tls"]
+
+
+def test_customized_mode_generates_only_the_operators_key() -> None:
+    made = [r.name for r in declare(customized()) if r.typ == "pulumi-python:dynamic:Resource"]
+    assert made == ["platform-keys"]
 
 
 def test_dev_stack_file_is_valid() -> None:
