@@ -486,8 +486,8 @@ def test_a_sign_out_on_one_replica_ends_the_sessions_on_the_other(
     kubectl: Kubectl, authz: Authz, owned: str, tmp_path: Any
 ) -> None:
     """Two replicas share sign-outs through a ConfigMap (JK_AUTHZ_SIGNOUTS), read every
-    JK_AUTHZ_SIGNOUTS_SECONDS (default 2 s): that is the bound after which the other replica
-    refuses the signed-out sessions."""
+    JK_AUTHZ_SIGNOUTS_SECONDS (default 2 s); the sign-out answers after that interval (and a
+    second), so when the user sees "You are signed out" it holds on every replica."""
     configmap = f"authz-signouts-{os.getpid()}"
     kubectl.apply(
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": configmap}}, "default"
@@ -504,19 +504,15 @@ def test_a_sign_out_on_one_replica_ends_the_sessions_on_the_other(
         session = _browse_in(a, alice_idp, host)
         # Stateless: a session handed out by one replica is good on the other.
         assert _forward(b, host, "/api/contents", session)[0] == 200
+        asked = time.monotonic()
         status, _, _ = _call(a.port, "/_jk/sign_out", alice_idp)
-        signed_out = time.monotonic()
+        took = time.monotonic() - asked
         assert status == 302
+        # The answer comes once every replica has read the sign-out: refused on both at once.
         assert _forward(a, host, "/api/contents", session)[0] == 401
-        eventually(
-            lambda: _forward(b, host, "/api/contents", session)[0] == 401,
-            timeout=10,
-            interval=0.1,
-            what="the other replica to refuse the signed-out session",
-        )
-        took = time.monotonic() - signed_out
-        print(f"\nsign-out on one replica -> refused on the other: {took:.2f}s")
-        assert took <= 4, took
+        assert _forward(b, host, "/api/contents", session)[0] == 401
+        print(f"\nsign-out answered (every replica knows) in {took:.2f}s")
+        assert took <= 5, took
         # The record names the IdP session by a digest only, never the cookie.
         data = (kubectl.get("configmap", configmap, "default") or {}).get("data") or {}
         assert len(data) == 1 and "c-alice-replicas" not in json.dumps(data)

@@ -377,6 +377,9 @@ class Authorizer:
                 try:
                     until = time.time() + sessions.SESSION_SECONDS
                     await asyncio.to_thread(self.shared.record, sid, until)
+                    # Every replica reads the record within one interval: "You are signed out"
+                    # shows only once that is over, so it is true on all of them.
+                    await asyncio.sleep(self.settings.signouts_seconds + 1.0)
                 except KubeError as err:
                     # Still signed out here; the other replicas learn it only from the IdP
                     # session's own end. Said loudly: it is a configuration fault.
