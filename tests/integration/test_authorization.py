@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from jupyter_k8s.reconcile.access import share_binding_name
 from tests.support.fake_oauth2_proxy import FakeOAuth2Proxy
 from tests.support.fixtures import (
     PROXY_KEY,
@@ -532,3 +533,28 @@ def test_a_sign_out_on_one_replica_ends_the_sessions_on_the_other(
             proc.terminate()
             proc.wait(10)
         kubectl.run("delete", "configmap", configmap, "-n", "default", "--ignore-not-found")
+
+
+def test_a_refusal_is_not_cached_so_a_new_share_works_at_once(
+    kubectl: Kubectl, authz: Authz, owned: str, tmp_path: Any
+) -> None:
+    """Grants are cached (here 60 s), refusals never: otherwise a replica that refused bob a
+    moment ago would go on refusing after a share, while another replica lets him in."""
+    svc, proc = start_authz(
+        kubectl, authz.idp, authz.domain, tmp_path / "authz.log", JK_AUTHZ_CACHE_SECONDS="60"
+    )
+    try:
+        bob = authz.idp.login("t-bob-cache", "bob")
+        assert svc.ask(owned, "lab", bob)[0] == 403
+        _share(kubectl, owned, "bob-now", [{"kind": "User", "name": "bob"}])
+        eventually(
+            lambda: kubectl.get("rolebinding", share_binding_name("bob-now"), owned),
+            what="the share's grant",
+        )
+        granted = time.monotonic()
+        eventually(lambda: svc.ask(owned, "lab", bob)[0] == 200, timeout=10, what="bob let in")
+        assert time.monotonic() - granted < 5  # far below the 60 s a cached refusal would last
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        kubectl.run("delete", "workspaceshare", "bob-now", "-n", owned, "--ignore-not-found")

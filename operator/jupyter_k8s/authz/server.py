@@ -211,7 +211,11 @@ class Authorizer:
             namespace,
             name,
         )
-        self.decisions.put(key, ok)
+        if ok:
+            # Only grants are cached. A cached refusal would outlive a share or Public on this
+            # replica while another already lets the user in: the app's page would load from
+            # one replica and its scripts be refused by the other.
+            self.decisions.put(key, True)
         return bool(ok)
 
     async def handle(self, request: web.Request) -> web.Response:
