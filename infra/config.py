@@ -23,6 +23,15 @@ from . import images
 NAMESPACE = "jupyter-k8s"
 
 
+class Misconfigured(ValueError):
+    """A model-level problem (several keys together), raised from a model validator: `key` is
+    the key to change, relative to the model that raised it, and `fix` what to run."""
+
+    def __init__(self, key: str, problem: str, fix: str) -> None:
+        super().__init__(problem)
+        self.key, self.problem, self.fix = key, problem, fix
+
+
 class Mode(StrEnum):
     GUIDED = "guided"
     CUSTOMIZED = "customized"
@@ -138,15 +147,21 @@ class Team(Strict):
     @model_validator(mode="after")
     def _someone(self) -> Team:
         if not self.users and not self.groups:
-            raise ValueError(f"team {self.name!r} needs users or groups")
+            raise Misconfigured(
+                "users",
+                f"team {self.name!r} needs users or groups",
+                "add one: pulumi config set --path '{key}[0]' <IdP user name> (or set groups)",
+            )
         if (
             self.defaultTemplate
             and self.allowedTemplates
             and self.defaultTemplate not in self.allowedTemplates
         ):
-            raise ValueError(
+            raise Misconfigured(
+                "defaultTemplate",
                 f"team {self.name!r}: defaultTemplate {self.defaultTemplate!r} is not one of "
-                "its allowedTemplates"
+                "its allowedTemplates",
+                "pick one of them: pulumi config set --path '{key}' <template>",
             )
         return self
 
@@ -191,29 +206,46 @@ class StackConfig(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> StackConfig:
         if self.mode == Mode.CUSTOMIZED and self.customized is None:
-            raise ValueError(
+            raise Misconfigured(
+                "customized",
                 "customized mode needs the 'customized' object: ingressClassName, authUrl, "
-                "signInUrl (your proxy and authentication)"
+                "signInUrl (your proxy and authentication)",
+                "set them: pulumi config set --path '{key}.ingressClassName' <class> (and "
+                "'{key}.authUrl', '{key}.signInUrl')",
             )
         if self.mode == Mode.GUIDED:
             if self.customized is not None:
-                raise ValueError("'customized' is only read in customized mode: remove it")
+                raise Misconfigured(
+                    "customized",
+                    "'customized' is only read in customized mode",
+                    "remove it: pulumi config rm '{key}' (or set mode to customized)",
+                )
             if not (self.dex.staticUsers or self.dex.github or self.dex.oidc):
-                raise ValueError(
-                    "guided mode needs a way to sign in: set dex.staticUsers (local/kind), "
-                    "dex.github or dex.oidc"
+                raise Misconfigured(
+                    "dex",
+                    "guided mode needs a way to sign in: dex.staticUsers (local/kind), "
+                    "dex.github or dex.oidc",
+                    "set one: pulumi config set --path '{key}.github.clientId' <id> (or "
+                    "'{key}.oidc.issuer', or '{key}.staticUsers[0].email' on local/kind)",
                 )
             if (
                 self.target == Target.EKS
                 and self.dex.staticUsers
                 and not (self.dex.github or self.dex.oidc)
             ):
-                raise ValueError(
-                    "static users are for local/kind only: on EKS set dex.github or dex.oidc"
+                raise Misconfigured(
+                    "dex.staticUsers",
+                    "static users are for local/kind only",
+                    "remove them: pulumi config rm --path '{key}', and set dex.github or dex.oidc",
                 )
         names = [t.name for t in self.teams]
         if len(names) != len(set(names)):
-            raise ValueError("team names must be unique")
+            dup = next(n for n in names if names.count(n) > 1)
+            raise Misconfigured(
+                "teams",
+                f"team names must be unique: {dup!r} is used twice",
+                "rename one: pulumi config set --path '{key}[<index>].name' <name>",
+            )
         return self
 
 
@@ -251,9 +283,24 @@ def _raw_config() -> dict[str, Any]:
     return out
 
 
+def _path(loc: tuple[int | str, ...]) -> str:
+    """A location as `pulumi config set --path` writes it: teams[0].users[1]."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f"{'.' if out else ''}{part}"
+    return out
+
+
 def _format(err: ValidationError) -> str:
     first = err.errors()[0]
-    path = ".".join(str(p) for p in first["loc"]) or "(stack)"
+    more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    problem = (first.get("ctx") or {}).get("error")
+    path = _path(first["loc"])
+    if isinstance(problem, Misconfigured):
+        # Raised by a model: its own key, under where that model sits.
+        key = f"{NAMESPACE}:{'.'.join(p for p in (path, problem.key) if p)}"
+        fix = problem.fix.replace("{key}", key)
+        return f"configuration key {key}: {problem.problem}; {fix}{more}"
     key = f"{NAMESPACE}:{path}"
     kind = first["type"]
     if kind == "missing":
@@ -262,7 +309,6 @@ def _format(err: ValidationError) -> str:
         fix = f"remove it or fix its spelling: pulumi config rm --path '{key}'"
     else:
         fix = f"fix it: pulumi config set --path '{key}' <value>"
-    more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
     return f"configuration key {key}: {first['msg']}; {fix}{more}"
 
 

@@ -233,9 +233,49 @@ def test_rbac_has_no_wildcards(kind_stack: list[Declared]) -> None:
             {**guided(), "target": "gke"},
             "jupyter-k8s:target: Input should be 'local', 'kind' or 'eks'",
         ),
-        ({**customized(), "customized": None}, "customized mode needs the 'customized' object"),
-        ({**guided(), "dex": {}}, "guided mode needs a way to sign in"),
-        ({**guided(), "teams": [{"name": "Team A", "users": ["x"]}]}, "jupyter-k8s:teams.0.name"),
+        (
+            {**customized(), "customized": None},
+            "configuration key jupyter-k8s:customized: customized mode needs the 'customized' "
+            "object: ingressClassName, authUrl, signInUrl (your proxy and authentication); set "
+            "them: pulumi config set --path 'jupyter-k8s:customized.ingressClassName' <class>",
+        ),
+        (
+            {**guided(), "customized": customized()["customized"]},
+            "configuration key jupyter-k8s:customized: 'customized' is only read in customized "
+            "mode; remove it: pulumi config rm 'jupyter-k8s:customized'",
+        ),
+        (
+            {**guided(), "dex": {}},
+            "configuration key jupyter-k8s:dex: guided mode needs a way to sign in",
+        ),
+        (
+            {**guided(), "teams": [{"name": "Team A", "users": ["x"]}]},
+            "configuration key jupyter-k8s:teams[0].name: String should match pattern",
+        ),
+        (
+            {**guided(), "teams": [{"name": "a", "users": ["x"]}, {"name": "a", "groups": ["g"]}]},
+            "configuration key jupyter-k8s:teams: team names must be unique: 'a' is used twice",
+        ),
+        (
+            {**guided(), "teams": [{"name": "a"}]},
+            "configuration key jupyter-k8s:teams[0].users: team 'a' needs users or groups; add "
+            "one: pulumi config set --path 'jupyter-k8s:teams[0].users[0]'",
+        ),
+        (
+            {
+                **guided(),
+                "teams": [
+                    {
+                        "name": "a",
+                        "users": ["x"],
+                        "allowedTemplates": ["t1"],
+                        "defaultTemplate": "t2",
+                    }
+                ],
+            },
+            "configuration key jupyter-k8s:teams[0].defaultTemplate: team 'a': defaultTemplate "
+            "'t2' is not one of its allowedTemplates; pick one of them",
+        ),
         (
             {
                 **guided("eks"),
@@ -243,7 +283,8 @@ def test_rbac_has_no_wildcards(kind_stack: list[Declared]) -> None:
                     "staticUsers": [{"email": "a@b.c", "username": "a", "passwordHash": "$2b$x"}]
                 },
             },
-            "static users are for local/kind only",
+            "configuration key jupyter-k8s:dex.staticUsers: static users are for local/kind only;"
+            " remove them: pulumi config rm --path 'jupyter-k8s:dex.staticUsers'",
         ),
     ],
 )
@@ -466,3 +507,12 @@ def test_local_platform_images_and_the_real_node(tmp_path: object) -> None:
 
     assert node.REAL_NODE_NAMESPACE_ANNOTATIONS == REAL_NODE_ANNOTATIONS
     assert {ref for ref, _ in hack_images.PLATFORM.values()} == set(images.LOCAL.values())
+
+
+def test_every_model_level_error_names_its_key() -> None:
+    # A bare ValueError from a model validator has no location: the message would name no key.
+    import inspect
+
+    import infra.config
+
+    assert "raise ValueError" not in inspect.getsource(infra.config)
