@@ -103,6 +103,13 @@ test-unit: $(SETUP_STAMP) ## Unit tests only (no cluster).
 test-integration: $(SETUP_STAMP) tools-cluster ## Integration tests (starts the local cluster if needed).
 	$(PY) -m pytest tests/integration
 
+.PHONY: test-chaos
+test-chaos: $(SETUP_STAMP) tools-cluster ## The fault-injection tests at the size make test runs them (kills, restarts, kubelet, upgrade, failover).
+	$(PY) -m pytest -rP tests/integration/test_chaos.py tests/integration/test_leader_election.py \
+	  tests/integration/test_missed_deletions.py tests/integration/test_one_volume_one_pod.py \
+	  tests/integration/test_data_safety.py tests/integration/test_upgrade.py \
+	  "tests/integration/test_real_node.py::test_a_stopped_kubelet_degrades_its_workspaces_until_it_is_back"
+
 .PHONY: fuzz
 fuzz: $(SETUP_STAMP) tools-cluster ## Hostile specs, N per kind (default 200), random seed (printed; JK_FUZZ_SEED=... repeats it).
 	@seed=$${JK_FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
