@@ -64,8 +64,18 @@ manifests: $(SETUP_STAMP) ## Generate crds/ from the API models.
 build-installer: manifests ## Write dist/install.yaml (CRDs, RBAC, Deployment) for IMG.
 	$(PY) -m jupyter_k8s.deploy installer dist/install.yaml --image $(IMG)
 
+.PHONY: helm-generate
+helm-generate: $(SETUP_STAMP) ## Write dist/chart (the Helm chart) from the same objects as dist/install.yaml.
+	$(PY) -m jupyter_k8s.deploy chart dist/chart
+
+.PHONY: helm-test
+helm-test: $(SETUP_STAMP) tools-cluster ## helm lint, rendered variants against the API server, install + sample workspace + uninstall.
+	@$(TOOLS) build helm
+	@$(IMAGES) build
+	$(PY) -m pytest -rP tests/helm
+
 .PHONY: build
-build: manifests build-installer ## Generate everything and byte-compile the package.
+build: manifests build-installer helm-generate ## Generate everything and byte-compile the package.
 	$(PY) -m compileall -q operator/jupyter_k8s infra
 
 .PHONY: lint
@@ -89,7 +99,7 @@ test: ## Every tier: unit, images, stack (mocks), e2e and integration against th
 	@JK_TIMINGS=$(TIMINGS) $(TOOLS) timed venv -- $(MAKE) --no-print-directory setup
 	@JK_TIMINGS=$(TIMINGS) $(TOOLS) build all
 	@JK_TIMINGS=$(TIMINGS) $(IMAGES) build
-	JK_TIMINGS=$(TIMINGS) $(PY) -m pytest -rP tests/unit tests/images tests/infra tests/e2e tests/integration
+	JK_TIMINGS=$(TIMINGS) $(PY) -m pytest -rP tests/unit tests/images tests/infra tests/helm tests/e2e tests/integration
 
 .PHONY: test-fresh
 test-fresh: ## The README's two commands on a fresh clone with an empty tool cache (slow: cold builds).

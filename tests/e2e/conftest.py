@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.fixtures import ROOT
+from tests.support.fixtures import ROOT, drop_leftover_api
 from tests.support.kube import Kubectl, eventually
 from tests.support.tools import require_tools
 
@@ -98,33 +98,6 @@ class _Loopback(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
-def _drop_leftover_api(kubectl: Kubectl, crds: bool = True) -> None:
-    """The stack owns the CRDs here: drop any left by `make install` or other tiers (their
-    objects may still carry finalizers of an operator that is gone)."""
-    unhook = ("--type=merge", "-p", '{"metadata":{"finalizers":null}}')
-    for kind in ("workspacetemplates", "workspaces"):
-        found = kubectl.run(
-            "get",
-            kind,
-            "-A",
-            "-o",
-            'jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{"\\n"}{end}',
-            check=False,
-        )
-        for ref in found.stdout.split() if found.returncode == 0 else []:
-            ns, name = ref.split("/")
-            kubectl.run("patch", kind, name, *(["-n", ns] if ns else []), *unhook, check=False)
-    if not crds:
-        return
-    kubectl.run(
-        "delete", "--ignore-not-found", "--wait=true", "--timeout=100s", "-f", str(ROOT / "crds")
-    )
-    # An operator left running on the host by another tier would answer for the stack's.
-    kubectl.run(
-        "delete", "mutatingwebhookconfiguration", "jupyter-k8s-admission", "--ignore-not-found"
-    )
-
-
 @pytest.fixture(scope="package")
 def guided(kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guided]:
     require_tools("pulumi")
@@ -135,7 +108,7 @@ def guided(kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     public = {k: v for k, v in dev.items() if not (isinstance(v, dict) and "secure" in v)}
     config_file = ROOT / f"Pulumi.{STACK}.yaml"
     config_file.write_text(yaml.safe_dump({"config": public}, sort_keys=False))
-    _drop_leftover_api(kubectl)
+    drop_leftover_api(kubectl)
     # The images this run built, in the real node (a cluster reused from before has older ones).
     subprocess.run([sys.executable, str(ROOT / "hack" / "cluster.py"), "import-images"], check=True)
     tmp = tmp_path_factory.mktemp("guided")
@@ -194,7 +167,7 @@ def guided(kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         kubectl.run(
             "delete", "workspaces", "--all", "-A", "--wait=true", "--timeout=120s", check=False
         )
-        _drop_leftover_api(kubectl, crds=False)
+        drop_leftover_api(kubectl, crds=False)
         out = stack.pulumi("destroy")
         assert "destroy: succeeded" in out
         left = kubectl.run("get", "namespaces", "-o", "name").stdout

@@ -277,3 +277,31 @@ def alice_can_edit(kubectl: Kubectl, namespace: str) -> str:
         "--user=alice",
     )
     return namespace
+
+
+def drop_leftover_api(kubectl: Kubectl, crds: bool = True) -> None:
+    """Before a tier installs the API itself (the stack, the chart): drop the CRDs and admission
+    policies left by `make install` or other tiers (their objects may still carry finalizers of
+    an operator that is gone), and another installation's webhook configuration."""
+    unhook = ("--type=merge", "-p", '{"metadata":{"finalizers":null}}')
+    for kind in ("workspacetemplates", "workspaces"):
+        found = kubectl.run(
+            "get",
+            kind,
+            "-A",
+            "-o",
+            'jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{"\\n"}{end}',
+            check=False,
+        )
+        for ref in found.stdout.split() if found.returncode == 0 else []:
+            ns, name = ref.split("/")
+            kubectl.run("patch", kind, name, *(["-n", ns] if ns else []), *unhook, check=False)
+    if not crds:
+        return
+    kubectl.run(
+        "delete", "--ignore-not-found", "--wait=true", "--timeout=100s", "-f", str(ROOT / "crds")
+    )
+    # An operator left running on the host by another tier would answer for the stack's.
+    kubectl.run(
+        "delete", "mutatingwebhookconfiguration", "jupyter-k8s-admission", "--ignore-not-found"
+    )

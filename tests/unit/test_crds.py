@@ -33,6 +33,18 @@ def test_installer_matches_models() -> None:
     assert text == dump(install_manifests(image), "build-installer"), "run `make build-installer`"
 
 
+def test_helm_chart_matches_models() -> None:
+    """dist/chart is generated from the installer's objects: fails when it drifted."""
+    from jupyter_k8s.deploy.chart import chart_files
+
+    chart = ROOT / "dist" / "chart"
+    wanted = chart_files()
+    on_disk = {str(p.relative_to(chart)): p.read_text() for p in chart.rglob("*") if p.is_file()}
+    assert sorted(on_disk) == sorted(wanted), "run `make helm-generate`"
+    for name, text in wanted.items():
+        assert on_disk[name] == text, f"dist/chart/{name} is stale: run `make helm-generate`"
+
+
 def _walk(node: dict[str, Any], path: str = "") -> list[tuple[str, dict[str, Any]]]:
     found = [(path, node)]
     for name, sub in node.get("properties", {}).items():

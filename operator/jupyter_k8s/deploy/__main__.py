@@ -1,4 +1,4 @@
-"""`python -m jupyter_k8s.deploy crds DIR` and `... installer FILE [--image IMG]`."""
+"""`python -m jupyter_k8s.deploy crds DIR`, `... installer FILE [--image IMG]`, `... chart DIR`."""
 
 from __future__ import annotations
 
@@ -44,6 +44,16 @@ def write_crds(out: Path) -> None:
         (out / name).write_text(text)
 
 
+def write_tree(out: Path, files: dict[str, str]) -> None:
+    """`files` (relative path -> text) under `out`, and nothing else there."""
+    for stale in sorted(p for p in out.rglob("*") if p.is_file()) if out.exists() else []:
+        if str(stale.relative_to(out)) not in files:
+            stale.unlink()
+    for name, text in files.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jupyter_k8s.deploy")
     sub = parser.add_subparsers(dest="what", required=True)
@@ -52,8 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     i = sub.add_parser("installer", help="write the kubectl installer to FILE")
     i.add_argument("file", type=Path)
     i.add_argument("--image", default=DEFAULT_IMAGE)
+    h = sub.add_parser("chart", help="write the Helm chart into DIR")
+    h.add_argument("dir", type=Path)
     args = parser.parse_args(argv)
-    if args.what == "crds":
+    if args.what == "chart":
+        from .chart import chart_files
+
+        write_tree(args.dir, chart_files())
+        print(f"wrote the Helm chart to {args.dir}/")
+    elif args.what == "crds":
         write_crds(args.dir)
         print(f"wrote {len(KINDS)} CRDs and their admission policies to {args.dir}/")
     else:
