@@ -74,8 +74,12 @@ helm-test: $(SETUP_STAMP) tools-cluster ## helm lint, rendered variants against 
 	@$(IMAGES) build
 	$(PY) -m pytest -rP tests/helm
 
+.PHONY: monitoring
+monitoring: $(SETUP_STAMP) ## Write dist/monitoring (Prometheus alerting rules, Grafana dashboard) from the code's metrics.
+	$(PY) -m jupyter_k8s.deploy monitoring dist/monitoring
+
 .PHONY: build
-build: manifests build-installer helm-generate ## Generate everything and byte-compile the package.
+build: manifests build-installer helm-generate monitoring ## Generate everything and byte-compile the package.
 	$(PY) -m compileall -q operator/jupyter_k8s infra
 
 .PHONY: lint

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -62,6 +62,15 @@ class OperatorConfig(Strict):
         default_factory=list,
         description="ClusterRoles execution profiles may bind in team namespaces (guided mode): "
         "the operator may bind these and no other.",
+    )
+
+
+class MonitoringConfig(Strict):
+    prometheusOperator: bool | Literal["auto"] = Field(
+        default="auto",
+        description="Deploy ServiceMonitors, alerting rules (PrometheusRule) and the Grafana "
+        "dashboard: true, false, or auto (when the cluster serves the Prometheus Operator's "
+        "CRDs; a cluster this stack creates has none yet).",
     )
 
 
@@ -200,6 +209,7 @@ class StackConfig(Strict):
     eks: EksConfig = Field(default_factory=EksConfig)
     dex: DexConfig = Field(default_factory=DexConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     teams: list[Team] = Field(default_factory=list)
     customized: CustomizedConfig | None = None
 

@@ -7,11 +7,12 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .components.auth import Auth, AuthArgs
+from .components.auth import AUTHZ_LABELS, Auth, AuthArgs
 from .components.catalogue import Catalogue, CatalogueArgs, template_names
 from .components.eks import Eks, EksArgs
 from .components.generated import GENERATED, platform_secrets
 from .components.identity import Identity, IdentityArgs
+from .components.monitoring import Monitoring, MonitoringArgs, prometheus_operator_installed
 from .components.operator import Operator, OperatorArgs
 from .components.proxy import AUTH_MIDDLEWARE, Proxy, ProxyArgs
 from .components.tenancy import Tenancy, TenancyArgs
@@ -46,6 +47,25 @@ def _platform_secrets(cfg: StackConfig, chosen: Secrets) -> dict[str, pulumi.Inp
     # Customized mode brings its own proxy and TLS: only the operator's key is needed there.
     wanted = GENERATED if cfg.mode == Mode.GUIDED else ("proxySecretKey",)
     return platform_secrets({k: getattr(chosen, k) for k in wanted}, cfg.domain)
+
+
+def _monitoring(
+    cfg: StackConfig,
+    components: dict[str, pulumi.Resource],
+    opts: pulumi.ResourceOptions,
+    authz: tuple[str, str, dict[str, str]] | None,
+) -> None:
+    wanted = cfg.monitoring.prometheusOperator
+    if wanted == "auto":
+        can_ask = cfg.target != Target.EKS or cfg.kubernetes.kubeconfig
+        kubeconfig = cfg.kubernetes.kubeconfig or (
+            str(LOCAL_KUBECONFIG) if cfg.target == Target.LOCAL else None
+        )
+        wanted = bool(can_ask) and prometheus_operator_installed(kubeconfig, cfg.kubernetes.context)
+    if wanted:
+        components["monitoring"] = Monitoring(
+            "monitoring", MonitoringArgs(cfg.operator.namespace, authz), opts
+        )
 
 
 def build(cfg: StackConfig, secrets: Secrets) -> dict[str, pulumi.Resource]:
@@ -101,6 +121,7 @@ def build(cfg: StackConfig, secrets: Secrets) -> dict[str, pulumi.Resource]:
             after_crds,
         )
         pulumi.export("templates", own.templates)
+        _monitoring(cfg, components, opts, authz=None)
         return components
 
     auth = Auth(
@@ -158,6 +179,7 @@ def build(cfg: StackConfig, secrets: Secrets) -> dict[str, pulumi.Resource]:
     components.update(
         auth=auth, proxy=proxy, identity=identity, tenancy=tenancy, catalogue=catalogue
     )
+    _monitoring(cfg, components, opts, authz=(cfg.operator.namespace, "http", dict(AUTHZ_LABELS)))
     pulumi.export("signInUrl", auth.sign_in_url)
     pulumi.export("issuer", identity.issuer)
     pulumi.export("teamNamespaces", tenancy.namespaces)

@@ -21,6 +21,12 @@ LEADER = Gauge(
     "jupyter_k8s_leader", "1 on the replica that reconciles (holds the Lease), 0 on a standby."
 )
 WORKSPACES = Gauge("jupyter_k8s_workspaces", "Workspaces by phase.", ["phase"])
+ADMISSIONS = Counter(
+    "jupyter_k8s_admission_total",
+    "Admission requests the operator's webhook answered: allowed, refused (a rule said no, with "
+    "a message) or error (the webhook failed, so the API server refused the write).",
+    ["webhook", "outcome"],
+)
 API_REQUESTS = Counter(
     "jupyter_k8s_api_requests_total",
     "Requests the operator sent to the API server (watches excluded).",
@@ -38,6 +44,21 @@ def reconciling(kind: str) -> Iterator[None]:
     finally:
         RECONCILES.labels(kind=kind, outcome=outcome).inc()
         RECONCILE_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
+
+
+@contextmanager
+def admitting(webhook: str) -> Iterator[None]:
+    import kopf  # only the operator process serves admission
+
+    outcome = "error"
+    try:
+        yield
+        outcome = "allowed"
+    except kopf.AdmissionError:
+        outcome = "refused"
+        raise
+    finally:
+        ADMISSIONS.labels(webhook=webhook, outcome=outcome).inc()
 
 
 class PhaseBook:

@@ -516,3 +516,23 @@ def test_every_model_level_error_names_its_key() -> None:
     import infra.config
 
     assert "raise ValueError" not in inspect.getsource(infra.config)
+
+
+def test_monitoring_where_the_prometheus_operator_is() -> None:
+    from jupyter_k8s.monitoring import alerting_rules
+
+    stack = declare(guided(monitoring={"prometheusOperator": True}))
+    monitors = of_kind(stack, "ServiceMonitor")
+    assert sorted(m.inputs["metadata"]["name"] for m in monitors) == [
+        "jupyter-k8s-authz",
+        "jupyter-k8s-operator",
+    ]
+    (rule,) = of_kind(stack, "PrometheusRule")
+    assert rule.inputs["spec"] == alerting_rules()
+    board = named(stack, "ConfigMap", "jupyter-k8s-dashboard", "jupyter-k8s-system")
+    assert board.inputs["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert "jupyter_k8s_workspaces" in board.inputs["data"]["jupyter-k8s.json"]
+    # Off, or a cluster without the Prometheus Operator's CRDs (auto): none of it.
+    for setting in (False, "auto"):
+        plain = declare(guided(monitoring={"prometheusOperator": setting}))
+        assert not of_kind(plain, "ServiceMonitor") and not of_kind(plain, "PrometheusRule")

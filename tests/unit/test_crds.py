@@ -45,6 +45,14 @@ def test_helm_chart_matches_models() -> None:
         assert on_disk[name] == text, f"dist/chart/{name} is stale: run `make helm-generate`"
 
 
+def test_monitoring_files_match_the_metrics() -> None:
+    from jupyter_k8s.deploy.__main__ import monitoring_files
+
+    out = ROOT / "dist" / "monitoring"
+    for name, text in monitoring_files().items():
+        assert (out / name).read_text() == text, f"dist/monitoring/{name}: run `make monitoring`"
+
+
 def _walk(node: dict[str, Any], path: str = "") -> list[tuple[str, dict[str, Any]]]:
     found = [(path, node)]
     for name, sub in node.get("properties", {}).items():
@@ -190,3 +198,16 @@ def test_crd_files_parse_as_single_documents() -> None:
             assert kinds == ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"] * 3
             continue
         assert len(docs) == 1 and docs[0]["kind"] == "CustomResourceDefinition"
+
+
+def test_every_metric_of_the_code_is_on_the_dashboard() -> None:
+    import json
+
+    from prometheus_client import REGISTRY
+
+    from jupyter_k8s import monitoring
+
+    board = json.dumps(monitoring.dashboard())
+    ours = {m.name for m in REGISTRY.collect() if m.name.startswith("jupyter_k8s_")}
+    assert ours, "no metric registered"
+    assert not [name for name in ours if name not in board], "a metric missing from the dashboard"

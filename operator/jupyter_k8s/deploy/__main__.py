@@ -1,8 +1,10 @@
-"""`python -m jupyter_k8s.deploy crds DIR`, `... installer FILE [--image IMG]`, `... chart DIR`."""
+"""`python -m jupyter_k8s.deploy crds DIR`, `... installer FILE [--image IMG]`, `... chart DIR`,
+`... monitoring DIR`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,16 @@ def write_crds(out: Path) -> None:
         (out / name).write_text(text)
 
 
+def monitoring_files() -> dict[str, str]:
+    from ..monitoring import alerting_rules, dashboard
+
+    rules = HEADER.format(target="monitoring") + yaml.safe_dump(
+        alerting_rules(), sort_keys=False, width=100
+    )
+    board = json.dumps(dashboard(), indent=2) + "\n"
+    return {"prometheus-rules.yaml": rules, "grafana-dashboard.json": board}
+
+
 def write_tree(out: Path, files: dict[str, str]) -> None:
     """`files` (relative path -> text) under `out`, and nothing else there."""
     for stale in sorted(p for p in out.rglob("*") if p.is_file()) if out.exists() else []:
@@ -64,8 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--image", default=DEFAULT_IMAGE)
     h = sub.add_parser("chart", help="write the Helm chart into DIR")
     h.add_argument("dir", type=Path)
+    m = sub.add_parser("monitoring", help="write the alerting rules and dashboard into DIR")
+    m.add_argument("dir", type=Path)
     args = parser.parse_args(argv)
-    if args.what == "chart":
+    if args.what == "monitoring":
+        write_tree(args.dir, monitoring_files())
+        print(f"wrote the alerting rules and the Grafana dashboard to {args.dir}/")
+    elif args.what == "chart":
         from .chart import chart_files
 
         write_tree(args.dir, chart_files())

@@ -22,6 +22,7 @@ from ..api.admission import (
 from ..api.common import DNS_SUBDOMAIN
 from ..api.workspace import OWNER_ANNOTATION
 from ..deploy.settings import SHARE_WEBHOOK, WORKSPACE_WEBHOOK
+from ..metrics import admitting
 from .runtime import runtime
 
 
@@ -55,6 +56,17 @@ async def _default_template(memo: Any, namespace: str) -> str | None:
 
 @kopf.on.mutate(GROUP, VERSION, "workspaces", id=WORKSPACE_WEBHOOK, operations=["CREATE", "UPDATE"])
 async def stamp_workspace(**kw: Any) -> None:
+    with admitting(WORKSPACE_WEBHOOK):
+        await _stamp_workspace(kw)
+
+
+@kopf.on.mutate(GROUP, VERSION, "workspaceshares", id=SHARE_WEBHOOK, operations=["CREATE"])
+async def stamp_share(**kw: Any) -> None:
+    with admitting(SHARE_WEBHOOK):
+        await _stamp_share(kw)
+
+
+async def _stamp_workspace(kw: dict[str, Any]) -> None:
     operation, body, old, patch = kw["operation"], kw["body"], kw["old"], kw["patch"]
     namespace, name, memo = kw["namespace"], kw["name"], kw["memo"]
     userinfo: dict[str, Any] = kw["userinfo"] or {}
@@ -83,8 +95,7 @@ async def stamp_workspace(**kw: Any) -> None:
         )
 
 
-@kopf.on.mutate(GROUP, VERSION, "workspaceshares", id=SHARE_WEBHOOK, operations=["CREATE"])
-async def stamp_share(**kw: Any) -> None:
+async def _stamp_share(kw: dict[str, Any]) -> None:
     body, patch, namespace = kw["body"], kw["patch"], kw["namespace"]
     rt = runtime(kw["memo"])
     workspace_name = (body.get("spec") or {}).get("workspaceName")
