@@ -154,7 +154,8 @@ def self_rules() -> list[dict[str, Any]]:
             "apiGroups": [""],
             "resources": ["secrets"],
             "resourceNames": [WEBHOOK_TLS_SECRET],
-            "verbs": ["get"],
+            # update: the Helm chart makes it empty (so that uninstalling removes it).
+            "verbs": ["get", "update"],
         },
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
     ]

@@ -120,10 +120,10 @@ def shared_serving_pems(rt: Runtime, hosts: list[str]) -> tuple[bytes, bytes, by
     """The replicas' one serving certificate: read from its Secret, or made and stored by
     whichever replica comes first (a create that loses the race reads the winner's)."""
     ns = rt.settings.webhook_namespace
-    for _ in range(2):
+    for _ in range(3):
         found = rt.kube.get("v1", "Secret", ns, WEBHOOK_TLS_SECRET)
-        if found is not None:
-            data = {k: base64.b64decode(v) for k, v in (found.get("data") or {}).items()}
+        data = {k: base64.b64decode(v) for k, v in ((found or {}).get("data") or {}).items()}
+        if found is not None and data:
             if {"ca.crt", "tls.crt", "tls.key"} <= set(data):
                 return data["ca.crt"], data["tls.crt"], data["tls.key"]
             raise kopf.PermanentError(
@@ -142,7 +142,14 @@ def shared_serving_pems(rt: Runtime, hosts: list[str]) -> tuple[bytes, bytes, by
             },
         }
         try:
-            rt.kube.create(secret)
+            if found is None:
+                rt.kube.create(secret)
+            else:
+                # An empty one made by the Helm chart (so that uninstalling removes it): filled
+                # by whichever replica's write names the version it read first.
+                meta = found["metadata"]
+                secret["metadata"] = {**meta, "resourceVersion": meta["resourceVersion"]}
+                rt.kube.replace(secret)
             return pems
         except KubeError as err:
             if err.status != 409:
