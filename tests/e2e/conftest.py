@@ -125,8 +125,11 @@ def guided(kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         started = stack.started = time.monotonic()
         out = stack.pulumi("up")
         assert "up: succeeded" in out
-        # No secret was configured: the program generated them into its (encrypted) state.
+        # No secret was configured: the program generated them into its (encrypted) state,
+        # and a preview now sees nothing to change (the generated values are reused).
         assert "secure" not in config_file.read_text(), "secrets written to the stack's config"
+        out = stack.pulumi("preview")
+        assert re.search(r"preview: \{'same': \d+\}", out), out[-2000:]
         for ns, name in PLATFORM:
             eventually(
                 lambda n=ns, d=name: ready(kubectl, n, d),
