@@ -41,7 +41,13 @@ def test_a_binding_the_api_refuses_for_good_is_reported_not_retried() -> None:
         },
         "spec": {"workspaceName": "lab", "subjects": [{"kind": "User", "name": "bob"}]},
     }
-    asyncio.run(reconcile_share(rt, idx, share))  # type: ignore[arg-type]
+    # Its own loop, never set as the current one: asyncio.run would leave none behind for the
+    # tests after this one (Pulumi's mocks ask for the current loop).
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(reconcile_share(rt, idx, share))  # type: ignore[arg-type]
+    finally:
+        loop.close()
     (patch,) = kube.patches
     (active,) = patch["status"]["conditions"]
     assert active["type"] == "Active" and active["status"] == "False"
