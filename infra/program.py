@@ -78,7 +78,13 @@ def build(cfg: StackConfig, secrets: Secrets) -> dict[str, pulumi.Resource]:
         # First: the operator's write access exists only in the team namespaces.
         tenancy = Tenancy(
             "tenancy",
-            TenancyArgs(cfg.teams, cfg.target, tuple(template_names()), cfg.identity),
+            TenancyArgs(
+                cfg.teams,
+                cfg.target,
+                tuple(template_names()),
+                cfg.identity,
+                cfg.operator.namespace,
+            ),
             opts,
         )
     served = tuple(cfg.operator.watchNamespaces) or (
@@ -92,6 +98,8 @@ def build(cfg: StackConfig, secrets: Secrets) -> dict[str, pulumi.Resource]:
             served_namespaces=served,
             namespace_resources=tuple(tenancy.namespace_resources) if tenancy else (),
             target=cfg.target,
+            # Guided mode's authorization service carries the desktop tunnel to these servers.
+            ssh_server=cfg.mode == Mode.GUIDED,
         ),
         opts,
     )

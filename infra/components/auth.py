@@ -87,6 +87,9 @@ def oauth2_proxy_args(domain: str) -> list[str]:
         # Its default ("force") makes Dex ask for consent at every sign-in.
         "--approval-prompt=auto",
         "--silence-ping-logging=true",
+        # The CLI (jk login) sends Dex's ID token as a bearer token: verified like a session
+        # (issuer, signature, audience: Dex issues the CLI's tokens for this client too).
+        "--skip-jwt-bearer-tokens=true",
     ]
 
 
@@ -194,6 +197,13 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
                     "apiGroups": ["workspace.jupyter.org"],
                     "resources": ["workspaces", "workspacemanagers"],
                     "verbs": ["get", "list", "watch"],
+                },
+                # The SSH tunnel finds a workspace pod's address here (not in the pods, whose
+                # specs it has no reason to read).
+                {
+                    "apiGroups": ["discovery.k8s.io"],
+                    "resources": ["endpointslices"],
+                    "verbs": ["list"],
                 },
             ],
         },

@@ -9,6 +9,8 @@ from typing import Any
 
 import pulumi
 
+from jupyter_k8s.cli import CLIENT_ID as CLI_CLIENT_ID
+
 from .. import images
 from ..config import DexConfig
 from .auth import CLIENT_ID, NAMESPACE, auth_host
@@ -81,7 +83,17 @@ def dex_config(
                 "name": "jupyter-k8s",
                 "secret": client_secret,
                 "redirectURIs": [f"https://{auth_host(args.domain)}/oauth2/callback"],
-            }
+                # The CLI's tokens are issued for this client too (audience), so oauth2-proxy
+                # accepts them as bearer tokens.
+                "trustedPeers": [CLI_CLIENT_ID],
+            },
+            {
+                # jk login: a public client (no secret on users' machines) using the loopback
+                # redirect with PKCE (RFC 8252); Dex allows any 127.0.0.1 port for it.
+                "id": CLI_CLIENT_ID,
+                "name": "jupyter-k8s CLI",
+                "public": True,
+            },
         ],
         "connectors": connectors,
         "enablePasswordDB": bool(args.dex.staticUsers),

@@ -24,13 +24,18 @@ class OperatorArgs:
     # Namespaces it serves (guided mode: the teams'); empty: the whole cluster. With some, its
     # write access exists only there (a RoleBinding each) and cluster-wide it only reads.
     served_namespaces: tuple[str, ...] = ()
+    # Workspace pods run the SSH server the desktop tunnel reaches (JK_SSH_SERVER=on).
+    ssh_server: bool = False
     # Resources those namespaces come from (their RoleBindings wait for them).
     namespace_resources: tuple[pulumi.Resource, ...] = ()
     target: Target | None = None
 
 
 def operator_manifests(
-    config: OperatorConfig, served: tuple[str, ...] = (), target: Target | None = None
+    config: OperatorConfig,
+    served: tuple[str, ...] = (),
+    target: Target | None = None,
+    ssh_server: bool = False,
 ) -> list[dict[str, Any]]:
     """What the component declares: the installer's objects, adapted to the config."""
     namespace = installer.namespace()
@@ -48,9 +53,11 @@ def operator_manifests(
         objs += [installer.namespace_role_binding(ns, config.namespace) for ns in served]
     if not config.runsOnHost:
         deployment = installer.deployment(config.image)
+        env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
         if served:
-            env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
             env.append({"name": "JK_NAMESPACES", "value": ",".join(served)})
+        if ssh_server:
+            env.append({"name": "JK_SSH_SERVER", "value": "on"})
         objs += [
             installer.self_role(config.namespace),
             installer.self_role_binding(config.namespace),
@@ -83,7 +90,9 @@ class Operator(pulumi.ComponentResource):
         self.crds = crds
         namespace = None
         children = []
-        for obj in operator_manifests(args.config, args.served_namespaces, args.target):
+        for obj in operator_manifests(
+            args.config, args.served_namespaces, args.target, args.ssh_server
+        ):
             depends: list[pulumi.Resource] = (
                 [namespace] if namespace is not None and obj["kind"] != "Namespace" else []
             )

@@ -10,8 +10,11 @@ import pulumi
 from jupyter_k8s.api import GROUP
 from jupyter_k8s.api.admission import ALLOWED_TEMPLATES_ANNOTATION, DEFAULT_TEMPLATE_ANNOTATION
 from jupyter_k8s.api.workspace import WORKSPACE_LABEL
+from jupyter_k8s.deploy.settings import NAMESPACE as OPERATOR_NAMESPACE
+from jupyter_k8s.ssh_keys import SSH_PORT
 
 from ..config import IdentityConfig, Target, Team
+from .auth import AUTHZ_NAME
 from .manifests import declare
 from .proxy import NAMESPACE as PROXY_NAMESPACE
 from .security import restricted_namespace
@@ -28,6 +31,7 @@ class TenancyArgs:
     # The catalogue's templates: what a team may use unless its config narrows it.
     templates: tuple[str, ...] = ()
     identity: IdentityConfig = field(default_factory=IdentityConfig)
+    operator_namespace: str = OPERATOR_NAMESPACE  # where the authorization service runs
 
 
 def shared_roles() -> list[dict[str, Any]]:
@@ -106,6 +110,7 @@ def team_manifests(
     target: Target,
     catalogue: tuple[str, ...] = (),
     identity: IdentityConfig | None = None,
+    operator_namespace: str = OPERATOR_NAMESPACE,
 ) -> list[dict[str, Any]]:
     ns = team.name
     identity = identity or IdentityConfig()
@@ -194,8 +199,25 @@ def team_manifests(
                                     "matchLabels": {"app.kubernetes.io/name": "traefik"}
                                 },
                             }
-                        ]
-                    }
+                        ],
+                        "ports": [{"port": "http", "protocol": "TCP"}],
+                    },
+                    {
+                        # The SSH server, only from the authorization service's tunnel.
+                        "from": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {
+                                        "kubernetes.io/metadata.name": operator_namespace
+                                    }
+                                },
+                                "podSelector": {
+                                    "matchLabels": {"app.kubernetes.io/name": AUTHZ_NAME}
+                                },
+                            }
+                        ],
+                        "ports": [{"port": SSH_PORT, "protocol": "TCP"}],
+                    },
                 ],
             },
         },
@@ -227,7 +249,9 @@ class Tenancy(pulumi.ComponentResource):
         self.resources = [declare(o, pulumi.ResourceOptions(parent=self)) for o in shared_roles()]
         self.namespace_resources: list[pulumi.Resource] = []
         for team in args.teams:
-            objs = team_manifests(team, args.target, args.templates, args.identity)
+            objs = team_manifests(
+                team, args.target, args.templates, args.identity, args.operator_namespace
+            )
             ns = declare(objs[0], pulumi.ResourceOptions(parent=self))
             self.namespace_resources.append(ns)
             child = pulumi.ResourceOptions(parent=self, depends_on=[ns])

@@ -55,6 +55,8 @@ class Settings:
     lease_name: str = NAME
     pod_name: str = ""  # who holds the Lease: JK_POD_NAME, else <host>_<pid>
     lease_seconds: int = 15
+    # Each workspace pod gets the keys of its SSH server (the desktop tunnel, JK_SSH_SERVER=on).
+    ssh_server: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -71,6 +73,12 @@ class Settings:
         if election not in ("on", "off"):
             raise ConfigError(
                 f"JK_LEADER_ELECTION={election!r}: use on (several replicas, one reconciling) or off"
+            )
+        ssh = os.environ.get("JK_SSH_SERVER", "off")
+        if ssh not in ("on", "off"):
+            raise ConfigError(
+                f"JK_SSH_SERVER={ssh!r}: use on (workspace pods run an SSH server reachable only "
+                "through the authorization service's tunnel) or off"
             )
         lease_seconds = _int("JK_LEASE_SECONDS", 15)
         if lease_seconds < 5:
@@ -98,4 +106,5 @@ class Settings:
             lease_name=os.environ.get("JK_LEASE_NAME", NAME),
             pod_name=os.environ.get("JK_POD_NAME") or f"{socket.gethostname()}_{os.getpid()}",
             lease_seconds=lease_seconds,
+            ssh_server=ssh == "on",
         )

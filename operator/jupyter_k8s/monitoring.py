@@ -14,6 +14,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 
 from .authz.server import DECISIONS, LATENCY
+from .authz.tunnel import TUNNEL_ANSWERS, TUNNELS
 from .metrics import ADMISSIONS, API_REQUESTS, LEADER, RECONCILE_SECONDS, RECONCILES, WORKSPACES
 
 
@@ -184,6 +185,17 @@ def dashboard() -> dict[str, Any]:
                 for q in (0.5, 0.99)
             ],
             "s",
+        ),
+        ("SSH tunnels open", [(f"sum({gauge(TUNNELS)})", "open")], "short"),
+        (
+            "SSH tunnel and certificate answers per second",
+            [
+                (
+                    f"sum by (kind, outcome) (rate({total(TUNNEL_ANSWERS)}[5m]))",
+                    "{{kind}} {{outcome}}",
+                )
+            ],
+            "ops",
         ),
     ]
     return {

@@ -16,8 +16,18 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.support.fixtures import ROOT, STATE, Operator, template_manifest, workspace_manifest
+from jupyter_k8s import ssh_keys
+from tests.support.fixtures import (
+    PROXY_KEY,
+    ROOT,
+    STATE,
+    Operator,
+    restart_operator,
+    template_manifest,
+    workspace_manifest,
+)
 from tests.support.kube import Kubectl, condition, eventually
 
 pytestmark = pytest.mark.integration
@@ -387,3 +397,154 @@ def test_node_down_leaves_nothing_behind_and_comes_back(kubectl: Kubectl, real_n
         lambda: (condition(kubectl.get("node", real_node), "Ready") or {}).get("status") == "True",
         what="the real node Ready",
     )
+
+
+@pytest.fixture
+def ssh_operator(kubectl: Kubectl, operator: Operator) -> Iterator[Operator]:
+    """The session's operator, restarted with the SSH server of the desktop tunnel on."""
+    operator.stop()
+    restart_operator(kubectl, operator, JK_SSH_SERVER="on")
+    yield operator
+    operator.stop()
+    restart_operator(kubectl, operator)
+
+
+class SshClient:
+    """The real OpenSSH client, configured by options only (nothing of ~/.ssh is read)."""
+
+    def __init__(self, home: Path, address: str) -> None:
+        self.home, self.address = home, address
+        self.key = home / "id_ed25519"
+        user = Ed25519PrivateKey.generate()
+        self.key.write_text(ssh_keys.private_openssh(user))
+        self.key.chmod(0o600)
+        self.public = ssh_keys.public_openssh(user)
+
+    def certify(self, namespace: str, name: str, **kw: Any) -> None:
+        ca = ssh_keys.user_ca(PROXY_KEY.encode())
+        cert = ssh_keys.sign_user(
+            ca, self.public, user="alice", namespace=namespace, name=name, **kw
+        )
+        (self.home / "id_ed25519-cert.pub").write_text(cert + "\n")
+
+    def pin(self, host_key: str) -> None:
+        (self.home / "known_hosts").write_text(f"[{self.address}]:{ssh_keys.SSH_PORT} {host_key}\n")
+
+    def options(self) -> list[str]:
+        return [
+            "-F",
+            "/dev/null",
+            "-i",
+            str(self.key),
+            "-o",
+            f"CertificateFile={self.home / 'id_ed25519-cert.pub'}",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "IdentityAgent=none",
+            "-o",
+            f"UserKnownHostsFile={self.home / 'known_hosts'}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=10",
+        ]
+
+    def ssh(self, command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                "ssh",
+                *self.options(),
+                "-p",
+                str(ssh_keys.SSH_PORT),
+                f"jovyan@{self.address}",
+                command,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+
+def test_the_ssh_server_in_a_workspace_takes_only_certificates_for_that_workspace(
+    kubectl: Kubectl, ssh_operator: Operator, real_ns: str, template: str, tmp_path: Path
+) -> None:
+    kubectl.create(workspace_manifest("remote", template), real_ns)
+    eventually(lambda: available(kubectl, real_ns, "remote"), timeout=120, what="Available")
+    ws = kubectl.get("workspace", "remote", real_ns)
+    assert ws is not None
+    host_key = ssh_keys.public_openssh(
+        ssh_keys.host_key(PROXY_KEY.encode(), real_ns, "remote", ws["metadata"]["uid"])
+    )
+    pod = pod_of(kubectl, real_ns, "remote")
+    assert pod is not None
+    client = SshClient(tmp_path, pod["status"]["podIP"])
+    client.pin(host_key)
+
+    client.certify(real_ns, "remote")
+    res = eventually(
+        lambda: (r := client.ssh("id -u; id -un; echo $HOME")).returncode == 0 and r,
+        timeout=30,
+        what="ssh with a certificate for this workspace",
+    )
+    assert res.stdout.split() == ["1000", "jovyan", "/home/jovyan"], res.stdout
+    # The pod still runs as restricted pod security demands (the namespace enforces it).
+    container = pod["spec"]["containers"][0]
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+
+    # SFTP (scp uses it) into the home, and a local forward to a port inside the pod.
+    (tmp_path / "payload.txt").write_text("through ssh\n")
+    scp = subprocess.run(
+        [
+            "scp",
+            *client.options(),
+            "-P",
+            str(ssh_keys.SSH_PORT),
+            str(tmp_path / "payload.txt"),
+            f"jovyan@{client.address}:payload.txt",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert scp.returncode == 0, scp.stderr
+    assert exec_in(kubectl, real_ns, "remote", "cat /home/jovyan/payload.txt") == "through ssh\n"
+
+    # Refused: a certificate for another workspace, an expired one, a key without one.
+    client.certify(real_ns, "another")
+    refused = client.ssh("true")
+    assert refused.returncode == 255 and "Permission denied" in refused.stderr, refused.stderr
+    client.certify(real_ns, "remote", now=time.time() - 3600)
+    refused = client.ssh("true")
+    assert refused.returncode == 255 and "Permission denied" in refused.stderr, refused.stderr
+    (tmp_path / "id_ed25519-cert.pub").unlink()
+    refused = client.ssh("true")
+    assert refused.returncode == 255 and "Permission denied" in refused.stderr, refused.stderr
+    # The host key is the workspace's own: the same after the pod is replaced.
+    kubectl.run("delete", "pod", "-n", real_ns, pod["metadata"]["name"], "--wait=false")
+    eventually(
+        lambda: (
+            (p := pod_of(kubectl, real_ns, "remote")) is not None
+            and p["metadata"]["uid"] != pod["metadata"]["uid"]
+            and available(kubectl, real_ns, "remote")
+        ),
+        timeout=120,
+        what="a new pod Available",
+    )
+    new = pod_of(kubectl, real_ns, "remote")
+    assert new is not None
+    client.address = new["status"]["podIP"]
+    client.pin(host_key)  # strict checking: a changed host key would fail here
+    client.certify(real_ns, "remote")
+    res = eventually(
+        lambda: (r := client.ssh("cat payload.txt")).returncode == 0 and r,
+        timeout=30,
+        what="ssh to the new pod",
+    )
+    assert res.stdout == "through ssh\n"
+    # No Service exposes the SSH server.
+    for svc in kubectl.list("services", real_ns):
+        assert all(p.get("port") != ssh_keys.SSH_PORT for p in svc["spec"]["ports"]), svc

@@ -139,9 +139,10 @@ def start_operator(kubectl: Kubectl, log: Path, **extra_env: str) -> Operator:
     return op
 
 
-def restart_operator(kubectl: Kubectl, operator: Operator) -> None:
-    """A new operator process in place of the session's (for tests that kill it)."""
-    new = start_operator(kubectl, operator.log)
+def restart_operator(kubectl: Kubectl, operator: Operator, **extra_env: str) -> None:
+    """A new operator process in place of the session's (for tests that kill it, or that
+    need a setting for a while: `extra_env`)."""
+    new = start_operator(kubectl, operator.log, **extra_env)
     operator.proc, operator.health_port, operator.metrics_port = (
         new.proc,
         new.health_port,

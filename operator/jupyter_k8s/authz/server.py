@@ -13,7 +13,8 @@ a page saying the workspace is stopped or starting, or 403. An unknown workspace
 exactly like a forbidden one.
 
 On the authentication host it also serves /_jk/authorize (hand a signed-in user over to a
-workspace host) and /_jk/sign_out (end the workspace sessions of this sign-in, then oauth2-proxy's).
+workspace host), /_jk/sign_out (end the workspace sessions of this sign-in, then oauth2-proxy's),
+and desktop access: SSH certificates and the SSH tunnel (tunnel.py).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from .decide import (
     target,
 )
 from .signouts import SharedSignOuts
+from .tunnel import Tunnels
 
 log = logging.getLogger("jupyter_k8s.authz")
 
@@ -77,6 +79,8 @@ class AuthzSettings:
     # replica's memory only, right for one replica), and how often it is read.
     signouts: str | None = None
     signouts_seconds: float = 2.0
+    # How often a live SSH tunnel asks its decision again (the bound on closing a revoked one).
+    tunnel_recheck_seconds: float = 10.0
     addr: str = "0.0.0.0"  # noqa: S104 - the proxy calls it from another pod
     port: int = 8081
 
@@ -96,6 +100,7 @@ class AuthzSettings:
             cache_seconds=float(os.environ.get("JK_AUTHZ_CACHE_SECONDS", "5")),
             signouts=os.environ.get("JK_AUTHZ_SIGNOUTS") or None,
             signouts_seconds=float(os.environ.get("JK_AUTHZ_SIGNOUTS_SECONDS", "2")),
+            tunnel_recheck_seconds=float(os.environ.get("JK_AUTHZ_TUNNEL_RECHECK_SECONDS", "10")),
             addr=os.environ.get("JK_AUTHZ_ADDR", "0.0.0.0"),  # noqa: S104
             port=int(os.environ.get("JK_AUTHZ_PORT", "8081")),
         )
@@ -181,42 +186,61 @@ class Authorizer:
             self._managers_at = time.monotonic()
         return self._managers
 
-    async def proxy_secret(self, namespace: str, name: str) -> str | None:
-        """Only asked once access is granted, so nothing about other workspaces leaks."""
-        if self.key is None:
-            return None
+    async def workspace_uid(self, namespace: str, name: str) -> str | None:
         uid = self.uids.get((namespace, name))
         if uid is None:
             body = await asyncio.to_thread(self.kube.get, API_VERSION, "Workspace", namespace, name)
             if body is None:
                 return None
-            uid = body["metadata"]["uid"]
+            uid = str(body["metadata"]["uid"])
             self.uids.put((namespace, name), uid)
-        return workspace_secret(self.key, namespace, name, uid)
+        return uid
+
+    async def proxy_secret(self, namespace: str, name: str) -> str | None:
+        """Only asked once access is granted, so nothing about other workspaces leaks."""
+        if self.key is None:
+            return None
+        uid = await self.workspace_uid(namespace, name)
+        return workspace_secret(self.key, namespace, name, uid) if uid else None
+
+    async def phase(self, namespace: str, name: str) -> str:
+        """The workspace's phase, as fresh as two seconds ("Pending" when it has none yet)."""
+        phase = self.phases.get((namespace, name))
+        if phase is None:
+            body = await asyncio.to_thread(self.kube.get, API_VERSION, "Workspace", namespace, name)
+            phase = ((body or {}).get("status") or {}).get("phase") or "Pending"
+            self.phases.put((namespace, name), phase)
+        return phase
+
+    async def still_allowed(self, who: Identity, namespace: str, name: str) -> bool:
+        """The decision asked again, past the cache (live tunnels re-check with this)."""
+        # oauth2-proxy authenticated this user, so they are in system:authenticated, as the
+        # API server puts anyone it authenticates (that group is what Public binds).
+        return bool(
+            await asyncio.to_thread(
+                self.kube.can,
+                who.user,
+                [*who.groups, "system:authenticated"],
+                "connect",
+                "workspaces",
+                GROUP,
+                namespace,
+                name,
+            )
+        )
 
     async def allowed(self, who: Identity, namespace: str, name: str) -> bool:
         key = decision_key(who, namespace, name)
         hit = self.decisions.get(key)
         if hit is not None:
             return hit
-        # oauth2-proxy authenticated this user, so they are in system:authenticated, as the
-        # API server puts anyone it authenticates (that group is what Public binds).
-        ok = await asyncio.to_thread(
-            self.kube.can,
-            who.user,
-            [*who.groups, "system:authenticated"],
-            "connect",
-            "workspaces",
-            GROUP,
-            namespace,
-            name,
-        )
+        ok = await self.still_allowed(who, namespace, name)
         if ok:
             # Only grants are cached. A cached refusal would outlive a share or Public on this
             # replica while another already lets the user in: the app's page would load from
             # one replica and its scripts be refused by the other.
             self.decisions.put(key, True)
-        return bool(ok)
+        return ok
 
     async def handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
@@ -310,11 +334,7 @@ class Authorizer:
         self, request: web.Request, namespace: str, name: str
     ) -> web.Response | None:
         """A stopped or starting workspace says so (to those allowed in, only)."""
-        phase = self.phases.get((namespace, name))
-        if phase is None:
-            body = await asyncio.to_thread(self.kube.get, API_VERSION, "Workspace", namespace, name)
-            phase = ((body or {}).get("status") or {}).get("phase") or "Pending"
-            self.phases.put((namespace, name), phase)
+        phase = await self.phase(namespace, name)
         if phase in ("Stopped", "Stopping"):
             return pages.page(
                 request,
@@ -428,6 +448,9 @@ def build_app(authorizer: Authorizer) -> web.Application:
     app.router.add_get("/_jk/authorize", authorizer.start_session)
     app.router.add_get("/_jk/sign_out", authorizer.sign_out)
     app.router.add_get("/_jk/signed-out", authorizer.signed_out)
+    tunnels = Tunnels(authorizer, authorizer.settings.tunnel_recheck_seconds)
+    app.router.add_post("/_jk/ssh/certificate", tunnels.certificate)
+    app.router.add_get("/_jk/tunnel/{namespace}/{name}", tunnels.tunnel)
     app.router.add_get("/healthz", health)
     app.router.add_get("/metrics", metrics)
     return app

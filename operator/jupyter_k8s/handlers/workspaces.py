@@ -4,6 +4,7 @@ objects it refers to, and by a periodic resync."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -21,7 +22,7 @@ from ..kube import KubeError
 from ..metrics import reconciling
 from ..proxy_secret import workspace_secret
 from ..reconcile import health
-from ..reconcile.children import WorkspaceRef
+from ..reconcile.children import SshKeys, WorkspaceRef
 from ..reconcile.conditions import merge_conditions, now_iso
 from ..reconcile.drift import contains
 from ..reconcile.resolve import resolve
@@ -31,6 +32,7 @@ from ..reconcile.workspace import (
     WorkspaceInputs,
     plan_workspace,
 )
+from ..ssh_keys import host_key, private_openssh, public_openssh, user_ca
 from . import indexes as ix
 from .indexes import CHILD, Indexes
 from .missed import check_still_there, live_workspace
@@ -51,6 +53,15 @@ API_VERSIONS = {
     "Role": "rbac.authorization.k8s.io/v1",
     "RoleBinding": "rbac.authorization.k8s.io/v1",
 }
+
+
+@functools.lru_cache(maxsize=16384)
+def ssh_keys(key: bytes, namespace: str, name: str, uid: str) -> SshKeys:
+    """Derived once per workspace, not per pass (an ed25519 derivation and two encodings)."""
+    return SshKeys(
+        host_key=private_openssh(host_key(key, namespace, name, uid)),
+        user_ca=public_openssh(user_ca(key)),
+    )
 
 
 def _template(idx: Indexes, name: str | None) -> WorkspaceTemplateSpec | None:
@@ -130,6 +141,9 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
                 },
                 proxy_secret=workspace_secret(rt.proxy_key, namespace, name, meta["uid"])
                 if rt.proxy_key
+                else None,
+                ssh=ssh_keys(rt.proxy_key, namespace, name, meta["uid"])
+                if rt.proxy_key and rt.settings.ssh_server
                 else None,
                 existing=frozenset(
                     k for k, c in children.items() if k[0] in OPTIONAL_KINDS and not c.share_owned

@@ -11,6 +11,7 @@ from ..api.workspace import WORKSPACE_LABEL
 from ..deploy.installer import restricted_container_security
 from ..names import workspace_child
 from ..proxy_secret import POD_ENV
+from ..ssh_keys import HOST_KEY_ENV, SECRET_HOST_KEY, SECRET_USER_CA, USER_CA_ENV
 from .apps import (
     APP_PORT,
     APPS,
@@ -26,6 +27,14 @@ from .resolve import Resolved
 APP_UID = 1000
 APP_GID = 100
 COMPONENT_LABEL = "app.kubernetes.io/component"
+
+
+@dataclass(frozen=True)
+class SshKeys:
+    """What a workspace's SSH server needs (ssh_keys.py): its host key and the CA it trusts."""
+
+    host_key: str  # OpenSSH private key
+    user_ca: str  # OpenSSH public key line
 
 
 @dataclass(frozen=True)
@@ -118,20 +127,20 @@ def build_deployment(
     service_account: str | None = None,
     automount_token: bool = False,
     proxy_secret: bool = False,
+    ssh: bool = False,
 ) -> dict[str, Any]:
     app = APPS[r.app_type]
-    secret_env = (
-        [
-            {
-                "name": POD_ENV,
-                "valueFrom": {
-                    "secretKeyRef": {"name": proxy_secret_name(ws.name), "key": "secret"}
-                },
-            }
-        ]
-        if proxy_secret
-        else []
-    )
+    from_secret = [(POD_ENV, "secret")] if proxy_secret else []
+    if proxy_secret and ssh:
+        # The image's entry (images/workspace/jupyter-k8s-entry) starts sshd when these are set.
+        from_secret += [(HOST_KEY_ENV, SECRET_HOST_KEY), (USER_CA_ENV, SECRET_USER_CA)]
+    secret_env = [
+        {
+            "name": env,
+            "valueFrom": {"secretKeyRef": {"name": proxy_secret_name(ws.name), "key": key}},
+        }
+        for env, key in from_secret
+    ]
     env = [
         *secret_env,
         {"name": ENV_BASE_URL, "value": base_url},
@@ -206,14 +215,17 @@ def proxy_secret_name(ws_name: str) -> str:
     return workspace_child(ws_name, "proxy")
 
 
-def build_proxy_secret(ws: WorkspaceRef, value: str) -> dict[str, Any]:
+def build_proxy_secret(ws: WorkspaceRef, value: str, ssh: SshKeys | None = None) -> dict[str, Any]:
     # data (base64), not stringData: the API stores data, so drift checks compare like with like.
+    data = {"secret": value}
+    if ssh is not None:
+        data |= {SECRET_HOST_KEY: ssh.host_key, SECRET_USER_CA: ssh.user_ca}
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": ws.metadata(proxy_secret_name(ws.name)),
         "type": "Opaque",
-        "data": {"secret": base64.b64encode(value.encode()).decode()},
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
     }
 
 

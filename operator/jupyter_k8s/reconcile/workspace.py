@@ -13,6 +13,7 @@ from ..names import workspace_child
 from . import health
 from .access import access_objects
 from .children import (
+    SshKeys,
     WorkspaceRef,
     build_deployment,
     build_proxy_secret,
@@ -64,6 +65,8 @@ class WorkspaceInputs:
     existing: frozenset[tuple[str, str]] = frozenset()
     # The workspace's proxy secret (None: no key configured; the app then refuses everything).
     proxy_secret: str | None = None
+    # The keys of the workspace's SSH server (None: no desktop tunnel; needs the proxy secret).
+    ssh: SshKeys | None = None
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,7 @@ def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePla
             service_account = "default"
         apply += access_objects(inp.ref, owner, spec.accessType)
         if inp.proxy_secret is not None:
-            apply.append(build_proxy_secret(inp.ref, inp.proxy_secret))
+            apply.append(build_proxy_secret(inp.ref, inp.proxy_secret, inp.ssh))
         replacing = inp.deployment is not None and inp.deployment.deleting
         apply.append(build_pvc(inp.ref, resolved))
         if not replacing:  # a new Deployment only once the old one and its pods are gone
@@ -156,6 +159,7 @@ def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePla
                     if inp.profile
                     else False,
                     proxy_secret=inp.proxy_secret is not None,
+                    ssh=inp.proxy_secret is not None and inp.ssh is not None,
                 )
             )
         apply.append(build_service(inp.ref))
