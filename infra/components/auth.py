@@ -198,6 +198,9 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
                     "resources": ["workspaces", "workspacemanagers"],
                     "verbs": ["get", "list", "watch"],
                 },
+                # The users' API (jk start/stop) acts as the signed-in user, so RBAC and the
+                # admission policies decide as for kubectl; it impersonates no one else.
+                {"apiGroups": [""], "resources": ["users", "groups"], "verbs": ["impersonate"]},
                 # The SSH tunnel finds a workspace pod's address here (not in the pods, whose
                 # specs it has no reason to read).
                 {

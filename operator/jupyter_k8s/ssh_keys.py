@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 import time
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -84,7 +85,7 @@ def sign_user(
     user (sshd logs it), valid for this workspace only, for `seconds`."""
     try:
         loaded = ssh.load_ssh_public_identity(public_key.strip().encode())
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as err:
         raise BadPublicKey(f"not an OpenSSH public key: {err}") from None
     if not isinstance(loaded, Ed25519PublicKey):
         raise BadPublicKey("use an ed25519 key (ssh-keygen -t ed25519)")

@@ -37,6 +37,7 @@ from ..ssh_keys import (
     user_ca,
 )
 from .decide import Identity
+from .refused import Refused
 
 log = logging.getLogger("jupyter_k8s.authz.tunnel")
 
@@ -50,17 +51,6 @@ TUNNEL_ANSWERS = Counter(
 SSH_USER = "jovyan"
 CLOSE_REVOKED = 4403  # WebSocket close code: access was withdrawn
 CHUNK = 64 * 1024
-
-
-class Refused(Exception):
-    """An answer for the client: HTTP status, a short code for programs, words for people."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-    def response(self) -> web.Response:
-        return web.json_response({"error": self.code, "message": self.message}, status=self.status)
 
 
 @dataclass

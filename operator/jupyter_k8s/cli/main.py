@@ -15,9 +15,12 @@ import asyncio
 import os
 import shutil
 import sys
+import webbrowser
 from pathlib import Path
 
-from . import ssh, tunnel
+import aiohttp
+
+from . import ssh, tunnel, workspaces
 from .login import expires_in, login
 from .profile import CliError, Profile, Tokens
 
@@ -61,9 +64,52 @@ def _tunnel(args: argparse.Namespace) -> None:
     asyncio.run(tunnel.run(Profile.load(), namespace, name))
 
 
+def _list(_: argparse.Namespace) -> None:
+    found = asyncio.run(workspaces.listing(Profile.load()))
+    if not found["items"]:
+        print(f"No workspace you may open ({found['user']}).")
+        return
+    print(workspaces.table(found["items"]))
+
+
+def _start(args: argparse.Namespace) -> None:
+    namespace, name = ssh.parse_target(args.workspace)
+    asyncio.run(workspaces.start_and_wait(Profile.load(), namespace, name, wait=not args.no_wait))
+
+
+def _stop(args: argparse.Namespace) -> None:
+    namespace, name = ssh.parse_target(args.workspace)
+    ws = asyncio.run(workspaces.set_status(Profile.load(), namespace, name, "stop"))
+    print(f"{namespace}/{name}: stopping (its files are kept); phase {ws['phase']}.")
+
+
+def _open(args: argparse.Namespace) -> None:
+    namespace, name = ssh.parse_target(args.workspace)
+    ws = asyncio.run(workspaces.one(Profile.load(), namespace, name))
+    if not ws.get("url"):
+        raise CliError(f"{namespace}/{name} has no URL (no WorkspaceManager routes it)")
+    print(ws["url"])
+    if not args.no_browser:
+        webbrowser.open(ws["url"])
+
+
+def _ready(profile: Profile, namespace: str, name: str) -> None:
+    """A certificate for a running workspace; a stopped one is offered a start (on a terminal)."""
+    try:
+        asyncio.run(ssh.fetch_certificate(profile, namespace, name))
+    except CliError as err:
+        if "start it first" not in str(err) or not sys.stdin.isatty():
+            raise
+        answer = input(f"{err}. Start it now? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            raise
+        asyncio.run(workspaces.start_and_wait(profile, namespace, name))
+        asyncio.run(ssh.fetch_certificate(profile, namespace, name))
+
+
 def _exec_ssh(namespace: str, name: str, extra: list[str]) -> None:
     profile = Profile.load()
-    asyncio.run(ssh.fetch_certificate(profile, namespace, name))
+    _ready(profile, namespace, name)
     config = ssh.write_config(profile, None)
     client = shutil.which("ssh")
     if client is None:
@@ -87,7 +133,7 @@ def _code(args: argparse.Namespace) -> None:
         )
     profile = Profile.load()
     ssh.write_config(profile, Path("~/.ssh/config").expanduser())
-    asyncio.run(ssh.fetch_certificate(profile, namespace, name))
+    _ready(profile, namespace, name)
     alias = ssh.host_alias(namespace, name)
     os.execv(code, [code, "--remote", f"ssh-remote+{alias}", args.path])  # noqa: S606
 
@@ -106,6 +152,19 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(run=_login)
     c = sub.add_parser("logout", help="forget the tokens")
     c.set_defaults(run=_logout)
+    c = sub.add_parser("list", help="your workspaces and those shared with you")
+    c.set_defaults(run=_list)
+    c = sub.add_parser("start", help="start a workspace (owner or admin) and wait until it runs")
+    c.add_argument("workspace", help="<namespace>/<name>")
+    c.add_argument("--no-wait", action="store_true", help="do not wait until it runs")
+    c.set_defaults(run=_start)
+    c = sub.add_parser("stop", help="stop a workspace (owner or admin); its files are kept")
+    c.add_argument("workspace", help="<namespace>/<name>")
+    c.set_defaults(run=_stop)
+    c = sub.add_parser("open", help="open a workspace in the browser")
+    c.add_argument("workspace", help="<namespace>/<name>")
+    c.add_argument("--no-browser", action="store_true", help="only print the URL")
+    c.set_defaults(run=_open)
     c = sub.add_parser("ssh-config", help="write the ssh config block for the workspaces")
     c.add_argument(
         "--install",
@@ -141,4 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except (OSError, aiohttp.ClientError) as err:  # the network, said plainly
+        print(f"jk: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
     return 0

@@ -55,14 +55,15 @@ async def run(profile: Profile, namespace: str, name: str) -> None:
         said: list[str] = []
 
         async def down() -> None:
-            async for msg in ws:
+            while True:
+                msg = await ws.receive()
                 if msg.type == aiohttp.WSMsgType.BINARY:
                     await asyncio.to_thread(_write_all, out, msg.data)
-                elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING):
-                    said.append(str(msg.extra or ""))
-                    break
-                elif msg.type == aiohttp.WSMsgType.ERROR:
-                    break
+                elif msg.type == aiohttp.WSMsgType.CLOSE:
+                    said.append(str(msg.extra or ""))  # the platform's reason
+                    return
+                elif msg.type != aiohttp.WSMsgType.TEXT:  # closing, closed, error
+                    return
 
         tasks = [asyncio.ensure_future(up()), asyncio.ensure_future(down())]
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -72,7 +73,7 @@ async def run(profile: Profile, namespace: str, name: str) -> None:
             await asyncio.gather(*tasks, return_exceptions=True)
         if ws.close_code == CLOSE_REVOKED:
             reason = "access withdrawn"
-            with contextlib.suppress(ValueError, TypeError, AttributeError):
+            with contextlib.suppress(ValueError, TypeError, AttributeError, IndexError):
                 reason = json.loads(said[0]).get("message", reason)
             raise CliError(f"{namespace}/{name}: the tunnel was closed: {reason}")
 
