@@ -65,6 +65,10 @@ def test_workspace_images_follow_the_operator_contract(name: str) -> None:
     assert any(k == "EXPOSE" and str(APP_PORT) in arg.split() for k, arg in ins)
     entrypoint = next(arg for k, arg in ins if k == "ENTRYPOINT")
     assert entrypoint.startswith('["tini"'), "tini is PID 1 (the operator sets args, not command)"
+    # The entry starts the SSH server of the desktop tunnel when the operator hands its keys.
+    assert entrypoint == '["tini", "-g", "--", "jupyter-k8s-entry"]'
+    run = " ".join(arg for k, arg in ins if k == "RUN")
+    assert "openssh-server" in run and "rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_*" in run
     env = " ".join(arg for k, arg in ins if k == "ENV")
     assert f"{ENV_BASE_URL}=/" in env and f"{ENV_HOME}=" in env
 
@@ -101,3 +105,22 @@ def test_the_base_is_a_build_argument_defaulting_to_the_official_image(name: str
     assert all(a.split()[0] in ("${BASE_IMAGE}", "build") for k, a in ins if k == "FROM"), (
         "every stage starts from BASE_IMAGE"
     )
+
+
+def test_the_entry_runs_sshd_as_the_operator_and_the_tunnel_expect() -> None:
+    """One source of truth for the SSH server's contract: env names, port and principal."""
+    from jupyter_k8s import ssh_keys
+
+    text = (ROOT / "images" / "workspace" / "jupyter-k8s-entry").read_text()
+    assert ssh_keys.HOST_KEY_ENV in text and ssh_keys.USER_CA_ENV in text
+    assert f"Port {ssh_keys.SSH_PORT}\n" in text
+    assert ssh_keys.principal("%s", "").rstrip("/") == "workspace:%s"
+    assert "printf 'workspace:%s\\n' \"$JUPYTER_K8S_WORKSPACE\"" in text
+    for line in (
+        "PasswordAuthentication no",
+        "AuthorizedKeysFile none",
+        "AllowAgentForwarding no",
+        "PermitRootLogin no",
+        "Subsystem sftp internal-sftp",
+    ):
+        assert f"{line}\n" in text, line

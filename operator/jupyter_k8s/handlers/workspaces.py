@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
-import json
 import logging
 from typing import Any
 
@@ -24,7 +22,7 @@ from ..proxy_secret import workspace_secret
 from ..reconcile import health
 from ..reconcile.children import SshKeys, WorkspaceRef
 from ..reconcile.conditions import merge_conditions, now_iso
-from ..reconcile.drift import contains
+from ..reconcile.drift import APPLIED, contains
 from ..reconcile.resolve import resolve
 from ..reconcile.workspace import (
     FOREGROUND_DELETE,
@@ -158,7 +156,8 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
                 current = children.get(child)
                 if current is not None and contains(current.body, obj):
                     continue
-                fingerprint = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+                # Every planned object carries the digest of itself (drift.stamped).
+                fingerprint = obj["metadata"]["labels"][APPLIED]
                 last = mine.get(child)
                 if (
                     last
