@@ -137,6 +137,8 @@ def bob(browser: Any, guided: Guided, tmp_path_factory: pytest.TempPathFactory) 
 def test_ssh_scp_sftp_and_a_forward_through_the_tunnel(
     guided: Guided, remote: str, alice: Jk, tmp_path: Path
 ) -> None:
+    # Her workspace is named in the config (VS Code's Remote-SSH lists the hosts it names).
+    assert f"Host {HOST}\n" in alice.config.read_text()
     started = time.monotonic()
     res = alice.ssh(HOST, "--", "id", "-u")
     first = time.monotonic() - started

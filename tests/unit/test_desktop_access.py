@@ -138,9 +138,12 @@ def test_ssh_config_is_our_own_file_and_install_adds_one_include(
     user_config = tmp_path / "dot-ssh" / "config"
     user_config.parent.mkdir()
     user_config.write_text("Host github.com\n    User git\n")
-    path = cli_ssh.write_config(Profile("https://auth.example.org"), user_config)
-    cli_ssh.write_config(Profile("https://auth.example.org"), user_config)
+    hosts = ["lab.team-a.jk", "shared.team-b.jk"]
+    path = cli_ssh.write_config(Profile("https://auth.example.org"), user_config, hosts)
+    cli_ssh.write_config(Profile("https://auth.example.org"), user_config)  # keeps the hosts
     text = path.read_text()
+    # Named for VS Code's host list, before the wildcard block that configures them all.
+    assert text.index("Host lab.team-a.jk\nHost shared.team-b.jk\n") < text.index("Host *.jk")
     assert "Host *.jk" in text and "ProxyCommand" in text and " tunnel %h" in text
     assert 'Match host *.jk exec "' in text and ' ssh-cert %h"' in text
     assert "StrictHostKeyChecking yes" in text and "ForwardAgent no" in text

@@ -45,7 +45,13 @@ def _logout(_: argparse.Namespace) -> None:
 def _ssh_config(args: argparse.Namespace) -> None:
     profile = Profile.load()
     install = Path(args.install).expanduser() if args.install else None
-    path = ssh.write_config(profile, install)
+    try:
+        found = asyncio.run(workspaces.listing(profile))["items"]
+        hosts = [ssh.host_alias(w["namespace"], w["name"]) for w in found]
+    except (CliError, OSError, aiohttp.ClientError) as err:
+        print(f"jk: not listing your workspaces in it ({err}); any <name>.<namespace>.jk works")
+        hosts = []
+    path = ssh.write_config(profile, install, hosts)
     if install is not None:
         print(f"Wrote {path}; {install} includes it.")
     else:

@@ -121,13 +121,22 @@ def self_command() -> str:
     return f"{shlex.quote(sys.executable)} -m jupyter_k8s.cli"
 
 
-def config_block(profile: Profile) -> str:
+def config_block(profile: Profile, hosts: list[str] | None = None) -> str:
+    """The wildcard block reaches any workspace; `hosts` (those of `jk list` when written) are
+    named too, so VS Code's Remote-SSH host list shows them."""
     me = self_command()
     key = user_key()
+    named = [f"Host {h}" for h in sorted(hosts or [])]
     return "\n".join(
         [
             f"# jupyter-k8s workspaces of {profile.platform}: written by `jk ssh-config`;",
             "# run it again rather than editing. Hosts: <workspace>.<namespace>.jk",
+            *(
+                ["# Your workspaces and those shared with you when this was written:"]
+                if named
+                else []
+            ),
+            *named,
             f'Match host *{SUFFIX} exec "{me} ssh-cert %h"',
             f"Host *{SUFFIX}",
             "    User jovyan",
@@ -146,11 +155,17 @@ def config_block(profile: Profile) -> str:
     )
 
 
-def write_config(profile: Profile, install: Path | None) -> Path:
+def write_config(profile: Profile, install: Path | None, hosts: list[str] | None = None) -> Path:
     """Our own file; with `install`, an Include line at the top of that ssh config (added
     once, nothing else of it touched)."""
     path = ssh_dir() / "config"
-    write_private(path, config_block(profile))
+    if hosts is None and path.exists():  # keep the named hosts of the last full write
+        hosts = [
+            line.split(" ", 1)[1]
+            for line in path.read_text().splitlines()
+            if line.startswith("Host ") and "*" not in line
+        ]
+    write_private(path, config_block(profile, hosts))
     if install is not None:
         line = f"Include {path}"
         text = install.read_text() if install.exists() else ""
