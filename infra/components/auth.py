@@ -9,6 +9,7 @@ import pulumi
 
 from jupyter_k8s.deploy.installer import proxy_key_env
 from jupyter_k8s.deploy.settings import NAME as OPERATOR_NAME
+from jupyter_k8s.deploy.settings import TUNNEL_ACTIVITY
 
 from .. import images
 from ..config import IdentityConfig, OperatorConfig, Target
@@ -138,6 +139,8 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
             proxy_key_env(),
             # Two replicas: a sign-out served by one reaches the other through this ConfigMap.
             {"name": "JK_AUTHZ_SIGNOUTS", "value": f"{ops_ns}/{AUTHZ_SIGNOUTS}"},
+            # Open SSH tunnels count as activity for the operator's idle culler.
+            {"name": "JK_AUTHZ_TUNNEL_ACTIVITY", "value": f"{ops_ns}/{TUNNEL_ACTIVITY}"},
         ],
         "ports": [{"name": "http", "containerPort": AUTHZ_PORT}],
         "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}},
@@ -228,6 +231,11 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
             "metadata": {"name": AUTHZ_SIGNOUTS, "namespace": ops_ns, "labels": AUTHZ_LABELS},
         },
         {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": TUNNEL_ACTIVITY, "namespace": ops_ns, "labels": AUTHZ_LABELS},
+        },
+        {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
             "metadata": {"name": AUTHZ_NAME, "namespace": ops_ns, "labels": AUTHZ_LABELS},
@@ -235,7 +243,7 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
                 {
                     "apiGroups": [""],
                     "resources": ["configmaps"],
-                    "resourceNames": [AUTHZ_SIGNOUTS],
+                    "resourceNames": [AUTHZ_SIGNOUTS, TUNNEL_ACTIVITY],
                     "verbs": ["get", "patch"],
                 }
             ],

@@ -57,6 +57,8 @@ class Settings:
     lease_seconds: int = 15
     # Each workspace pod gets the keys of its SSH server (the desktop tunnel, JK_SSH_SERVER=on).
     ssh_server: bool = False
+    # How often the idle culler asks running workspaces for their activity.
+    cull_seconds: int = 60
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -81,6 +83,9 @@ class Settings:
                 "through the authorization service's tunnel) or off"
             )
         lease_seconds = _int("JK_LEASE_SECONDS", 15)
+        cull_seconds = _int("JK_CULL_INTERVAL_SECONDS", 60)
+        if cull_seconds < 1:
+            raise ConfigError(f"JK_CULL_INTERVAL_SECONDS={cull_seconds}: use 1 or more")
         if lease_seconds < 5:
             raise ConfigError(f"JK_LEASE_SECONDS={lease_seconds}: use 5 or more")
         namespaces = tuple(n for n in os.environ.get("JK_NAMESPACES", "").split(",") if n.strip())
@@ -107,4 +112,5 @@ class Settings:
             pod_name=os.environ.get("JK_POD_NAME") or f"{socket.gethostname()}_{os.getpid()}",
             lease_seconds=lease_seconds,
             ssh_server=ssh == "on",
+            cull_seconds=cull_seconds,
         )

@@ -33,6 +33,17 @@ API_REQUESTS = Counter(
     ["verb", "resource"],
 )
 
+CULLED = Counter("jupyter_k8s_culled_total", "Workspaces stopped for being idle.")
+IDLE_SECONDS = Gauge(
+    "jupyter_k8s_idle_seconds",
+    "Seconds since the last activity of each running workspace with idle shutdown "
+    "(absent while unknown).",
+    ["namespace", "workspace"],
+)
+PROBES = Counter(
+    "jupyter_k8s_activity_probes_total", "Activity probes of workspaces by outcome.", ["outcome"]
+)
+
 
 @contextmanager
 def reconciling(kind: str) -> Iterator[None]:

@@ -15,7 +15,17 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from .authz.server import DECISIONS, LATENCY
 from .authz.tunnel import TUNNEL_ANSWERS, TUNNELS
-from .metrics import ADMISSIONS, API_REQUESTS, LEADER, RECONCILE_SECONDS, RECONCILES, WORKSPACES
+from .metrics import (
+    ADMISSIONS,
+    API_REQUESTS,
+    CULLED,
+    IDLE_SECONDS,
+    LEADER,
+    PROBES,
+    RECONCILE_SECONDS,
+    RECONCILES,
+    WORKSPACES,
+)
 
 
 def _family(metric: Counter | Gauge | Histogram) -> str:
@@ -185,6 +195,21 @@ def dashboard() -> dict[str, Any]:
                 for q in (0.5, 0.99)
             ],
             "s",
+        ),
+        (
+            "Workspaces stopped for being idle (per hour)",
+            [(f"sum(increase({total(CULLED)}[1h]))", "stopped")],
+            "short",
+        ),
+        (
+            "Minutes since last activity (most idle running workspaces)",
+            [(f"topk(10, {gauge(IDLE_SECONDS)}) / 60", "{{namespace}}/{{workspace}}")],
+            "m",
+        ),
+        (
+            "Activity probes per second",
+            [(f"sum by (outcome) (rate({total(PROBES)}[5m]))", "{{outcome}}")],
+            "ops",
         ),
         ("SSH tunnels open", [(f"sum({gauge(TUNNELS)})", "open")], "short"),
         (

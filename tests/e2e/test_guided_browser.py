@@ -272,4 +272,54 @@ def test_a_stopped_workspace_says_so(browser: Any, guided: Guided, alices: str) 
         what="the stopped page",
     )
     shot(page, "6-stopped")
+    # Its owner starts it from that page: "starting..." follows, then her JupyterLab.
+    page.get_by_role("button", name="Start it").click()
+    page.locator("#jp-main-dock-panel").wait_for(timeout=180000)
+    assert k.get("workspace", alices, "team-a")["spec"]["desiredStatus"] == "Running"  # type: ignore[index]
+    shot(page, "7-started-from-the-stopped-page")
+    context.close()
+
+
+def test_only_the_owner_gets_the_start_button(browser: Any, guided: Guided, alices: str) -> None:
+    """bob, let in by a share, sees the stopped page without the button, and a start he forges
+    (no token of his page, another origin) is refused."""
+    k = guided.kubectl
+    share = {
+        "apiVersion": "workspace.jupyter.org/v1alpha1",
+        "kind": "WorkspaceShare",
+        "metadata": {"name": "bob-sees-stopped"},
+        "spec": {
+            "workspaceName": alices,
+            "subjects": [{"kind": "User", "name": "bob@example.com"}],
+        },
+    }
+    k.create(share, "team-a", user="alice@example.com")
+    stop = json.dumps({"spec": {"desiredStatus": "Stopped"}})
+    k.run(
+        "patch",
+        "workspace",
+        alices,
+        "-n",
+        "team-a",
+        "--type=merge",
+        "-p",
+        stop,
+        user="alice@example.com",
+    )
+    context = person(browser, guided)
+    page = context.new_page()
+    page.goto(url(alices, "team-a", "/lab"))
+    sign_in(page, "bob@example.com")
+    eventually(
+        lambda: landed(page, url(alices, "team-a", "/lab")) == "stopped",
+        timeout=90,
+        interval=2,
+        what="the stopped page for bob",
+    )
+    assert page.get_by_role("button", name="Start it").count() == 0
+    assert "Its owner (alice@example.com) can start it" in page.content()
+    forged = page.request.post(url(alices, "team-a", "/_jk/start?token=1.forged"))
+    assert forged.status == 403
+    assert k.get("workspace", alices, "team-a")["spec"]["desiredStatus"] == "Stopped"  # type: ignore[index]
+    k.run("delete", "workspaceshare", "bob-sees-stopped", "-n", "team-a", check=False)
     context.close()

@@ -3,6 +3,7 @@ decide Available, volumes keep files, and restricted pod security is enforced fo
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import subprocess
@@ -10,10 +11,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -548,3 +551,136 @@ def test_the_ssh_server_in_a_workspace_takes_only_certificates_for_that_workspac
     # No Service exposes the SSH server.
     for svc in kubectl.list("services", real_ns):
         assert all(p.get("port") != ssh_keys.SSH_PORT for p in svc["spec"]["ports"]), svc
+
+
+async def _start_long_cell(ip: str, secret: str, code: str) -> None:
+    """A kernel in the workspace's JupyterLab running `code` (still running on return)."""
+    base = f"http://{ip}:8888"
+    headers = {"X-Jupyter-K8s-Proxy-Secret": secret, "X-Jupyter-K8s-User": "alice"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async with http.post(f"{base}/api/kernels", json={"name": "python3"}) as resp:
+            assert resp.status == 201, await resp.text()
+            kernel = (await resp.json())["id"]
+        async with http.ws_connect(f"{base}/api/kernels/{kernel}/channels") as ws:
+            msg_id = uuid.uuid4().hex
+            await ws.send_json(
+                {
+                    "header": {
+                        "msg_id": msg_id,
+                        "msg_type": "execute_request",
+                        "username": "alice",
+                        "session": uuid.uuid4().hex,
+                        "version": "5.3",
+                        "date": "",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "content": {"code": code, "silent": False},
+                    "channel": "shell",
+                }
+            )
+            async for msg in ws:
+                data = msg.json()
+                if (
+                    data.get("parent_header", {}).get("msg_id") == msg_id
+                    and data.get("msg_type") == "status"
+                    and data["content"].get("execution_state") == "busy"
+                ):
+                    return
+
+
+def _phase(kubectl: Kubectl, ns: str, name: str) -> tuple[str, str, str]:
+    ws = kubectl.get("workspace", name, ns) or {}
+    stopped = condition(ws, "Stopped") or {}
+    return (
+        ws.get("spec", {}).get("desiredStatus", ""),
+        (ws.get("status") or {}).get("phase", ""),
+        stopped.get("reason", "") if stopped.get("status") == "True" else "",
+    )
+
+
+def test_idle_culling_stops_only_what_is_idle_and_never_on_a_failed_probe(
+    kubectl: Kubectl, operator: Operator, real_ns: str, template: str
+) -> None:
+    idle = {"enabled": True, "timeoutMinutes": 1}
+    names = ("sleepy", "busy", "tunneled")
+    # Culling every 5 s; open tunnels are read from a ConfigMap in this namespace.
+    operator.stop()
+    restart_operator(kubectl, operator, JK_CULL_INTERVAL_SECONDS="5", JK_POD_NAMESPACE=real_ns)
+    try:
+        for name in names:
+            kubectl.create(workspace_manifest(name, template, idleShutdown=idle), real_ns)
+        for name in names:
+            eventually(lambda n=name: available(kubectl, real_ns, n), timeout=180, what=name)
+        created = time.monotonic()
+        busy = pod_of(kubectl, real_ns, "busy")
+        assert busy is not None
+        asyncio.run(
+            _start_long_cell(
+                busy["status"]["podIP"],
+                proxy_secret(kubectl, real_ns, "busy"),
+                "import time; time.sleep(1800)",
+            )
+        )
+
+        # An open SSH tunnel, as the authorization service records it (every minute).
+        def tunnel_open() -> None:
+            kubectl.apply(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": "jupyter-k8s-tunnel-activity", "namespace": real_ns},
+                    "data": {f"{real_ns}.tunneled": str(int(time.time()))},
+                }
+            )
+
+        tunnel_open()
+        # The probes fail (another proxy key: the apps refuse the culler's requests) for well
+        # past the timeout: nothing is stopped.
+        operator.stop()
+        restart_operator(
+            kubectl,
+            operator,
+            JK_CULL_INTERVAL_SECONDS="5",
+            JK_POD_NAMESPACE=real_ns,
+            JK_PROXY_SECRET_KEY="not-the-key-the-pods-have",
+        )
+        while time.monotonic() - created < 100:
+            time.sleep(10)
+            tunnel_open()
+        assert _phase(kubectl, real_ns, "sleepy") == ("Running", "Running", "")
+        assert "activity of " in operator.tail(400) and "unknown" in operator.tail(400)
+
+        # The probes answer again: the idle one is stopped (reason Idle), the others are not.
+        operator.stop()
+        restart_operator(kubectl, operator, JK_CULL_INTERVAL_SECONDS="5", JK_POD_NAMESPACE=real_ns)
+        tunnel_open()
+        eventually(
+            lambda: _phase(kubectl, real_ns, "sleepy") == ("Stopped", "Stopped", "Idle"),
+            timeout=120,
+            interval=2,
+            what="the idle workspace Stopped with reason Idle",
+        )
+        assert kubectl.get("pvc", "ws-sleepy", real_ns) is not None  # its volume stays
+        events = kubectl.run(
+            "get", "events", "-n", real_ns, "--field-selector", "reason=Idle", "-o", "json"
+        ).stdout
+        assert "sleepy" in events and "idle for" in events
+        time.sleep(15)  # three more rounds
+        for name in ("busy", "tunneled"):
+            assert _phase(kubectl, real_ns, name) == ("Running", "Running", ""), name
+        # Started again by its owner, it is Running, and no longer says Idle.
+        kubectl.run(
+            "patch",
+            "workspace",
+            "sleepy",
+            "-n",
+            real_ns,
+            "--type=merge",
+            "-p",
+            json.dumps({"spec": {"desiredStatus": "Running"}}),
+        )
+        eventually(lambda: available(kubectl, real_ns, "sleepy"), timeout=120, what="restarted")
+    finally:
+        operator.stop()
+        restart_operator(kubectl, operator)

@@ -13,7 +13,9 @@ import yaml
 
 from infra.components.tenancy import shared_roles, team_manifests
 from infra.config import Target, Team
+from jupyter_k8s.api import GROUP
 from jupyter_k8s.api.admission import SHARE_WORKSPACE_UID_ANNOTATION
+from jupyter_k8s.deploy.rbac import cluster_rules
 from jupyter_k8s.deploy.settings import WEBHOOK_CONFIGURATION
 from tests.support.fixtures import Operator, workspace_manifest
 from tests.support.kube import Kubectl, condition, eventually
@@ -317,3 +319,51 @@ def test_deleting_a_team_namespace_deletes_its_workspaces(
     kubectl.create(workspace_manifest("doomed"), name, user="alice")
     kubectl.run("delete", "namespace", name, "--wait=true", "--timeout=90s")
     assert kubectl.get("namespace", name) is None
+
+
+def test_the_idle_culler_may_stop_a_workspace_and_change_nothing_else(
+    kubectl: Kubectl, team: str, unique: str
+) -> None:
+    """What the operator's RBAC grants for culling (workspaces/idle-stop), given to a plain
+    user here: the API server's policy admits exactly the stop of a running workspace."""
+    alices_workspace(kubectl, team)
+    role = f"culler-{unique}"
+    rules = next(r for r in cluster_rules() if "workspaces/idle-stop" in r["resources"])
+    kubectl.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": role, "namespace": team},
+            "rules": [
+                {"apiGroups": [GROUP], "resources": ["workspaces"], "verbs": ["get", "patch"]},
+                rules,
+            ],
+        }
+    )
+    kubectl.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": role, "namespace": team},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+            "subjects": [{"kind": "User", "name": "culler"}],
+        }
+    )
+    for change in (
+        {"image": "registry.invalid/x:1"},
+        {"desiredStatus": "Stopped", "accessType": "Public"},
+        {"desiredStatus": "Stopped", "env": [{"name": "X", "value": "y"}]},
+    ):
+        # Refused by the policy (not RBAC, which lets it patch): retried while RBAC settles.
+        eventually(
+            lambda c=change: refused(
+                patch(kubectl, team, "alices", c, "culler"), "only the owner of workspace alices"
+            ),
+            timeout=30,
+            what=f"{change} refused",
+        )
+    res = patch(kubectl, team, "alices", {"desiredStatus": "Stopped"}, "culler")
+    assert res.returncode == 0, res.stderr
+    # Stopped already: starting it (or stopping again) is the owner's.
+    res = patch(kubectl, team, "alices", {"desiredStatus": "Running"}, "culler")
+    assert refused(res, "only the owner of workspace alices"), res.stderr

@@ -73,3 +73,18 @@ def test_route_prefix_per_routing_mode() -> None:
 def test_sign_out_ids_never_reveal_the_cookie() -> None:
     sid = sessions.sid_of("secret-cookie-value")
     assert len(sid) == 32 and "secret" not in sid and sid == sessions.sid_of("secret-cookie-value")
+
+
+def test_a_start_token_is_for_one_user_one_workspace_ten_minutes() -> None:
+    from jupyter_k8s.authz.sessions import action_token, check_action
+
+    key = b"k" * 32
+    token = action_token(key, "start", "alice", "team-a/lab", now=1000)
+    assert check_action(key, token, "start", "alice", "team-a/lab", now=1000 + 599)
+    assert not check_action(key, token, "start", "alice", "team-a/lab", now=1000 + 601)
+    assert not check_action(key, token, "start", "bob", "team-a/lab", now=1001)
+    assert not check_action(key, token, "start", "alice", "team-a/other", now=1001)
+    assert not check_action(key, token, "stop", "alice", "team-a/lab", now=1001)
+    assert not check_action(b"x" * 32, token, "start", "alice", "team-a/lab", now=1001)
+    for forged in ("", "1.forged", "abc.def", f"{1000}.{'A' * 32}"):
+        assert not check_action(key, forged, "start", "alice", "team-a/lab", now=1001)

@@ -27,6 +27,9 @@ from .workspace import OWNER_ANNOTATION
 
 SHARE_VERB = "share"
 OWNER_SUBRESOURCE = "owner"
+# RBAC `update` on workspaces/idle-stop (the operator has it) lets a non-owner make exactly one
+# change: a running workspace's desiredStatus to Stopped, nothing else of its spec.
+IDLE_STOP_SUBRESOURCE = "idle-stop"
 # Namespace annotations of governed (team) namespaces.
 DEFAULT_TEMPLATE_ANNOTATION = f"{GROUP}/default-template"
 ALLOWED_TEMPLATES_ANNOTATION = f"{GROUP}/allowed-templates"
@@ -99,6 +102,27 @@ def _policy(
     ]
 
 
+def _only_stopped() -> str:
+    """CEL: this update turns desiredStatus from Running to Stopped and changes no other spec
+    field (each field of the API model compared, so a new field is covered when regenerated)."""
+    from .workspace import WorkspaceSpec
+
+    same = [
+        f"has(object.spec.{f}) == has(oldObject.spec.{f}) && "
+        f"(!has(object.spec.{f}) || object.spec.{f} == oldObject.spec.{f})"
+        for f in WorkspaceSpec.model_fields
+        if f != "desiredStatus"
+    ]
+    return " && ".join(
+        [
+            "request.operation == 'UPDATE'",
+            "has(oldObject.spec.desiredStatus) && oldObject.spec.desiredStatus == 'Running'",
+            "has(object.spec.desiredStatus) && object.spec.desiredStatus == 'Stopped'",
+            *(f"({s})" for s in same),
+        ]
+    )
+
+
 def workspace_ownership() -> list[dict[str, Any]]:
     return _policy(
         "workspace-ownership",
@@ -109,6 +133,11 @@ def workspace_ownership() -> list[dict[str, Any]]:
             "owner": _annotation("oldObject", OWNER_ANNOTATION),
             "claimed": _annotation("object", OWNER_ANNOTATION),
             "admin": _admin("request.operation == 'DELETE' ? 'delete' : 'update'"),
+            # The idle culler's stop (handlers/culling.py): allowed to whoever RBAC lets
+            # update workspaces/idle-stop, for that one change only.
+            "idleStop": f"{_only_stopped()} && authorizer.group('{GROUP}').resource('workspaces')"
+            f".subresource('{IDLE_STOP_SUBRESOURCE}').namespace(request.namespace)"
+            ".name(variables.name).check('update').allowed()",
         },
         [
             {
@@ -123,7 +152,7 @@ def workspace_ownership() -> list[dict[str, Any]]:
             },
             {
                 "expression": "request.operation == 'CREATE' || variables.owner == variables.user"
-                " || variables.admin",
+                " || variables.admin || variables.idleStop",
                 "messageExpression": "'only the owner of workspace ' + variables.name + ' (' + "
                 "(variables.owner == '' ? 'nobody recorded' : variables.owner) + ') or an admin "
                 "may change, stop, start, expose or delete it; you are ' + variables.user",

@@ -11,6 +11,8 @@ _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:36rem;margin:12vh auto;padding:0 1rem;"
     "color:#1d1d1f}h1{font-size:1.5rem}p{line-height:1.5}a{color:#0b57d0}"
     ".muted{color:#5f6368;font-size:.9rem}"
+    "button{font:inherit;padding:.5rem 1.2rem;border-radius:.4rem;border:1px solid #0b57d0;"
+    "background:#0b57d0;color:#fff;cursor:pointer}button:focus{outline:3px solid #fbbc04}"
 )
 
 FORBIDDEN = (
@@ -32,6 +34,7 @@ def page(
     refresh: int | None = None,
     links: tuple[tuple[str, str], ...] = (),
     headers: dict[str, str] | None = None,
+    button: tuple[str, str] | None = None,
 ) -> web.Response:
     """`title` and `message` as an HTML page (browsers) or one line of text (the rest)."""
     if not wants_html(request):
@@ -40,6 +43,12 @@ def page(
     items = "".join(
         f'<p><a href="{escape(href, quote=True)}">{escape(text)}</a></p>' for text, href in links
     )
+    if button:  # (label, action): one POST, no script
+        label, action = button
+        items = (
+            f'<form method="post" action="{escape(action, quote=True)}">'
+            f'<button type="submit" id="action">{escape(label)}</button></form>' + items
+        )
     body = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">{meta}'

@@ -81,6 +81,9 @@ class AuthzSettings:
     signouts_seconds: float = 2.0
     # How often a live SSH tunnel asks its decision again (the bound on closing a revoked one).
     tunnel_recheck_seconds: float = 10.0
+    # "<namespace>/<name>" of the ConfigMap where open tunnels count as workspace activity for
+    # the idle culler (None: not recorded).
+    tunnel_activity: str | None = None
     addr: str = "0.0.0.0"  # noqa: S104 - the proxy calls it from another pod
     port: int = 8081
 
@@ -101,6 +104,7 @@ class AuthzSettings:
             signouts=os.environ.get("JK_AUTHZ_SIGNOUTS") or None,
             signouts_seconds=float(os.environ.get("JK_AUTHZ_SIGNOUTS_SECONDS", "2")),
             tunnel_recheck_seconds=float(os.environ.get("JK_AUTHZ_TUNNEL_RECHECK_SECONDS", "10")),
+            tunnel_activity=os.environ.get("JK_AUTHZ_TUNNEL_ACTIVITY") or None,
             addr=os.environ.get("JK_AUTHZ_ADDR", "0.0.0.0"),  # noqa: S104
             port=int(os.environ.get("JK_AUTHZ_PORT", "8081")),
         )
@@ -283,7 +287,9 @@ class Authorizer:
         if where is None or not await self.allowed(who, *where):
             log.info("deny %s -> %s%s", who.user, host, uri)
             return pages.forbidden(request, self._sign_out_url()), "forbidden"
-        state = await self._state_page(request, *where)
+        if path == f"{prefix}_jk/start":
+            return await self._start(request, who, host, prefix, uri, *where), "start"
+        state = await self._state_page(request, *where, who=who, prefix=prefix)
         if state is not None:
             return state, "not-running"
         headers = {USER_HEADER: who.user}
@@ -330,17 +336,79 @@ class Authorizer:
             f"https://{self.settings.auth_host}/_jk/sign_out" if self.settings.auth_host else None
         )
 
+    async def _start(
+        self,
+        request: web.Request,
+        who: Identity,
+        host: str,
+        prefix: str,
+        uri: str,
+        namespace: str,
+        name: str,
+    ) -> web.Response:
+        """The stopped page's Start button: a POST on the workspace's own host, with the page's
+        token, from that origin; the change is made as the user (the API server's ownership
+        policy decides: the owner or an admin)."""
+        method = request.headers.get("X-Forwarded-Method", request.method).upper()
+        origin = request.headers.get("Origin")
+        token = (parse_qs(urlsplit(uri).query).get("token") or [""])[0]
+        workspace = f"{namespace}/{name}"
+        if (
+            method != "POST"
+            or (origin is not None and origin != f"https://{host}")
+            or not sessions.check_action(self.session_key, token, "start", who.user, workspace)
+        ):
+            return pages.page(
+                request, 403, "Not started", "Use the Start button on the workspace's own page."
+            )
+        try:
+            await asyncio.to_thread(
+                self.kube.call_as,
+                who.user,
+                [*who.groups, "system:authenticated"],
+                "PATCH",
+                object_path(API_VERSION, "Workspace", namespace, name),
+                {"spec": {"desiredStatus": "Running"}},
+            )
+        except KubeError as err:
+            log.info("start refused %s -> %s: %s", who.user, workspace, err.message)
+            return pages.page(request, 403, "Not started", err.message)
+        log.info("started %s for %s", workspace, who.user)
+        self.phases.put((namespace, name), "Starting")
+        return web.Response(
+            status=303, headers={"Location": f"https://{host}{prefix}", "Cache-Control": "no-store"}
+        )
+
     async def _state_page(
-        self, request: web.Request, namespace: str, name: str
+        self,
+        request: web.Request,
+        namespace: str,
+        name: str,
+        who: Identity | None = None,
+        prefix: str = "/",
     ) -> web.Response | None:
-        """A stopped or starting workspace says so (to those allowed in, only)."""
+        """A stopped or starting workspace says so (to those allowed in, only); its owner gets
+        a Start button."""
         phase = await self.phase(namespace, name)
         if phase in ("Stopped", "Stopping"):
+            body = await asyncio.to_thread(self.kube.get, API_VERSION, "Workspace", namespace, name)
+            owner = ((body or {}).get("status") or {}).get("owner")
+            if who is not None and owner == who.user and phase == "Stopped":
+                token = sessions.action_token(
+                    self.session_key, "start", who.user, f"{namespace}/{name}"
+                )
+                return pages.page(
+                    request,
+                    503,
+                    "This workspace is stopped",
+                    "Its files are kept. Start it? It opens here once it runs.",
+                    button=("Start it", f"{prefix}_jk/start?token={token}"),
+                )
             return pages.page(
                 request,
                 503,
                 "This workspace is stopped",
-                "Its files are kept. Its owner can start it again (desiredStatus: Running).",
+                f"Its files are kept. Its owner ({owner or 'unknown'}) can start it again.",
             )
         if phase in ("Pending", "Starting"):
             return pages.page(
@@ -448,7 +516,9 @@ def build_app(authorizer: Authorizer) -> web.Application:
     app.router.add_get("/_jk/authorize", authorizer.start_session)
     app.router.add_get("/_jk/sign_out", authorizer.sign_out)
     app.router.add_get("/_jk/signed-out", authorizer.signed_out)
-    tunnels = Tunnels(authorizer, authorizer.settings.tunnel_recheck_seconds)
+    tunnels = Tunnels(
+        authorizer, authorizer.settings.tunnel_recheck_seconds, authorizer.settings.tunnel_activity
+    )
     app.router.add_post("/_jk/ssh/certificate", tunnels.certificate)
     app.router.add_get("/_jk/tunnel/{namespace}/{name}", tunnels.tunnel)
     user_api.add_routes(app, authorizer)

@@ -128,3 +128,35 @@ def safe_return(url: str, host: str, path: str) -> str:
     ):
         return path
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+ACTION_SECONDS = 600
+
+
+def _action_mac(key: bytes, action: str, user: str, workspace: str, at: int) -> str:
+    msg = f"{action}\0{user}\0{workspace}\0{at}".encode()
+    return _b64(hmac.new(key, msg, hashlib.sha256).digest())[:32]
+
+
+def action_token(
+    key: bytes, action: str, user: str, workspace: str, now: float | None = None
+) -> str:
+    """A token a page's button carries: this user may ask this action on this workspace for the
+    next ten minutes (what protects the form against cross-site requests, besides the host-only
+    SameSite cookie and the Origin check)."""
+    at = int(time.time() if now is None else now)
+    return f"{at}.{_action_mac(key, action, user, workspace, at)}"
+
+
+def check_action(
+    key: bytes, token: str, action: str, user: str, workspace: str, now: float | None = None
+) -> bool:
+    at_text, _, mac = token.partition(".")
+    try:
+        at = int(at_text)
+    except ValueError:
+        return False
+    now = time.time() if now is None else now
+    if not 0 <= now - at <= ACTION_SECONDS:
+        return False
+    return hmac.compare_digest(mac, _action_mac(key, action, user, workspace, at))

@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from prometheus_client import Counter, Gauge
 
+from ..kube import KubeError
 from ..names import workspace_child
 from ..ssh_keys import (
     CERT_SECONDS,
@@ -51,12 +52,33 @@ TUNNEL_ANSWERS = Counter(
 SSH_USER = "jovyan"
 CLOSE_REVOKED = 4403  # WebSocket close code: access was withdrawn
 CHUNK = 64 * 1024
+ACTIVITY_SECONDS = 60  # how often an open tunnel says its workspace is in use
 
 
 @dataclass
 class Tunnels:
     authorizer: Any  # server.Authorizer (not imported: server.py imports this module)
     recheck_seconds: float = 10.0
+    activity: str | None = None  # "<namespace>/<configmap>": open tunnels are activity
+
+    async def _record(self, namespace: str, name: str) -> None:
+        """While the tunnel is open: its workspace is in use (the idle culler reads this)."""
+        if not self.activity:
+            return
+        cm_namespace, _, cm_name = self.activity.partition("/")
+        while True:
+            try:
+                await asyncio.to_thread(
+                    self.authorizer.kube.merge_patch,
+                    "v1",
+                    "ConfigMap",
+                    cm_namespace,
+                    cm_name,
+                    {"data": {f"{namespace}.{name}": str(int(time.time()))}},
+                )
+            except KubeError as err:
+                log.warning("recording tunnel activity failed: %s", err)
+            await asyncio.sleep(ACTIVITY_SECONDS)
 
     async def _admit(self, request: web.Request, namespace: str, name: str) -> Identity:
         """Who asks, and whether they may connect to a running workspace; else Refused."""
@@ -215,12 +237,13 @@ class Tunnels:
                     return "revoked"
 
         tasks = [asyncio.ensure_future(t) for t in (upstream(), downstream(), revalidate())]
+        recording = asyncio.ensure_future(self._record(namespace, name))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             first = done.pop()
             reason = first.result() if not first.exception() else f"failed: {first.exception()}"
         finally:
-            for task in tasks:
+            for task in [*tasks, recording]:
                 task.cancel()
         if reason == "revoked":
             log.info("tunnel revoked %s -> %s/%s", who.user, namespace, name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..api import GROUP
-from .settings import NAME, WEBHOOK_CONFIGURATION, WEBHOOK_TLS_SECRET
+from .settings import NAME, TUNNEL_ACTIVITY, WEBHOOK_CONFIGURATION, WEBHOOK_TLS_SECRET
 
 READ = ["get", "list", "watch"]
 WRITE_CHILDREN = [*READ, "create", "patch", "update", "delete"]
@@ -28,6 +28,10 @@ def cluster_rules() -> list[dict[str, Any]]:
             "verbs": READ,
         },
         {"apiGroups": [GROUP], "resources": ["workspacetemplates"], "verbs": ["patch", "update"]},
+        # The idle culler stops idle workspaces: a patch of spec.desiredStatus, which the
+        # workspace-ownership policy admits from it only through workspaces/idle-stop.
+        {"apiGroups": [GROUP], "resources": ["workspaces"], "verbs": ["patch"]},
+        {"apiGroups": [GROUP], "resources": ["workspaces/idle-stop"], "verbs": ["update"]},
         {
             "apiGroups": [GROUP],
             "resources": [
@@ -158,4 +162,11 @@ def self_rules() -> list[dict[str, Any]]:
             "verbs": ["get", "update"],
         },
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+        # The idle culler reads which workspaces have SSH tunnels open.
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": [TUNNEL_ACTIVITY],
+            "verbs": ["get"],
+        },
     ]

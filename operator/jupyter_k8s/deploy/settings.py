@@ -27,3 +27,6 @@ LABELS = {
     "app.kubernetes.io/part-of": "jupyter-k8s",
     "app.kubernetes.io/component": "operator",
 }
+# Open SSH tunnels per workspace, written by the authorization service, read by the idle
+# culler (in the operator's namespace).
+TUNNEL_ACTIVITY = "jupyter-k8s-tunnel-activity"

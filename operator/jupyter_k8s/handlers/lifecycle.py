@@ -20,6 +20,7 @@ from ..kube.client import load_api_client
 from ..metrics import API_REQUESTS, LEADER
 from ..proxy_secret import KEY_ENV, KEY_SECRET, load_key
 from ..tls import make_serving_cert, serving_cert_pem
+from .culling import cull_forever
 from .election import elect_forever, release
 from .managers import resync_managers
 from .missed import forget_missed
@@ -254,6 +255,7 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
         LEADER.set(1)
     resync = asyncio.create_task(resync_forever(rt))
     rt.tasks.add(resync)
+    rt.tasks.add(asyncio.create_task(cull_forever(rt)))
     start_http_server(s.metrics_port, addr=s.metrics_addr)
     log.info("metrics on http://%s:%s/metrics", s.metrics_addr, s.metrics_port)
 

@@ -44,7 +44,10 @@ def invalid(message: str, reason: str = "InvalidSpec") -> Health:
     )
 
 
-def stopped(pods: list[PodView]) -> Health:
+def stopped(pods: list[PodView], idle: bool = False) -> Health:
+    """`idle`: the idle culler stopped it (reason Idle, on every condition that says why)."""
+    why = "Idle" if idle else "Stopped"
+    said = "Stopped for being idle." if idle else "desiredStatus is Stopped."
     if pods:
         return _all(
             Phase.STOPPING,
@@ -57,14 +60,15 @@ def stopped(pods: list[PodView]) -> Health:
     return _all(
         Phase.STOPPED,
         valid=VALID,
-        available=Cond("Available", False, "Stopped", "desiredStatus is Stopped."),
-        progressing=Cond("Progressing", False, "Stopped", "desiredStatus is Stopped."),
+        available=Cond("Available", False, why, said),
+        progressing=Cond("Progressing", False, why, said),
         degraded=NOT_DEGRADED,
         stopped=Cond(
             "Stopped",
             True,
-            "Stopped",
-            "The pod is gone; the volume is kept. Set desiredStatus: Running to start again.",
+            why,
+            f"{'Stopped for being idle: the' if idle else 'The'} pod is gone; the volume is "
+            "kept. Set desiredStatus: Running to start again.",
         ),
     )
 

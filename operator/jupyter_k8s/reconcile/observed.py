@@ -32,6 +32,7 @@ class PodView:
     unschedulable: str | None  # the scheduler's message
     stuck: tuple[tuple[str, str, str], ...] = field(default=())  # (container, reason, message)
     node: str | None = None  # where it was scheduled
+    ip: str | None = None  # where the idle culler asks the app for its activity
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ def pod_view(body: dict[str, Any]) -> PodView:
         unschedulable=unschedulable,
         stuck=stuck,
         node=(body.get("spec") or {}).get("nodeName"),
+        ip=status.get("podIP"),
     )
 
 

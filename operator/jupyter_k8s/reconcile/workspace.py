@@ -24,6 +24,7 @@ from .children import (
 from .conditions import Cond, merge_conditions
 from .drift import stamped
 from .identity import identity_objects, service_account_name
+from .idle import IDLE_STOP_ANNOTATION
 from .observed import DeploymentView, PodView, PvcView
 from .resolve import resolve
 from .routes import build_ingress
@@ -168,7 +169,10 @@ def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePla
         outcome = (
             health.running(inp.deployment, inp.pods, inp.pvc, inp.node_faults)
             if running
-            else health.stopped(inp.pods)
+            else health.stopped(
+                inp.pods,
+                idle=inp.annotations.get(IDLE_STOP_ANNOTATION) == str(inp.generation),
+            )
         )
     wanted = {(o["kind"], o["metadata"]["name"]) for o in apply}
     # Optional children that exist but are no longer wanted: a public grant after going
