@@ -201,6 +201,14 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
                     "resources": ["workspaces", "workspacemanagers"],
                     "verbs": ["get", "list", "watch"],
                 },
+                # The "my workspaces" page: templates to create from, shares to revoke, and
+                # the governed namespaces (their allowed templates).
+                {
+                    "apiGroups": ["workspace.jupyter.org"],
+                    "resources": ["workspacetemplates", "workspaceshares"],
+                    "verbs": ["list"],
+                },
+                {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list"]},
                 # The users' API (jk start/stop) acts as the signed-in user, so RBAC and the
                 # admission policies decide as for kubectl; it impersonates no one else.
                 {"apiGroups": [""], "resources": ["users", "groups"], "verbs": ["impersonate"]},

@@ -323,3 +323,99 @@ def test_only_the_owner_gets_the_start_button(browser: Any, guided: Guided, alic
     assert k.get("workspace", alices, "team-a")["spec"]["desiredStatus"] == "Stopped"  # type: ignore[index]
     k.run("delete", "workspaceshare", "bob-sees-stopped", "-n", "team-a", check=False)
     context.close()
+
+
+def test_my_workspaces_page_lists_creates_stops_starts_shares_and_revokes(
+    browser: Any, guided: Guided, alices: str
+) -> None:
+    k = guided.kubectl
+    portal = f"https://{AUTH}/_jk/workspaces"
+    alice = person(browser, guided).new_page()
+    alice.goto(portal)
+    sign_in(alice, "alice@example.com")
+    alice.get_by_role("heading", name="My workspaces").wait_for(timeout=60000)
+    mine = alice.locator("h2#mine + table")
+    assert alices in mine.inner_text()
+
+    # Create from a template the namespace allows (the bounds are shown in the choice).
+    create = alice.locator("h2#create + form")
+    create.get_by_label("Namespace").select_option("team-a")
+    create.get_by_label("Name", exact=True).fill("alice-new")
+    assert "cpu" in create.get_by_label("Template").inner_text()
+    create.get_by_role("button", name="Create").click()
+    eventually(lambda: k.get("workspace", "alice-new", "team-a"), what="alice-new created")
+    assert (k.get("workspace", "alice-new", "team-a") or {})["metadata"]["annotations"][
+        "workspace.jupyter.org/created-by"
+    ] == "alice@example.com"  # made as alice, not as the service
+
+    def row(page: Any, name: str) -> Any:
+        return page.locator("tr", has=page.locator(f"td >> text='{name}'")).first
+
+    # Stop it, then start it again, from the list.
+    row(alice, "alice-new").get_by_role("button", name="Stop").click()
+    eventually(
+        lambda: (
+            (k.get("workspace", "alice-new", "team-a") or {})["spec"]["desiredStatus"] == "Stopped"
+        ),
+        what="stopped from the page",
+    )
+    alice.goto(portal)
+    row(alice, "alice-new").get_by_role("button", name="Start").click()
+    eventually(
+        lambda: (
+            (k.get("workspace", "alice-new", "team-a") or {})["spec"]["desiredStatus"] == "Running"
+        ),
+        what="started from the page",
+    )
+
+    # Share alice-lab with bob until tomorrow; bob sees it under "shared with you".
+    alice.goto(portal)
+    lab = row(alice, alices)
+    lab.get_by_label("Name", exact=True).fill("bob@example.com")
+    lab.get_by_label("Expires (UTC, optional)").fill(
+        (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    )
+    lab.get_by_role("button", name="Share").click()
+    alice.get_by_text("User bob@example.com until").wait_for(timeout=30000)
+    shot(alice, "8-my-workspaces")
+    bob = person(browser, guided).new_page()
+    bob.goto(portal)
+    sign_in(bob, "bob@example.com")
+    shared = bob.locator("h2#shared + table")
+    eventually(
+        lambda: alices in shared.inner_text() if shared.count() else bob.reload() and False,
+        timeout=30,
+        what="alice-lab shared with bob",
+    )
+    # bob has no stop or delete for it (it is not his), and cannot forge one.
+    assert shared.get_by_role("button").count() == 0
+    # alice revokes: bob no longer sees it.
+    alice.goto(portal)
+    row(alice, alices).get_by_role("button", name="Revoke").click()
+    eventually(
+        lambda: (
+            not [
+                s
+                for s in k.list("workspaceshares", "team-a")
+                if s["spec"]["workspaceName"] == alices
+            ]
+        ),
+        what="the share revoked",
+    )
+
+    def bob_sees() -> bool:
+        bob.goto(portal)
+        return alices in bob.locator("main").inner_text().split("Shared with you")[1]
+
+    eventually(lambda: not bob_sees(), timeout=30, what="bob no longer sees it")
+    # Delete the new one from the page.
+    alice.goto(portal)
+    row(alice, "alice-new").get_by_role("button", name="Delete").click()
+    eventually(
+        lambda: (
+            k.get("workspace", "alice-new", "team-a") is None
+            or k.get("workspace", "alice-new", "team-a")["metadata"].get("deletionTimestamp")
+        ),  # type: ignore[index]
+        timeout=60,
+        what="alice-new deleted",
+    )

@@ -35,7 +35,7 @@ from ..api import API_VERSION, GROUP
 from ..kube import Kube, KubeError
 from ..kube.client import load_api_client, object_path
 from ..proxy_secret import HEADER, load_key, workspace_secret
-from . import pages, sessions, user_api
+from . import pages, portal, sessions, user_api
 from .decide import (
     AmbiguousPath,
     Identity,
@@ -522,6 +522,7 @@ def build_app(authorizer: Authorizer) -> web.Application:
     app.router.add_post("/_jk/ssh/certificate", tunnels.certificate)
     app.router.add_get("/_jk/tunnel/{namespace}/{name}", tunnels.tunnel)
     user_api.add_routes(app, authorizer)
+    portal.add_routes(app, authorizer)
     app.router.add_get("/healthz", health)
     app.router.add_get("/metrics", metrics)
     return app
