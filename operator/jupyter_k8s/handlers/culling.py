@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 CULLER_USER = "jupyter-k8s-idle-culler"  # the name the app sees on the culler's requests
 PROBE_CONCURRENCY = 16
+# Workspaces with an idle gauge since the last round.
+_judged: set[tuple[str, str]] = set()
 
 
 async def probe(
@@ -149,9 +151,10 @@ async def cull_round(rt: Runtime, http: aiohttp.ClientSession) -> None:
             await stop_idle(rt, ws, said.why)
 
     await asyncio.gather(*(one(k, w) for k, w in _workspaces(idx)))
-    for labels in list(IDLE_SECONDS._metrics):  # drop gauges of workspaces no longer judged
-        if tuple(labels) not in seen:
-            IDLE_SECONDS.remove(*labels)
+    for labels in _judged - seen:  # no gauge for a workspace no longer judged
+        IDLE_SECONDS.remove(*labels)
+    _judged.clear()
+    _judged.update(seen)
 
 
 def _workspaces(idx: Any) -> list[tuple[tuple[str, str], dict[str, Any]]]:
