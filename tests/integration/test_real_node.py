@@ -556,12 +556,20 @@ def test_the_ssh_server_in_a_workspace_takes_only_certificates_for_that_workspac
 async def _start_long_cell(ip: str, secret: str, code: str) -> None:
     """A kernel in the workspace's JupyterLab running `code` (still running on return)."""
     base = f"http://{ip}:8888"
-    headers = {"X-Jupyter-K8s-Proxy-Secret": secret, "X-Jupyter-K8s-User": "alice"}
+    xsrf = uuid.uuid4().hex  # Jupyter's XSRF check: the same value as cookie and header
+    headers = {
+        "X-Jupyter-K8s-Proxy-Secret": secret,
+        "X-Jupyter-K8s-User": "alice",
+        "Cookie": f"_xsrf={xsrf}",
+        "X-XSRFToken": xsrf,
+    }
     async with aiohttp.ClientSession(headers=headers) as http:
         async with http.post(f"{base}/api/kernels", json={"name": "python3"}) as resp:
             assert resp.status == 201, await resp.text()
             kernel = (await resp.json())["id"]
-        async with http.ws_connect(f"{base}/api/kernels/{kernel}/channels") as ws:
+        async with http.ws_connect(
+            f"{base}/api/kernels/{kernel}/channels", params={"_xsrf": xsrf}
+        ) as ws:
             msg_id = uuid.uuid4().hex
             await ws.send_json(
                 {
