@@ -336,6 +336,10 @@ def test_my_workspaces_page_lists_creates_stops_starts_shares_and_revokes(
     alice.get_by_role("heading", name="My workspaces").wait_for(timeout=60000)
     mine = alice.locator("h2#mine + table")
     assert alices in mine.inner_text()
+    # Open it from the list: her JupyterLab.
+    mine.get_by_role("link", name=alices).click()
+    alice.locator("#jp-main-dock-panel").wait_for(timeout=60000)
+    alice.goto(portal)
 
     # Create from a template the namespace allows (the bounds are shown in the choice).
     create = alice.locator("h2#create + form")
@@ -387,8 +391,18 @@ def test_my_workspaces_page_lists_creates_stops_starts_shares_and_revokes(
         timeout=30,
         what="alice-lab shared with bob",
     )
-    # bob has no stop or delete for it (it is not his), and cannot forge one.
+    # bob has no stop or delete for it (it is not his); one he forges with his own page's
+    # token is made as bob, and the API server refuses it.
     assert shared.get_by_role("button").count() == 0
+    token = bob.locator('input[name="token"]').first.get_attribute("value")
+    for action in ("stop", "delete"):
+        forged = bob.request.post(
+            portal,
+            form={"token": token, "action": action, "namespace": "team-a", "name": alices},
+            headers={"Origin": f"https://{AUTH}"},
+        )
+        assert forged.status == 403 and "only the owner of workspace" in forged.text(), action
+    assert (k.get("workspace", alices, "team-a") or {})["spec"]["desiredStatus"] == "Running"
     # alice revokes: bob no longer sees it.
     alice.goto(portal)
     row(alice, alices).get_by_role("button", name="Revoke").click()
