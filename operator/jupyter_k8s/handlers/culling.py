@@ -25,7 +25,7 @@ import aiohttp
 from ..api import API_VERSION
 from ..api.common import AppType
 from ..api.template import WorkspaceTemplateSpec
-from ..api.workspace import WorkspaceSpec
+from ..api.workspace import DesiredStatus, WorkspaceSpec
 from ..deploy.settings import TUNNEL_ACTIVITY
 from ..kube import KubeError
 from ..metrics import CULLED, IDLE_SECONDS, PROBES
@@ -101,7 +101,7 @@ def candidate(idx: Any, key: tuple[str, str], ws: dict[str, Any]) -> tuple[str, 
         spec = WorkspaceSpec.model_validate(ws["spec"])
     except ValueError:
         return None
-    if spec.desiredStatus.value != "Running":
+    if spec.desiredStatus != DesiredStatus.RUNNING:
         return None
     template_name = status.get("template") or spec.templateRef
     body = ix.one(idx.templates, template_name) if template_name else None
