@@ -52,3 +52,20 @@ def test_a_culled_workspace_says_idle_and_a_stopped_one_does_not() -> None:
     assert idle["Stopped"].status is True and idle["Stopped"].reason == "Idle"
     assert "idle" in idle["Stopped"].message and "volume is kept" in idle["Stopped"].message
     assert plain["Stopped"].reason == "Stopped"
+
+
+def test_only_running_workspaces_with_idle_shutdown_are_judged_at_their_own_path() -> None:
+    from jupyter_k8s.handlers.culling import candidate
+
+    def ws(desired: str = "Running", phase: str = "Running", **extra: object) -> dict[str, object]:
+        return {
+            "metadata": {"name": "w", "namespace": "n"},
+            "spec": {"desiredStatus": desired, **extra},
+            "status": {"phase": phase, "url": "https://x.org/workspaces/n/w/"},
+        }
+
+    on = {"idleShutdown": {"enabled": True, "timeoutMinutes": 30}}
+    assert candidate(None, ("n", "w"), ws(**on)) == ("jupyterlab", 30, "/workspaces/n/w/")
+    assert candidate(None, ("n", "w"), ws()) is None  # not enabled
+    assert candidate(None, ("n", "w"), ws("Stopped", **on)) is None
+    assert candidate(None, ("n", "w"), ws(phase="Starting", **on)) is None
