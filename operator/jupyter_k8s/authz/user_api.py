@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ..api import API_VERSION
+from ..api.workspace import OWNER_ANNOTATION
 from ..kube import KubeError
 from ..kube.client import object_path
 from .decide import Identity
@@ -30,14 +31,16 @@ SYSTEM_AUTHENTICATED = "system:authenticated"
 
 def summary(ws: dict[str, Any], who: Identity) -> dict[str, Any]:
     meta, status = ws["metadata"], ws.get("status") or {}
+    # The owner annotation is there from creation on (the status catches up later).
+    owner = (meta.get("annotations") or {}).get(OWNER_ANNOTATION) or status.get("owner")
     return {
         "namespace": meta["namespace"],
         "name": meta["name"],
         "phase": status.get("phase") or "Pending",
         "desiredStatus": (ws.get("spec") or {}).get("desiredStatus", "Running"),
         "url": status.get("url"),
-        "owner": status.get("owner"),
-        "mine": status.get("owner") == who.user,
+        "owner": owner,
+        "mine": owner == who.user,
         "template": status.get("template"),
     }
 
