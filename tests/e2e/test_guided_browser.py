@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.support.fixtures import workspace_manifest
+from tests.support.fixtures import share_manifest, workspace_manifest
 from tests.support.kube import Kubectl, condition, eventually
 
 from .conftest import AUTH, DOMAIN, Guided
@@ -176,16 +176,7 @@ def test_bob_is_refused_until_alice_shares_and_again_at_expiry(
     page.get_by_text(FORBIDDEN).wait_for(timeout=60000)
     shot(page, "3-bob-no-access")
     expires = (datetime.now(UTC) + timedelta(seconds=45)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    share = {
-        "apiVersion": "workspace.jupyter.org/v1alpha1",
-        "kind": "WorkspaceShare",
-        "metadata": {"name": "for-bob"},
-        "spec": {
-            "workspaceName": alices,
-            "subjects": [{"kind": "User", "name": "bob@example.com"}],
-            "expiresAt": expires,
-        },
-    }
+    share = share_manifest("for-bob", alices, "bob@example.com", expires)
     k.create(share, "team-a", user="alice@example.com")
 
     eventually(
@@ -253,6 +244,26 @@ def test_public_lets_any_signed_in_user_in_and_signing_out_ends_it(
         context.close()
 
 
+def set_desired(k: Kubectl, name: str, status: str) -> None:
+    """alice (the owner) sets her team-a workspace's desiredStatus."""
+    patch = json.dumps({"spec": {"desiredStatus": status}})
+    k.run(
+        "patch",
+        "workspace",
+        name,
+        "-n",
+        "team-a",
+        "--type=merge",
+        "-p",
+        patch,
+        user="alice@example.com",
+    )
+
+
+def desired(k: Kubectl, name: str) -> str:
+    return str((k.get("workspace", name, "team-a") or {})["spec"]["desiredStatus"])
+
+
 def test_a_stopped_workspace_says_so(browser: Any, guided: Guided, alices: str) -> None:
     k = guided.kubectl
     context = person(browser, guided)
@@ -260,18 +271,7 @@ def test_a_stopped_workspace_says_so(browser: Any, guided: Guided, alices: str) 
     page.goto(url(alices, "team-a", "/lab"))
     sign_in(page, "alice@example.com")
     page.wait_for_url(url(alices, "team-a", "/lab**"), timeout=60000)
-    stop = json.dumps({"spec": {"desiredStatus": "Stopped"}})
-    k.run(
-        "patch",
-        "workspace",
-        alices,
-        "-n",
-        "team-a",
-        "--type=merge",
-        "-p",
-        stop,
-        user="alice@example.com",
-    )
+    set_desired(k, alices, "Stopped")
 
     eventually(
         lambda: landed(page, url(alices, "team-a", "/lab")) == "stopped",
@@ -283,7 +283,7 @@ def test_a_stopped_workspace_says_so(browser: Any, guided: Guided, alices: str) 
     # Its owner starts it from that page: "starting..." follows, then her JupyterLab.
     page.get_by_role("button", name="Start it").click()
     page.locator("#jp-main-dock-panel").wait_for(timeout=180000)
-    assert k.get("workspace", alices, "team-a")["spec"]["desiredStatus"] == "Running"  # type: ignore[index]
+    assert desired(k, alices) == "Running"
     shot(page, "7-started-from-the-stopped-page")
     context.close()
 
@@ -292,28 +292,9 @@ def test_only_the_owner_gets_the_start_button(browser: Any, guided: Guided, alic
     """bob, let in by a share, sees the stopped page without the button, and a start he forges
     (no token of his page, another origin) is refused."""
     k = guided.kubectl
-    share = {
-        "apiVersion": "workspace.jupyter.org/v1alpha1",
-        "kind": "WorkspaceShare",
-        "metadata": {"name": "bob-sees-stopped"},
-        "spec": {
-            "workspaceName": alices,
-            "subjects": [{"kind": "User", "name": "bob@example.com"}],
-        },
-    }
+    share = share_manifest("bob-sees-stopped", alices, "bob@example.com")
     k.create(share, "team-a", user="alice@example.com")
-    stop = json.dumps({"spec": {"desiredStatus": "Stopped"}})
-    k.run(
-        "patch",
-        "workspace",
-        alices,
-        "-n",
-        "team-a",
-        "--type=merge",
-        "-p",
-        stop,
-        user="alice@example.com",
-    )
+    set_desired(k, alices, "Stopped")
     context = person(browser, guided)
     page = context.new_page()
     page.goto(url(alices, "team-a", "/lab"))
@@ -332,6 +313,6 @@ def test_only_the_owner_gets_the_start_button(browser: Any, guided: Guided, alic
         url(alices, "team-a", "/_jk/start?token=1.forged"),
     )
     assert forged == 403
-    assert k.get("workspace", alices, "team-a")["spec"]["desiredStatus"] == "Stopped"  # type: ignore[index]
+    assert desired(k, alices) == "Stopped"
     k.run("delete", "workspaceshare", "bob-sees-stopped", "-n", "team-a", check=False)
     context.close()

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from jupyter_k8s.ssh_keys import SSH_PORT
-from tests.support.fixtures import workspace_manifest
+from tests.support.fixtures import share_manifest, workspace_manifest
 from tests.support.kube import Kubectl, condition, eventually
 
 from .conftest import AUTH, ENTRY, Guided
@@ -231,16 +231,9 @@ def test_an_expired_share_closes_the_open_tunnel_and_refuses_new_ones(
 ) -> None:
     k = guided.kubectl
     expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=40)
-    share = {
-        "apiVersion": "workspace.jupyter.org/v1alpha1",
-        "kind": "WorkspaceShare",
-        "metadata": {"name": "bob-over-ssh"},
-        "spec": {
-            "workspaceName": NAME,
-            "subjects": [{"kind": "User", "name": "bob@example.com"}],
-            "expiresAt": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
-    }
+    share = share_manifest(
+        "bob-over-ssh", NAME, "bob@example.com", expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
     k.create(share, TEAM, user="alice@example.com")
     res = eventually(
         lambda: (r := bob.ssh(HOST, "id", "-u")).returncode == 0 and r,

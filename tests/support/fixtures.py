@@ -247,6 +247,24 @@ def workspace_manifest(name: str, template: str | None = None, **spec: Any) -> d
     }
 
 
+def share_manifest(
+    name: str, workspace: str, user: str, expires_at: str | None = None
+) -> dict[str, Any]:
+    """A WorkspaceShare of `workspace` with one user (until `expires_at`, RFC 3339, if given)."""
+    spec: dict[str, Any] = {
+        "workspaceName": workspace,
+        "subjects": [{"kind": "User", "name": user}],
+    }
+    if expires_at:
+        spec["expiresAt"] = expires_at
+    return {
+        "apiVersion": TEMPLATE_API,
+        "kind": "WorkspaceShare",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
 WaitFor = Callable[..., dict[str, Any]]
 
 

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from jupyter_k8s.authz import portal
 from jupyter_k8s.authz.decide import Identity
+from jupyter_k8s.authz.server import Authorizer
 from jupyter_k8s.authz.sessions import session_key
 
 AUTH = "auth.example.org"
@@ -62,6 +63,10 @@ class FakeAuthorizer:
 
     async def allowed(self, who: Identity, namespace: str, name: str) -> bool:
         return name != "carols"
+
+    # The service's own ways of acting as the user (they only use self.kube).
+    as_user = Authorizer.as_user
+    set_desired = Authorizer.set_desired
 
 
 def run(kube: FakeKube, steps: Any) -> Any:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 from urllib.parse import unquote
 
+from ..reconcile.access import ALL_AUTHENTICATED
+
 V = TypeVar("V")
 
 
@@ -19,6 +21,11 @@ class Identity:
 
     user: str
     groups: tuple[str, ...] = ()
+
+    def rbac_groups(self) -> list[str]:
+        """The groups RBAC sees: oauth2-proxy authenticated this user, so they are in
+        system:authenticated, as the API server puts anyone it authenticates (what Public binds)."""
+        return [*self.groups, ALL_AUTHENTICATED]
 
 
 SYSTEM_PREFIX = "system:"

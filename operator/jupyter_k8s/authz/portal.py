@@ -113,7 +113,7 @@ class Portal:
                 await asyncio.to_thread(
                     self.authorizer.kube.can,
                     who.user,
-                    [*who.groups, "system:authenticated"],
+                    who.rbac_groups(),
                     "create",
                     "workspaces",
                     GROUP,
@@ -291,26 +291,13 @@ class Portal:
     async def _change(
         self, who: Identity, action: str, namespace: str, name: str, form: Any
     ) -> None:
-        groups = [*who.groups, "system:authenticated"]
-
-        def as_user(
-            method: str, path: str, body: Any, content_type: str = "application/json"
-        ) -> Any:
-            return asyncio.to_thread(
-                self.authorizer.kube.call_as, who.user, groups, method, path, body, content_type
-            )
-
+        as_user = self.authorizer.as_user
         ws_path = object_path(API_VERSION, "Workspace", namespace, name)
         if action in ("start", "stop"):
             desired = "Running" if action == "start" else "Stopped"
-            await as_user(
-                "PATCH",
-                ws_path,
-                {"spec": {"desiredStatus": desired}},
-                "application/merge-patch+json",
-            )
+            await self.authorizer.set_desired(who, namespace, name, desired)
         elif action == "delete":
-            await as_user("DELETE", ws_path, None)
+            await as_user(who, "DELETE", ws_path)
         elif action == "create":
             body = {
                 "apiVersion": API_VERSION,
@@ -318,7 +305,7 @@ class Portal:
                 "metadata": {"name": name, "namespace": namespace},
                 "spec": {"templateRef": str(form.get("template", ""))},
             }
-            await as_user("POST", object_path(API_VERSION, "Workspace", namespace), body)
+            await as_user(who, "POST", object_path(API_VERSION, "Workspace", namespace), body)
         elif action == "share":
             kind, subject = str(form.get("kind", "User")), str(form.get("subject", "")).strip()
             if kind not in ("User", "Group") or not subject:
@@ -339,11 +326,11 @@ class Portal:
                 "metadata": {"name": f"{name}-{secrets.token_hex(3)}", "namespace": namespace},
                 "spec": spec,
             }
-            await as_user("POST", object_path(API_VERSION, "WorkspaceShare", namespace), share)
+            await as_user(who, "POST", object_path(API_VERSION, "WorkspaceShare", namespace), share)
         elif action == "revoke":
             share_name = str(form.get("share", ""))
             await as_user(
-                "DELETE", object_path(API_VERSION, "WorkspaceShare", namespace, share_name), None
+                who, "DELETE", object_path(API_VERSION, "WorkspaceShare", namespace, share_name)
             )
 
 

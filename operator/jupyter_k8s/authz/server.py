@@ -25,6 +25,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import aiohttp
@@ -218,19 +219,43 @@ class Authorizer:
 
     async def still_allowed(self, who: Identity, namespace: str, name: str) -> bool:
         """The decision asked again, past the cache (live tunnels re-check with this)."""
-        # oauth2-proxy authenticated this user, so they are in system:authenticated, as the
-        # API server puts anyone it authenticates (that group is what Public binds).
         return bool(
             await asyncio.to_thread(
                 self.kube.can,
                 who.user,
-                [*who.groups, "system:authenticated"],
+                who.rbac_groups(),
                 "connect",
                 "workspaces",
                 GROUP,
                 namespace,
                 name,
             )
+        )
+
+    async def as_user(
+        self,
+        who: Identity,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        """A change made as the user (impersonation): RBAC and admission decide it as for
+        kubectl. Only ever for the identity oauth2-proxy authenticated on this request."""
+        return await asyncio.to_thread(
+            self.kube.call_as, who.user, who.rbac_groups(), method, path, body, content_type
+        )
+
+    async def set_desired(
+        self, who: Identity, namespace: str, name: str, desired: str
+    ) -> dict[str, Any]:
+        """Start or stop a workspace as the user (the ownership policy decides)."""
+        return await self.as_user(
+            who,
+            "PATCH",
+            object_path(API_VERSION, "Workspace", namespace, name),
+            {"spec": {"desiredStatus": desired}},
+            "application/merge-patch+json",
         )
 
     async def allowed(self, who: Identity, namespace: str, name: str) -> bool:
@@ -362,14 +387,7 @@ class Authorizer:
                 request, 403, "Not started", "Use the Start button on the workspace's own page."
             )
         try:
-            await asyncio.to_thread(
-                self.kube.call_as,
-                who.user,
-                [*who.groups, "system:authenticated"],
-                "PATCH",
-                object_path(API_VERSION, "Workspace", namespace, name),
-                {"spec": {"desiredStatus": "Running"}},
-            )
+            await self.set_desired(who, namespace, name, "Running")
         except KubeError as err:
             log.info("start refused %s -> %s: %s", who.user, workspace, err.message)
             return pages.page(request, 403, "Not started", err.message)

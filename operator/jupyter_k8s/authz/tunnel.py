@@ -38,7 +38,7 @@ from ..ssh_keys import (
     user_ca,
 )
 from .decide import Identity
-from .refused import Refused
+from .refused import Refused, bearer_identity
 
 log = logging.getLogger("jupyter_k8s.authz.tunnel")
 
@@ -82,13 +82,7 @@ class Tunnels:
 
     async def _admit(self, request: web.Request, namespace: str, name: str) -> Identity:
         """Who asks, and whether they may connect to a running workspace; else Refused."""
-        if not request.headers.get("Authorization", "").lower().startswith("bearer "):
-            raise Refused(401, "unauthenticated", "sign in first: jk login <platform URL>")
-        who: Identity | None = await self.authorizer.identity(request, cookies=False)
-        if who is None:
-            raise Refused(
-                401, "unauthenticated", "your sign-in is not valid (expired?): jk login again"
-            )
+        who = await bearer_identity(self.authorizer, request)
         # Unknown and forbidden look the same: existence is not revealed.
         if not await self.authorizer.allowed(who, namespace, name):
             log.info("tunnel deny %s -> %s/%s", who.user, namespace, name)

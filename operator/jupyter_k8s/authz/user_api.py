@@ -18,15 +18,13 @@ from aiohttp import web
 from ..api import API_VERSION
 from ..api.workspace import OWNER_ANNOTATION
 from ..kube import KubeError
-from ..kube.client import object_path
 from .decide import Identity
-from .refused import Refused
+from .refused import Refused, bearer_identity
 
 if TYPE_CHECKING:
     from .server import Authorizer
 
 DESIRED = {"start": "Running", "stop": "Stopped"}
-SYSTEM_AUTHENTICATED = "system:authenticated"
 
 
 def summary(ws: dict[str, Any], who: Identity) -> dict[str, Any]:
@@ -50,14 +48,7 @@ class UserApi:
     authorizer: Authorizer
 
     async def _who(self, request: web.Request) -> Identity:
-        if not request.headers.get("Authorization", "").lower().startswith("bearer "):
-            raise Refused(401, "unauthenticated", "sign in first: jk login <platform URL>")
-        who = await self.authorizer.identity(request, cookies=False)
-        if who is None:
-            raise Refused(
-                401, "unauthenticated", "your sign-in is not valid (expired?): jk login again"
-            )
-        return who
+        return await bearer_identity(self.authorizer, request)
 
     async def _visible(self, who: Identity) -> list[dict[str, Any]]:
         kube = self.authorizer.kube
@@ -101,14 +92,7 @@ class UserApi:
             if not await self.authorizer.allowed(who, namespace, name):
                 raise Refused(403, "forbidden", f"no access to workspace {namespace}/{name}")
             try:
-                ws = await asyncio.to_thread(
-                    self.authorizer.kube.call_as,
-                    who.user,
-                    [*who.groups, SYSTEM_AUTHENTICATED],
-                    "PATCH",
-                    object_path(API_VERSION, "Workspace", namespace, name),
-                    {"spec": {"desiredStatus": DESIRED[action]}},
-                )
+                ws = await self.authorizer.set_desired(who, namespace, name, DESIRED[action])
             except KubeError as err:
                 if err.status in (401, 403, 422):
                     raise Refused(

@@ -17,6 +17,7 @@ import shutil
 import sys
 import webbrowser
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -149,29 +150,32 @@ def parser() -> argparse.ArgumentParser:
         prog="jk", description="Desktop access to jupyter-k8s workspaces, through the platform."
     )
     sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("login", help="sign in to a platform")
+
+    def command(name: str, help_: str, run: Any, target: str = "") -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help_)
+        if target == "workspace":
+            c.add_argument("workspace", help="<namespace>/<name>")
+        elif target == "host":
+            c.add_argument("host", help="<name>.<namespace>.jk")
+        c.set_defaults(run=run)
+        return c
+
+    c = command("login", "sign in to a platform", _login)
     c.add_argument("platform", help="https://auth.<domain>")
     c.add_argument("--ca-file", help="the platform's CA bundle (private CAs)")
     c.add_argument(
         "--no-browser", action="store_true", help="print the sign-in address, open nothing"
     )
-    c.set_defaults(run=_login)
-    c = sub.add_parser("logout", help="forget the tokens")
-    c.set_defaults(run=_logout)
-    c = sub.add_parser("list", help="your workspaces and those shared with you")
-    c.set_defaults(run=_list)
-    c = sub.add_parser("start", help="start a workspace (owner or admin) and wait until it runs")
-    c.add_argument("workspace", help="<namespace>/<name>")
+    command("logout", "forget the tokens", _logout)
+    command("list", "your workspaces and those shared with you", _list)
+    c = command(
+        "start", "start a workspace (owner or admin) and wait until it runs", _start, "workspace"
+    )
     c.add_argument("--no-wait", action="store_true", help="do not wait until it runs")
-    c.set_defaults(run=_start)
-    c = sub.add_parser("stop", help="stop a workspace (owner or admin); its files are kept")
-    c.add_argument("workspace", help="<namespace>/<name>")
-    c.set_defaults(run=_stop)
-    c = sub.add_parser("open", help="open a workspace in the browser")
-    c.add_argument("workspace", help="<namespace>/<name>")
+    command("stop", "stop a workspace (owner or admin); its files are kept", _stop, "workspace")
+    c = command("open", "open a workspace in the browser", _open, "workspace")
     c.add_argument("--no-browser", action="store_true", help="only print the URL")
-    c.set_defaults(run=_open)
-    c = sub.add_parser("ssh-config", help="write the ssh config block for the workspaces")
+    c = command("ssh-config", "write the ssh config block for the workspaces", _ssh_config)
     c.add_argument(
         "--install",
         nargs="?",
@@ -179,21 +183,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="SSH_CONFIG",
         help="add an Include line to this ssh config (default ~/.ssh/config)",
     )
-    c.set_defaults(run=_ssh_config)
-    c = sub.add_parser("ssh", help="ssh into a workspace")
-    c.add_argument("workspace", help="<namespace>/<name>")
+    c = command("ssh", "ssh into a workspace", _ssh, "workspace")
     c.add_argument("command", nargs=argparse.REMAINDER, help="a command to run there")
-    c.set_defaults(run=_ssh)
-    c = sub.add_parser("code", help="open a workspace in desktop VS Code (Remote-SSH)")
-    c.add_argument("workspace", help="<namespace>/<name>")
+    c = command("code", "open a workspace in desktop VS Code (Remote-SSH)", _code, "workspace")
     c.add_argument("--path", default="/home/jovyan", help="folder to open (default the home)")
-    c.set_defaults(run=_code)
-    c = sub.add_parser("tunnel", help="ssh ProxyCommand: stdin/stdout to the workspace")
-    c.add_argument("host", help="<name>.<namespace>.jk")
-    c.set_defaults(run=_tunnel)
-    c = sub.add_parser("ssh-cert", help="fetch a certificate for a workspace (ssh config uses it)")
-    c.add_argument("host", help="<name>.<namespace>.jk")
-    c.set_defaults(run=_ssh_cert)
+    command("tunnel", "ssh ProxyCommand: stdin/stdout to the workspace", _tunnel, "host")
+    command(
+        "ssh-cert", "fetch a certificate for a workspace (ssh config uses it)", _ssh_cert, "host"
+    )
     return p
 
 

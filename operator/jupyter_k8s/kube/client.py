@@ -74,6 +74,16 @@ def load_api_client(kubeconfig: str | None = None, pool_size: int = 32) -> clien
     return client.ApiClient(cfg)
 
 
+def _answer(status: int, reason: str | None, data: bytes) -> dict[str, Any]:
+    """The body of a 2xx answer; any other raises KubeError with the server's message."""
+    if not 200 <= status < 300:
+        message = reason or ""
+        with contextlib.suppress(TypeError, ValueError):
+            message = json.loads(data).get("message", message)
+        raise KubeError(status, reason or "", message)
+    return json.loads(data) if data else {}
+
+
 class Kube:
     def __init__(self, api: client.ApiClient, field_manager: str = FIELD_MANAGER) -> None:
         self.api = api
@@ -100,12 +110,7 @@ class Kube:
         except client.ApiException as err:  # transport-level failures surface here
             raise KubeError(err.status or 0, err.reason or "", str(err)) from None
         data = resp.read()  # type: ignore[no-untyped-call]
-        if not 200 <= resp.status < 300:
-            message = resp.reason or ""
-            with contextlib.suppress(TypeError, ValueError):
-                message = json.loads(data).get("message", message)
-            raise KubeError(resp.status, resp.reason or "", message)
-        return json.loads(data) if data else {}
+        return _answer(resp.status, resp.reason, data)
 
     def call_as(
         self,
@@ -138,12 +143,7 @@ class Kube:
         except urllib3.exceptions.HTTPError as err:
             raise KubeError(0, "transport", str(err)) from None
         data = resp.data
-        if not 200 <= resp.status < 300:
-            message = resp.reason or ""
-            with contextlib.suppress(TypeError, ValueError):
-                message = json.loads(data).get("message", message)
-            raise KubeError(resp.status, resp.reason or "", message)
-        return json.loads(data) if data else {}
+        return _answer(resp.status, resp.reason, data)
 
     def get(
         self, api_version: str, kind: str, namespace: str | None, name: str
