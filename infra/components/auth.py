@@ -8,8 +8,8 @@ from typing import Any
 import pulumi
 
 from jupyter_k8s.deploy.installer import proxy_key_env
+from jupyter_k8s.deploy.settings import LAST_ACTIVITY, TUNNEL_ACTIVITY
 from jupyter_k8s.deploy.settings import NAME as OPERATOR_NAME
-from jupyter_k8s.deploy.settings import TUNNEL_ACTIVITY
 
 from .. import images
 from ..config import IdentityConfig, OperatorConfig, Target
@@ -141,6 +141,8 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
             {"name": "JK_AUTHZ_SIGNOUTS", "value": f"{ops_ns}/{AUTHZ_SIGNOUTS}"},
             # Open SSH tunnels count as activity for the operator's idle culler.
             {"name": "JK_AUTHZ_TUNNEL_ACTIVITY", "value": f"{ops_ns}/{TUNNEL_ACTIVITY}"},
+            # When each workspace was last in use (the culler writes it) for the users' pages.
+            {"name": "JK_AUTHZ_LAST_ACTIVITY", "value": f"{ops_ns}/{LAST_ACTIVITY}"},
         ],
         "ports": [{"name": "http", "containerPort": AUTHZ_PORT}],
         "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}},
@@ -253,7 +255,13 @@ def auth_manifests(args: AuthArgs) -> list[dict[str, Any]]:
                     "resources": ["configmaps"],
                     "resourceNames": [AUTHZ_SIGNOUTS, TUNNEL_ACTIVITY],
                     "verbs": ["get", "patch"],
-                }
+                },
+                {
+                    "apiGroups": [""],
+                    "resources": ["configmaps"],
+                    "resourceNames": [LAST_ACTIVITY],
+                    "verbs": ["get"],
+                },
             ],
         },
         {

@@ -316,3 +316,125 @@ def test_only_the_owner_gets_the_start_button(browser: Any, guided: Guided, alic
     assert desired(k, alices) == "Stopped"
     k.run("delete", "workspaceshare", "bob-sees-stopped", "-n", "team-a", check=False)
     context.close()
+
+
+PORTAL = f"https://{AUTH}/_jk/workspaces"
+
+
+def row(page: Any, name: str) -> Any:
+    """The table row of workspace `name` on the "my workspaces" page."""
+    return page.locator("tr", has=page.get_by_role("cell", name=name, exact=True)).first
+
+
+def row_with(page: Any, name: str, button: str, timeout: float = 60) -> Any:
+    """The row of `name` once it offers `button` (the page is loaded afresh until then: what
+    the operator reports catches up)."""
+
+    def ready() -> Any:
+        page.goto(PORTAL)
+        found = row(page, name)
+        return found if found.get_by_role("button", name=button).count() else None
+
+    return eventually(ready, timeout=timeout, interval=2, what=f"{name} with {button}")
+
+
+def test_my_workspaces_page_lists_creates_stops_starts_shares_and_revokes(
+    browser: Any, guided: Guided, alices: str
+) -> None:
+    k = guided.kubectl
+    set_desired(k, alices, "Running")
+    eventually(lambda: available(k, "team-a", alices), timeout=180, what="alice-lab running")
+    alice = person(browser, guided).new_page()
+    alice.goto(PORTAL)
+    sign_in(alice, "alice@example.com")
+    alice.get_by_role("heading", name="My workspaces").wait_for(timeout=60000)
+    mine = alice.locator("h2#mine + table")
+    assert alices in mine.inner_text()
+    # Open it from the list: her JupyterLab.
+    mine.get_by_role("link", name=alices).click()
+    alice.locator("#jp-main-dock-panel").wait_for(timeout=60000)
+
+    # Create from a template the namespace allows (the bounds are shown in the choice).
+    alice.goto(PORTAL)
+    create = alice.locator("h2#create + form")
+    create.get_by_label("Namespace").select_option("team-a")
+    create.get_by_label("Name", exact=True).fill("alice-new")
+    assert "cpu" in create.get_by_label("Template").inner_text()
+    create.get_by_role("button", name="Create").click()
+    eventually(lambda: k.get("workspace", "alice-new", "team-a"), what="alice-new created")
+    created = k.get("workspace", "alice-new", "team-a") or {}
+    # Made as alice, not as the service.
+    assert created["metadata"]["annotations"]["workspace.jupyter.org/created-by"] == (
+        "alice@example.com"
+    )
+    # Hers at once, in the page the creation lands on (before the operator grants her access).
+    assert row(alice, "alice-new").get_by_role("button", name="Stop").count() == 1
+
+    # Stop it, then start it again, from the list.
+    row(alice, "alice-new").get_by_role("button", name="Stop").click()
+    eventually(lambda: desired(k, "alice-new") == "Stopped", what="stopped from the page")
+    row_with(alice, "alice-new", "Start").get_by_role("button", name="Start").click()
+    eventually(lambda: desired(k, "alice-new") == "Running", what="started from the page")
+
+    # When she last used alice-lab shows (the idle culler's reading, once a minute).
+    def activity_shown() -> bool:
+        alice.goto(PORTAL)
+        shown = row(alice, alices).locator("time")
+        return bool(shown.count()) and "ago" in shown.inner_text()
+
+    eventually(activity_shown, timeout=150, interval=5, what="alice-lab's last activity")
+
+    # Share alice-lab with bob until tomorrow; bob sees it under "shared with you".
+    lab = row(alice, alices)
+    lab.get_by_label("Name", exact=True).fill("bob@example.com")
+    lab.get_by_label("Expires (UTC, optional)").fill(
+        (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    )
+    lab.get_by_role("button", name="Share").click()
+    alice.get_by_text("User bob@example.com until").wait_for(timeout=30000)
+    shot(alice, "8-my-workspaces")
+    bob = person(browser, guided).new_page()
+    bob.goto(PORTAL)
+    sign_in(bob, "bob@example.com")
+    bob.get_by_role("heading", name="My workspaces").wait_for(timeout=60000)
+
+    def bob_sees() -> bool:
+        bob.goto(PORTAL)
+        return alices in bob.locator("main").inner_text().split("Shared with you")[1]
+
+    eventually(bob_sees, timeout=30, interval=2, what="alice-lab shared with bob")
+    shot(bob, "9-shared-with-bob")
+    # bob has no stop or delete for it (it is not his); one he forges with his own page's
+    # token is made as bob, and the API server refuses it.
+    assert bob.locator("h2#shared + table").get_by_role("button").count() == 0
+    token = bob.locator('input[name="token"]').first.get_attribute("value")
+    for action in ("stop", "delete"):
+        status, text = bob.evaluate(
+            "async ([u, f]) => { const r = await fetch(u, {method: 'POST', "
+            "body: new URLSearchParams(f)}); return [r.status, await r.text()]; }",
+            [PORTAL, {"token": token, "action": action, "namespace": "team-a", "name": alices}],
+        )
+        assert status == 403 and "only the owner of workspace" in text, (action, text[-500:])
+    assert desired(k, alices) == "Running"
+    # alice revokes: bob no longer sees it.
+    alice.goto(PORTAL)
+    row(alice, alices).get_by_role("button", name="Revoke").click()
+    eventually(
+        lambda: (
+            not [
+                s
+                for s in k.list("workspaceshares", "team-a")
+                if s["spec"]["workspaceName"] == alices
+            ]
+        ),
+        what="the share revoked",
+    )
+    eventually(lambda: not bob_sees(), timeout=30, interval=2, what="bob no longer sees it")
+    # Delete the new one from the page.
+    row_with(alice, "alice-new", "Delete").get_by_role("button", name="Delete").click()
+
+    def deleted() -> bool:
+        ws = k.get("workspace", "alice-new", "team-a")
+        return ws is None or bool(ws["metadata"].get("deletionTimestamp"))
+
+    eventually(deleted, timeout=60, what="alice-new deleted")

@@ -215,4 +215,6 @@ def test_code_server_guard(guarded: str) -> None:
     )
     headers = {"X-Jupyter-K8s-Proxy-Secret": SECRET}
     assert get(f"{guarded}static/x.js", headers) == (200, "upstream saw /static/x.js secret=None")
+    # The idle culler (with the secret) gets code-server's own healthz: its heartbeat.
+    assert get(f"{guarded}healthz", headers) == (200, "upstream saw /healthz secret=None")
     assert get(guarded.replace(BASE, "/elsewhere/"), headers)[0] == 404

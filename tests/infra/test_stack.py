@@ -455,12 +455,17 @@ def test_the_idp_session_stays_on_the_authentication_host(kind_stack: list[Decla
     assert env["JK_AUTHZ_SIGNOUTS"] == "jupyter-k8s-system/jupyter-k8s-authz-signouts"
     named(kind_stack, "ConfigMap", "jupyter-k8s-authz-signouts", "jupyter-k8s-system")
     named(kind_stack, "PodDisruptionBudget", "jupyter-k8s-authz", "jupyter-k8s-system")
-    (rule,) = named(kind_stack, "Role", "jupyter-k8s-authz", "jupyter-k8s-system").inputs["rules"]
+    rule, read = named(kind_stack, "Role", "jupyter-k8s-authz", "jupyter-k8s-system").inputs[
+        "rules"
+    ]
     # ... and the open SSH tunnels it records for the idle culler, by name too.
     assert rule["resourceNames"] == ["jupyter-k8s-authz-signouts", "jupyter-k8s-tunnel-activity"]
     assert env["JK_AUTHZ_TUNNEL_ACTIVITY"] == "jupyter-k8s-system/jupyter-k8s-tunnel-activity"
     named(kind_stack, "ConfigMap", "jupyter-k8s-tunnel-activity", "jupyter-k8s-system")
     assert rule["verbs"] == ["get", "patch"]
+    # It only reads when the culler last saw each workspace in use (for the users' pages).
+    assert (read["resourceNames"], read["verbs"]) == (["jupyter-k8s-last-activity"], ["get"])
+    assert env["JK_AUTHZ_LAST_ACTIVITY"] == "jupyter-k8s-system/jupyter-k8s-last-activity"
     route = named(kind_stack, "Ingress", "jupyter-k8s-authz", "jupyter-k8s-system").inputs["spec"]
     assert route["rules"][0]["host"] == "auth.ws.example.com"
     assert route["rules"][0]["http"]["paths"][0]["path"] == "/_jk"

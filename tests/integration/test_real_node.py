@@ -8,6 +8,7 @@ import base64
 import json
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -608,19 +609,45 @@ def _phase(kubectl: Kubectl, ns: str, name: str) -> tuple[str, str, str]:
 
 
 def test_idle_culling_stops_only_what_is_idle_and_never_on_a_failed_probe(
-    kubectl: Kubectl, operator: Operator, real_ns: str, template: str
+    kubectl: Kubectl, operator: Operator, real_ns: str, template: str, unique: str
 ) -> None:
     idle = {"enabled": True, "timeoutMinutes": 1}
     names = ("sleepy", "busy", "tunneled")
+    coders = ("coder", "coder-used")  # code-server: its heartbeat is the activity
+    code_image = "ghcr.io/jupyter-k8s/code-server:0.1.0"
+    code = f"code-{unique}"
+    kubectl.create(
+        template_manifest(
+            code, appType="code-server", defaultImage=code_image, allowedImages=[code_image]
+        )
+    )
     # Culling every 5 s; open tunnels are read from a ConfigMap in this namespace.
     operator.stop()
     restart_operator(kubectl, operator, JK_CULL_INTERVAL_SECONDS="5", JK_POD_NAMESPACE=real_ns)
+    using = threading.Event()
     try:
         for name in names:
             kubectl.create(workspace_manifest(name, template, idleShutdown=idle), real_ns)
-        for name in names:
+        for name in coders:
+            kubectl.create(workspace_manifest(name, code, idleShutdown=idle), real_ns)
+        for name in (*names, *coders):
             eventually(lambda n=name: available(kubectl, real_ns, n), timeout=180, what=name)
         created = time.monotonic()
+        # Someone works in coder-used: a request through its guard every 15 s (code-server
+        # beats on any request but its healthz); coder is never opened.
+        used = pod_of(kubectl, real_ns, "coder-used")
+        assert used is not None
+        guard = {
+            "X-Jupyter-K8s-Proxy-Secret": proxy_secret(kubectl, real_ns, "coder-used"),
+            "X-Jupyter-K8s-User": "alice",
+        }
+
+        def work() -> None:
+            while not using.is_set():
+                http(f"http://{used['status']['podIP']}:8888/?folder=/home/jovyan", guard)
+                using.wait(15)
+
+        threading.Thread(target=work, daemon=True).start()
         busy = pod_of(kubectl, real_ns, "busy")
         assert busy is not None
         asyncio.run(
@@ -674,9 +701,24 @@ def test_idle_culling_stops_only_what_is_idle_and_never_on_a_failed_probe(
             "get", "events", "-n", real_ns, "--field-selector", "reason=Idle", "-o", "json"
         ).stdout
         assert "sleepy" in events and "idle for" in events
+        # code-server never used: idle since its start (its heartbeat says 0), stopped too.
+        eventually(
+            lambda: _phase(kubectl, real_ns, "coder") == ("Stopped", "Stopped", "Idle"),
+            timeout=60,
+            interval=2,
+            what="the never-used code-server Stopped with reason Idle",
+        )
         time.sleep(15)  # three more rounds
-        for name in ("busy", "tunneled"):
+        for name in ("busy", "tunneled", "coder-used"):
             assert _phase(kubectl, real_ns, name) == ("Running", "Running", ""), name
+        # When each was last in use, for the users' page: the busy one now, the stopped one
+        # kept from before it was stopped.
+        record = kubectl.get("configmap", "jupyter-k8s-last-activity", real_ns)
+        assert record is not None
+        last = {k: float(v) for k, v in record["data"].items()}
+        assert time.time() - last[f"{real_ns}.busy"] < 30
+        assert time.time() - last[f"{real_ns}.coder-used"] < 90
+        assert time.time() - last[f"{real_ns}.sleepy"] > 60
         # Started again by its owner, it is Running, and no longer says Idle.
         kubectl.run(
             "patch",
@@ -690,5 +732,9 @@ def test_idle_culling_stops_only_what_is_idle_and_never_on_a_failed_probe(
         )
         eventually(lambda: available(kubectl, real_ns, "sleepy"), timeout=120, what="restarted")
     finally:
+        using.set()
         operator.stop()
         restart_operator(kubectl, operator)
+        for name in coders:
+            kubectl.run("delete", "workspace", name, "-n", real_ns, "--wait=false", check=False)
+        kubectl.run("delete", "workspacetemplate", code, "--wait=false", check=False)

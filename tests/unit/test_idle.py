@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jupyter_k8s.reconcile import health
-from jupyter_k8s.reconcile.idle import Activity, parse_time, verdict
+from jupyter_k8s.reconcile.idle import Activity, activity_key, parse_time, read_activity, verdict
 
 NOW = 1_800_000_000.0
 
@@ -54,7 +54,23 @@ def test_a_culled_workspace_says_idle_and_a_stopped_one_does_not() -> None:
     assert plain["Stopped"].reason == "Stopped"
 
 
-def test_only_running_workspaces_with_idle_shutdown_are_judged_at_their_own_path() -> None:
+def test_when_last_in_use_is_known_whether_or_not_idle_shutdown_is_on() -> None:
+    # Idle shutdown off: never stopped, however long idle; the reading still says when.
+    off = verdict(Activity(ok=True, last_activity=NOW - 86400, started=NOW - 90000), None, NOW)
+    assert not off.cull and off.last_active == NOW - 86400
+    assert verdict(Activity(ok=True, last_activity=NOW - 9, busy=True), 10, NOW).last_active == NOW
+    tunnel = verdict(Activity(ok=True, last_activity=NOW - 3600), 10, NOW, NOW - 60)
+    assert tunnel.last_active == NOW - 60
+    assert verdict(Activity(ok=False), 10, NOW).last_active is None  # unknown stays unknown
+
+
+def test_activity_records_round_trip_and_skip_what_does_not_parse() -> None:
+    data = {activity_key("team-a", "alice-lab"): "1800000000", "team-b.x": "soon"}
+    assert read_activity(data) == {("team-a", "alice-lab"): 1800000000.0}
+    assert read_activity(None) == {}
+
+
+def test_running_workspaces_are_judged_at_their_own_path_stopped_only_with_idle_shutdown() -> None:
     from jupyter_k8s.handlers.culling import candidate
 
     def ws(desired: str = "Running", phase: str = "Running", **extra: object) -> dict[str, object]:
@@ -66,6 +82,42 @@ def test_only_running_workspaces_with_idle_shutdown_are_judged_at_their_own_path
 
     on = {"idleShutdown": {"enabled": True, "timeoutMinutes": 30}}
     assert candidate(None, ("n", "w"), ws(**on)) == ("jupyterlab", 30, "/workspaces/n/w/")
-    assert candidate(None, ("n", "w"), ws()) is None  # not enabled
+    # Not enabled: asked for when it was last used, never stopped.
+    assert candidate(None, ("n", "w"), ws()) == ("jupyterlab", None, "/workspaces/n/w/")
     assert candidate(None, ("n", "w"), ws("Stopped", **on)) is None
     assert candidate(None, ("n", "w"), ws(phase="Starting", **on)) is None
+
+
+def test_code_server_never_used_is_idle_from_its_start() -> None:
+    # code-server's heartbeat is 0 until its first use: the pod's start counts instead.
+    never = Activity(ok=True, last_activity=None, started=NOW - 601)
+    assert verdict(never, 10, NOW).cull
+    assert not verdict(Activity(ok=True, last_activity=None, started=NOW - 30), 10, NOW).cull
+
+
+@pytest.mark.parametrize(
+    ("answer", "ok", "last"),
+    [
+        ({"status": "expired", "lastHeartbeat": 0}, True, None),  # never used yet
+        ({"status": "alive", "lastHeartbeat": 1800000000000}, True, 1800000000.0),
+    ],
+)
+def test_code_servers_heartbeat_is_read_from_healthz(
+    answer: dict[str, object], ok: bool, last: float | None
+) -> None:
+    import asyncio
+
+    import aiohttp
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    from jupyter_k8s.handlers.culling import probe
+
+    async def go() -> Activity:
+        app = web.Application()
+        app.router.add_get("/ws/healthz", lambda _: web.json_response(answer))
+        async with TestServer(app) as server, aiohttp.ClientSession() as http:
+            return await probe(http, "code-server", str(server.make_url("/ws/")), {})
+
+    found = asyncio.run(go())
+    assert (found.ok, found.last_activity) == (ok, last)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,11 @@ ALICE = Identity("alice@example.com", ("team-a",))
 
 def ws(name: str, owner: str, phase: str = "Running") -> dict[str, Any]:
     return {
-        "metadata": {"name": name, "namespace": "team-a"},
+        "metadata": {
+            "name": name,
+            "namespace": "team-a",
+            "annotations": {"workspace.jupyter.org/created-by": owner},
+        },
         "spec": {"desiredStatus": "Running" if phase == "Running" else "Stopped"},
         "status": {"phase": phase, "owner": owner, "url": f"https://{name}--team-a.x/"},
     }
@@ -62,7 +67,11 @@ class FakeAuthorizer:
         return ALICE if request.headers.get("Cookie") else None
 
     async def allowed(self, who: Identity, namespace: str, name: str) -> bool:
-        return name != "carols"
+        # RBAC's connect: the operator has not granted alice hers yet (just created).
+        return name not in ("carols", "alices-new")
+
+    async def last_activity(self) -> dict[tuple[str, str], float]:
+        return {("team-a", "alices"): time.time() - 12 * 60}
 
     # The service's own ways of acting as the user (they only use self.kube).
     as_user = Authorizer.as_user
@@ -89,6 +98,14 @@ def objects() -> dict[str, list[dict[str, Any]]]:
             ws("alices", "alice@example.com"),
             ws("bobs", "bob@example.com", "Stopped"),
             ws("carols", "carol@example.com"),
+            {  # just created by alice: no status yet
+                "metadata": {
+                    "name": "alices-new",
+                    "namespace": "team-a",
+                    "annotations": {"workspace.jupyter.org/created-by": "alice@example.com"},
+                },
+                "spec": {"templateRef": "lab-v1"},
+            },
         ],
         "Namespace": [
             {
@@ -126,6 +143,12 @@ def test_the_page_lists_mine_and_shared_and_offers_allowed_templates_with_bounds
     html = run(FakeKube(objects()), steps)
     mine, shared = html.split('id="shared"')
     assert "alices" in mine and "bobs" not in mine
+    # One she just created is hers at once (before RBAC lets her connect), with its template.
+    new = re.search(r"<tr><td>alices-new</td>(.*?)</tr>", mine)
+    assert new and "Pending" in new.group(1) and "lab-v1" in new.group(1)
+    assert ">Stop</button>" in new.group(1)  # desired Running by default
+    # When it was last in use, as the idle culler saw it.
+    assert re.search(r'<td><time datetime="[0-9T:-]+Z" title="[^"]+UTC">12 min ago</time>', mine)
     assert "bobs" in shared and "bob@example.com" in shared
     assert "carols" not in html  # not allowed: not listed at all
     assert "JupyterLab (cpu 100m-2, storage 1Gi-10Gi)" in html

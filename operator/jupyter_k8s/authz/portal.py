@@ -28,7 +28,7 @@ from ..kube import KubeError
 from ..kube.client import object_path
 from . import sessions
 from .decide import Identity
-from .user_api import summary
+from .user_api import summary, visible
 
 if TYPE_CHECKING:
     from .server import Authorizer
@@ -137,15 +137,10 @@ class Portal:
         who = await self._who(request)
         token = self._token(who)
         workspaces = await self._read("Workspace")
-        allowed = await asyncio.gather(
-            *(
-                self.authorizer.allowed(who, w["metadata"]["namespace"], w["metadata"]["name"])
-                for w in workspaces
-            )
-        )
-        visible = [summary(w, who) for w, ok in zip(workspaces, allowed, strict=True) if ok]
-        mine = [w for w in visible if w["mine"]]
-        shared = [w for w in visible if not w["mine"]]
+        activity = await self.authorizer.last_activity()
+        seen = [summary(w, who, activity) for w in await visible(self.authorizer, who, workspaces)]
+        mine = [w for w in seen if w["mine"]]
+        shared = [w for w in seen if not w["mine"]]
         shares = await self._read("WorkspaceShare") if mine else []
         creatable = await self._creatable(who)
         html = [
@@ -173,6 +168,25 @@ class Portal:
             content_type="text/html",
             headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"},
         )
+
+    @staticmethod
+    def _active(w: dict[str, Any], now: datetime | None = None) -> str:
+        """When it was last in use: "12 min ago", with the UTC time for screen readers too."""
+        at = w.get("lastActivity")
+        if not at:
+            return "<span class=muted>-</span>"
+        when = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        minutes = int(((now or datetime.now(UTC)) - when).total_seconds() // 60)
+        if minutes < 1:
+            ago = "just now"
+        elif minutes < 120:
+            ago = f"{minutes} min ago"
+        elif minutes < 48 * 60:
+            ago = f"{minutes // 60} h ago"
+        else:
+            ago = f"{minutes // 1440} days ago"
+        title = when.strftime("%Y-%m-%d %H:%M UTC")
+        return f'<time datetime="{escape(at, quote=True)}" title="{title}">{ago}</time>'
 
     @staticmethod
     def _open(w: dict[str, Any]) -> str:
@@ -221,27 +235,28 @@ class Portal:
             )
             rows.append(
                 f"<tr><td>{self._open(w)}</td><td>{escape(ns)}</td><td>{escape(w['phase'])}</td>"
-                f"<td>{escape(w.get('template') or '-')}</td>"
+                f"<td>{escape(w.get('template') or '-')}</td><td>{self._active(w)}</td>"
                 f"<td>{toggle}{_form(token, 'delete', ids, 'Delete')}"
                 f"<ul aria-label='shares of {escape(name, quote=True)}'>{listed}</ul>{share_form}</td></tr>"
             )
         return (
             "<table><thead><tr><th scope=col>Workspace</th><th scope=col>Namespace</th>"
-            "<th scope=col>Phase</th><th scope=col>Template</th><th scope=col>Actions</th>"
+            "<th scope=col>Phase</th><th scope=col>Template</th><th scope=col>Last activity</th>"
+            "<th scope=col>Actions</th>"
             "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
         )
 
     def _shared(self, items: list[dict[str, Any]]) -> str:
         rows = "".join(
             f"<tr><td>{self._open(w)}</td><td>{escape(w['namespace'])}</td>"
-            f"<td>{escape(w['phase'])}</td><td>{escape(w.get('owner') or '-')}</td></tr>"
+            f"<td>{escape(w['phase'])}</td><td>{escape(w.get('owner') or '-')}</td>"
+            f"<td>{self._active(w)}</td></tr>"
             for w in items
         )
         return (
             "<table><thead><tr><th scope=col>Workspace</th><th scope=col>Namespace</th>"
-            "<th scope=col>Phase</th><th scope=col>Owner</th></tr></thead><tbody>"
-            + rows
-            + "</tbody></table>"
+            "<th scope=col>Phase</th><th scope=col>Owner</th><th scope=col>Last activity</th>"
+            "</tr></thead><tbody>" + rows + "</tbody></table>"
         )
 
     def _create(self, creatable: list[tuple[str, list[dict[str, Any]]]], token: str) -> str:

@@ -36,6 +36,7 @@ from ..api import API_VERSION, GROUP
 from ..kube import Kube, KubeError
 from ..kube.client import load_api_client, object_path
 from ..proxy_secret import HEADER, load_key, workspace_secret
+from ..reconcile.idle import read_activity
 from . import pages, portal, sessions, user_api
 from .decide import (
     AmbiguousPath,
@@ -85,6 +86,9 @@ class AuthzSettings:
     # "<namespace>/<name>" of the ConfigMap where open tunnels count as workspace activity for
     # the idle culler (None: not recorded).
     tunnel_activity: str | None = None
+    # "<namespace>/<name>" of the ConfigMap where the idle culler writes when each workspace was
+    # last in use (None: the pages show no last activity).
+    last_activity: str | None = None
     addr: str = "0.0.0.0"  # noqa: S104 - the proxy calls it from another pod
     port: int = 8081
 
@@ -106,6 +110,7 @@ class AuthzSettings:
             signouts_seconds=float(os.environ.get("JK_AUTHZ_SIGNOUTS_SECONDS", "2")),
             tunnel_recheck_seconds=float(os.environ.get("JK_AUTHZ_TUNNEL_RECHECK_SECONDS", "10")),
             tunnel_activity=os.environ.get("JK_AUTHZ_TUNNEL_ACTIVITY") or None,
+            last_activity=os.environ.get("JK_AUTHZ_LAST_ACTIVITY") or None,
             addr=os.environ.get("JK_AUTHZ_ADDR", "0.0.0.0"),  # noqa: S104
             port=int(os.environ.get("JK_AUTHZ_PORT", "8081")),
         )
@@ -127,6 +132,7 @@ class Authorizer:
         self.decisions = TTLCache(self.settings.cache_seconds)
         self.uids: TTLCache[str] = TTLCache(60)
         self.phases: TTLCache[str] = TTLCache(2)
+        self._activity: TTLCache[dict[tuple[str, str], float]] = TTLCache(10)
         # Signed-out IdP sessions (by id): their workspace sessions end at once on this replica,
         # and on the others once they read the shared sign-outs (signouts.py).
         self.revoked: TTLCache[bool] = TTLCache(sessions.SESSION_SECONDS, size=100000)
@@ -190,6 +196,24 @@ class Authorizer:
             ]
             self._managers_at = time.monotonic()
         return self._managers
+
+    async def last_activity(self) -> dict[tuple[str, str], float]:
+        """When each workspace was last in use (the idle culler's record), read at most every
+        10 s; empty when not configured or unreadable (the pages then show no time)."""
+        if not self.settings.last_activity:
+            return {}
+        cached = self._activity.get("all")
+        if cached is not None:
+            return cached
+        namespace, _, name = self.settings.last_activity.partition("/")
+        try:
+            body = await asyncio.to_thread(self.kube.get, "v1", "ConfigMap", namespace, name)
+        except KubeError as err:
+            log.warning("reading %s failed: %s", self.settings.last_activity, err.message)
+            return {}
+        found = read_activity((body or {}).get("data"))
+        self._activity.put("all", found)
+        return found
 
     async def workspace_uid(self, namespace: str, name: str) -> str | None:
         uid = self.uids.get((namespace, name))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -27,10 +28,19 @@ if TYPE_CHECKING:
 DESIRED = {"start": "Running", "stop": "Stopped"}
 
 
-def summary(ws: dict[str, Any], who: Identity) -> dict[str, Any]:
+def owner_of(ws: dict[str, Any]) -> str | None:
+    # The owner annotation is there from creation on (admission checks it names the creator;
+    # the status catches up later).
+    annotations = ws["metadata"].get("annotations") or {}
+    return annotations.get(OWNER_ANNOTATION) or (ws.get("status") or {}).get("owner")
+
+
+def summary(
+    ws: dict[str, Any], who: Identity, last_activity: dict[tuple[str, str], float] | None = None
+) -> dict[str, Any]:
     meta, status = ws["metadata"], ws.get("status") or {}
-    # The owner annotation is there from creation on (the status catches up later).
-    owner = (meta.get("annotations") or {}).get(OWNER_ANNOTATION) or status.get("owner")
+    owner = owner_of(ws)
+    active = (last_activity or {}).get((meta["namespace"], meta["name"]))
     return {
         "namespace": meta["namespace"],
         "name": meta["name"],
@@ -39,8 +49,28 @@ def summary(ws: dict[str, Any], who: Identity) -> dict[str, Any]:
         "url": status.get("url"),
         "owner": owner,
         "mine": owner == who.user,
-        "template": status.get("template"),
+        "template": status.get("template") or (ws.get("spec") or {}).get("templateRef"),
+        # When it was last in use (UTC, RFC 3339), as the idle culler last saw it.
+        "lastActivity": (
+            datetime.fromtimestamp(active, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if active else None
+        ),
     }
+
+
+async def visible(
+    authorizer: Authorizer, who: Identity, items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The workspaces `who` may see: their own (from creation on, before the operator has
+    granted them `connect`), and those RBAC lets them `connect` to (shared, Public)."""
+
+    async def sees(ws: dict[str, Any]) -> bool:
+        if owner_of(ws) == who.user:
+            return True
+        meta = ws["metadata"]
+        return await authorizer.allowed(who, meta["namespace"], meta["name"])
+
+    seen = await asyncio.gather(*(sees(w) for w in items))
+    return [w for w, ok in zip(items, seen, strict=True) if ok]
 
 
 @dataclass
@@ -53,13 +83,8 @@ class UserApi:
     async def _visible(self, who: Identity) -> list[dict[str, Any]]:
         kube = self.authorizer.kube
         items = await asyncio.to_thread(kube.list_objects, API_VERSION, "Workspace", None)
-        allowed = await asyncio.gather(
-            *(
-                self.authorizer.allowed(who, w["metadata"]["namespace"], w["metadata"]["name"])
-                for w in items
-            )
-        )
-        return [summary(w, who) for w, ok in zip(items, allowed, strict=True) if ok]
+        activity = await self.authorizer.last_activity()
+        return [summary(w, who, activity) for w in await visible(self.authorizer, who, items)]
 
     async def list(self, request: web.Request) -> web.Response:
         try:
@@ -78,11 +103,11 @@ class UserApi:
                 self.authorizer.kube.get, API_VERSION, "Workspace", namespace, name
             )
             # Unknown and forbidden look the same.
-            if ws is None or not await self.authorizer.allowed(who, namespace, name):
+            if ws is None or not await visible(self.authorizer, who, [ws]):
                 raise Refused(403, "forbidden", f"no access to workspace {namespace}/{name}")
         except Refused as refused:
             return refused.response()
-        return web.json_response(summary(ws, who))
+        return web.json_response(summary(ws, who, await self.authorizer.last_activity()))
 
     async def set_status(self, request: web.Request) -> web.Response:
         namespace, name = request.match_info["namespace"], request.match_info["name"]
@@ -108,7 +133,7 @@ class UserApi:
                 raise
         except Refused as refused:
             return refused.response()
-        return web.json_response(summary(ws, who))
+        return web.json_response(summary(ws, who, await self.authorizer.last_activity()))
 
 
 def add_routes(app: web.Application, authorizer: Authorizer) -> None:

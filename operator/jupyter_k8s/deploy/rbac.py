@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..api import GROUP
-from .settings import NAME, TUNNEL_ACTIVITY, WEBHOOK_CONFIGURATION, WEBHOOK_TLS_SECRET
+from .settings import (
+    LAST_ACTIVITY,
+    NAME,
+    TUNNEL_ACTIVITY,
+    WEBHOOK_CONFIGURATION,
+    WEBHOOK_TLS_SECRET,
+)
 
 READ = ["get", "list", "watch"]
 WRITE_CHILDREN = [*READ, "create", "patch", "update", "delete"]
@@ -162,11 +168,19 @@ def self_rules() -> list[dict[str, Any]]:
             "verbs": ["get", "update"],
         },
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
-        # The idle culler reads which workspaces have SSH tunnels open.
+        # The idle culler reads which workspaces have SSH tunnels open, and writes when each
+        # was last in use (applied: created the first time).
         {
             "apiGroups": [""],
             "resources": ["configmaps"],
             "resourceNames": [TUNNEL_ACTIVITY],
             "verbs": ["get"],
         },
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": [LAST_ACTIVITY],
+            "verbs": ["get", "patch"],
+        },
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},
     ]

@@ -30,3 +30,6 @@ LABELS = {
 # Open SSH tunnels per workspace, written by the authorization service, read by the idle
 # culler (in the operator's namespace).
 TUNNEL_ACTIVITY = "jupyter-k8s-tunnel-activity"
+# When each workspace was last in use, written by the idle culler, read by the "my workspaces"
+# page of the authorization service.
+LAST_ACTIVITY = "jupyter-k8s-last-activity"

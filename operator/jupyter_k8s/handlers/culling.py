@@ -1,15 +1,18 @@
 """Idle culling: one loop for all workspaces (not a timer each), on the reconciling replica.
 
-Every JK_CULL_INTERVAL_SECONDS it asks each running workspace whose idle shutdown is enabled
-for its activity (reconcile/idle.py decides):
+Every JK_CULL_INTERVAL_SECONDS it asks each running workspace for its activity (reconcile/idle.py
+decides; only those with idle shutdown enabled are stopped):
 - JupyterLab: <base>api/status (Jupyter Server's own last activity: API use by people, kernel
   messages, terminals; probes do not count) and <base>api/kernels?no_track_activity=1 (a busy
   kernel is activity now, however long its cell runs);
-- code-server: <base>healthz (its heartbeat, answered through the guard);
+- code-server: <base>healthz with the proxy secret (code-server's own heartbeat, through the
+  guard; healthz does not beat);
 - SSH tunnels: the authorization service records open tunnels in the ConfigMap
   jupyter-k8s-tunnel-activity (authz/tunnel.py), read once per round.
 An idle one is stopped as an admin would: spec.desiredStatus=Stopped (its volume stays), with
 the generation of that change recorded, so its Stopped condition says reason Idle.
+When each workspace was last in use is written once per round (when it changed) to the
+ConfigMap jupyter-k8s-last-activity, which the "my workspaces" page shows.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,12 +30,19 @@ from ..api import API_VERSION
 from ..api.common import AppType
 from ..api.template import WorkspaceTemplateSpec
 from ..api.workspace import DesiredStatus, WorkspaceSpec
-from ..deploy.settings import TUNNEL_ACTIVITY
+from ..deploy.settings import LABELS, LAST_ACTIVITY, TUNNEL_ACTIVITY
 from ..kube import KubeError
 from ..metrics import CULLED, IDLE_SECONDS, PROBES
 from ..proxy_secret import HEADER, workspace_secret
 from ..reconcile.apps import APP_PORT
-from ..reconcile.idle import IDLE_STOP_ANNOTATION, Activity, parse_time, verdict
+from ..reconcile.idle import (
+    IDLE_STOP_ANNOTATION,
+    Activity,
+    activity_key,
+    parse_time,
+    read_activity,
+    verdict,
+)
 from ..reconcile.resolve import resolve
 from . import indexes as ix
 from .runtime import Runtime
@@ -42,6 +53,8 @@ CULLER_USER = "jupyter-k8s-idle-culler"  # the name the app sees on the culler's
 PROBE_CONCURRENCY = 16
 # Workspaces with an idle gauge since the last round.
 _judged: set[tuple[str, str]] = set()
+# When each workspace was last in use, as last written (None: not read yet since start).
+_last_active: dict[tuple[str, str], float] | None = None
 
 
 async def probe(
@@ -50,10 +63,12 @@ async def probe(
     """Ask the app for its activity; any failure is "unknown", never "idle"."""
     try:
         if app_type == AppType.CODE_SERVER.value:
-            async with http.get(f"{url}healthz") as resp:
+            # With the secret: code-server's own healthz through the guard (not its "ok").
+            async with http.get(f"{url}healthz", headers=headers) as resp:
                 body = await resp.json(content_type=None)
-            beat = parse_time(body.get("lastHeartbeat"))
-            return Activity(ok=resp.status == 200 and beat is not None, last_activity=beat)
+            # 0 until its first use (then its start counts); healthz itself does not beat.
+            beat = parse_time(body.get("lastHeartbeat")) or None
+            return Activity(ok=resp.status == 200, last_activity=beat)
         async with http.get(f"{url}api/status", headers=headers) as resp:
             if resp.status != 200:
                 return Activity(ok=False, error=f"api/status answered {resp.status}")
@@ -74,26 +89,37 @@ async def probe(
         return Activity(ok=False, error=f"{type(err).__name__}: {err}")
 
 
-def tunnel_activity(rt: Runtime) -> dict[tuple[str, str], float]:
-    """When each workspace last had an SSH tunnel open (authz/tunnel.py writes it)."""
+def read_configmap(rt: Runtime, name: str) -> dict[tuple[str, str], float] | None:
+    """An activity ConfigMap of the operator's namespace; None when it cannot be read."""
     try:
-        body = rt.kube.get("v1", "ConfigMap", rt.settings.webhook_namespace, TUNNEL_ACTIVITY)
+        body = rt.kube.get("v1", "ConfigMap", rt.settings.webhook_namespace, name)
     except KubeError as err:
-        log.warning("reading %s failed: %s", TUNNEL_ACTIVITY, err)
-        return {}
-    out: dict[tuple[str, str], float] = {}
-    for key, value in ((body or {}).get("data") or {}).items():
-        namespace, _, name = key.partition(".")
-        try:
-            out[(namespace, name)] = float(value)
-        except ValueError:
-            continue
-    return out
+        log.warning("reading %s failed: %s", name, err)
+        return None
+    return read_activity((body or {}).get("data"))
 
 
-def candidate(idx: Any, key: tuple[str, str], ws: dict[str, Any]) -> tuple[str, int, str] | None:
-    """(app type, timeout minutes, app URL base path) of a running workspace with idle
-    shutdown enabled, else None."""
+def write_last_activity(rt: Runtime, last: dict[tuple[str, str], float]) -> None:
+    """The whole map, applied by the one field manager: entries of deleted workspaces go."""
+    rt.kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": LAST_ACTIVITY,
+                "namespace": rt.settings.webhook_namespace,
+                "labels": LABELS,
+            },
+            "data": {activity_key(*k): str(int(t)) for k, t in sorted(last.items())},
+        }
+    )
+
+
+def candidate(
+    idx: Any, key: tuple[str, str], ws: dict[str, Any]
+) -> tuple[str, int | None, str] | None:
+    """(app type, idle timeout in minutes or None when idle shutdown is off, app URL base
+    path) of a running workspace, else None."""
     status = ws.get("status") or {}
     if ws["metadata"].get("deletionTimestamp") or status.get("phase") != "Running":
         return None
@@ -107,21 +133,20 @@ def candidate(idx: Any, key: tuple[str, str], ws: dict[str, Any]) -> tuple[str, 
     body = ix.one(idx.templates, template_name) if template_name else None
     template = WorkspaceTemplateSpec.model_validate(body["spec"]) if body else None
     resolved = resolve(spec, template)
-    if not resolved.idle_enabled or not resolved.idle_timeout_minutes:
-        return None
+    timeout = resolved.idle_timeout_minutes if resolved.idle_enabled else None
     base = urlsplit(status.get("url") or "/").path or "/"
-    return (
-        resolved.app_type,
-        resolved.idle_timeout_minutes,
-        base if base.endswith("/") else base + "/",
-    )
+    return resolved.app_type, timeout or None, base if base.endswith("/") else base + "/"
 
 
 async def cull_round(rt: Runtime, http: aiohttp.ClientSession) -> None:
+    global _last_active
     idx = rt.indexes
     if idx is None or rt.proxy_key is None:
         return
-    tunnels = await rt.call(tunnel_activity, rt)
+    tunnels = await rt.call(read_configmap, rt, TUNNEL_ACTIVITY) or {}
+    if _last_active is None:
+        _last_active = await rt.call(read_configmap, rt, LAST_ACTIVITY)
+    last = dict(_last_active or {})
     gate = asyncio.Semaphore(PROBE_CONCURRENCY)
     seen: set[tuple[str, str]] = set()
 
@@ -140,21 +165,34 @@ async def cull_round(rt: Runtime, http: aiohttp.ClientSession) -> None:
         }
         async with gate:
             found = await probe(http, app_type, f"http://{pods[0].ip}:{APP_PORT}{base}", headers)
+        if found.started is None:
+            found = replace(found, started=parse_time(pods[0].started))
         PROBES.labels("ok" if found.ok else "failed").inc()
         said = verdict(found, timeout, time.time(), tunnels.get(key))
         if said.idle_seconds is not None:
             seen.add(key)
             IDLE_SECONDS.labels(*key).set(said.idle_seconds)
+        if said.last_active is not None:
+            last[key] = said.last_active
         if not found.ok:
             log.info("activity of %s/%s unknown: %s", *key, found.error)
         if said.cull:
             await stop_idle(rt, ws, said.why)
 
-    await asyncio.gather(*(one(k, w) for k, w in _workspaces(idx)))
+    workspaces = _workspaces(idx)
+    await asyncio.gather(*(one(k, w) for k, w in workspaces))
     for labels in _judged - seen:  # no gauge for a workspace no longer judged
         IDLE_SECONDS.remove(*labels)
     _judged.clear()
     _judged.update(seen)
+    existing = {k for k, _ in workspaces}
+    last = {k: t for k, t in last.items() if k in existing}  # stopped ones keep theirs
+    if last != _last_active:
+        try:
+            await rt.call(write_last_activity, rt, last)
+            _last_active = last
+        except KubeError as err:
+            log.warning("writing %s failed: %s", LAST_ACTIVITY, err.message)
 
 
 def _workspaces(idx: Any) -> list[tuple[tuple[str, str], dict[str, Any]]]:

@@ -23,7 +23,7 @@ class Activity:
 
     ok: bool  # False: the app did not answer (or answered nonsense)
     last_activity: float | None = None  # the app's own last activity
-    started: float | None = None  # when the app started
+    started: float | None = None  # when the app (else its pod) started
     busy: bool = False  # a kernel is executing right now
     error: str = ""
 
@@ -33,6 +33,24 @@ class Verdict:
     cull: bool
     idle_seconds: float | None  # None: unknown (probe failed)
     why: str
+    last_active: float | None = None  # when it was last in use (epoch seconds), if known
+
+
+def activity_key(namespace: str, name: str) -> str:
+    """A workspace's key in the activity ConfigMaps (namespaces hold no dot, so it splits)."""
+    return f"{namespace}.{name}"
+
+
+def read_activity(data: dict[str, str] | None) -> dict[tuple[str, str], float]:
+    """An activity ConfigMap's data (key -> epoch seconds), skipping what does not parse."""
+    out: dict[tuple[str, str], float] = {}
+    for key, value in (data or {}).items():
+        namespace, _, name = key.partition(".")
+        try:
+            out[(namespace, name)] = float(value)
+        except ValueError:
+            continue
+    return out
 
 
 def parse_time(value: object) -> float | None:
@@ -49,18 +67,24 @@ def parse_time(value: object) -> float | None:
 
 def verdict(
     activity: Activity,
-    timeout_minutes: int,
+    timeout_minutes: int | None,
     now: float,
     tunnel_activity: float | None = None,
 ) -> Verdict:
-    if not activity.ok or activity.last_activity is None:
+    """Whether to stop it; `timeout_minutes` None (idle shutdown off): never, the reading only
+    says when it was last used."""
+    # code-server says 0 until its first use: then only its start counts.
+    times = [t for t in (activity.last_activity, activity.started, tunnel_activity) if t]
+    if not activity.ok or not times:
         return Verdict(False, None, f"no activity reading ({activity.error or 'no answer'})")
     if activity.busy:
-        return Verdict(False, 0.0, "a kernel is busy")
-    last = max(t for t in (activity.last_activity, activity.started, tunnel_activity) if t)
+        return Verdict(False, 0.0, "a kernel is busy", now)
+    last = max(times)
     if last > now + 300:
         return Verdict(False, None, "the app's clock is ahead: not trusting it")
     idle = max(0.0, now - last)
-    if idle >= timeout_minutes * 60:
-        return Verdict(True, idle, f"idle for {idle / 60:.0f} min (timeout {timeout_minutes} min)")
-    return Verdict(False, idle, "active")
+    last = min(last, now)
+    if timeout_minutes and idle >= timeout_minutes * 60:
+        why = f"idle for {idle / 60:.0f} min (timeout {timeout_minutes} min)"
+        return Verdict(True, idle, why, last)
+    return Verdict(False, idle, "active", last)

@@ -33,6 +33,7 @@ class PodView:
     stuck: tuple[tuple[str, str, str], ...] = field(default=())  # (container, reason, message)
     node: str | None = None  # where it was scheduled
     ip: str | None = None  # where the idle culler asks the app for its activity
+    started: str | None = None  # status.startTime: activity of an app never used yet
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ def pod_view(body: dict[str, Any]) -> PodView:
         stuck=stuck,
         node=(body.get("spec") or {}).get("nodeName"),
         ip=status.get("podIP"),
+        started=status.get("startTime"),
     )
 
 
