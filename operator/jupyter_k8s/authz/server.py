@@ -434,7 +434,7 @@ class Authorizer:
         phase = await self.phase(namespace, name)
         if phase in ("Stopped", "Stopping"):
             body = await asyncio.to_thread(self.kube.get, API_VERSION, "Workspace", namespace, name)
-            owner = ((body or {}).get("status") or {}).get("owner")
+            owner = user_api.owner_of(body) if body else None
             if who is not None and owner == who.user and phase == "Stopped":
                 token = sessions.action_token(
                     self.session_key, "start", who.user, f"{namespace}/{name}"
