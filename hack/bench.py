@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pstats
+import signal
 import socket
 import subprocess
 import sys
@@ -60,6 +62,36 @@ def api_requests(metrics_port: int) -> dict[str, float]:
     return out
 
 
+def commit() -> str:
+    out = subprocess.run(
+        ["git", "-C", str(cluster.ROOT), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip() or "unknown"
+
+
+def where_the_cpu_went(path: Path, top: int = 25) -> None:
+    """The profile's summary: functions by own time, and this package's by cumulative time."""
+    stats = pstats.Stats(str(path))
+    total = stats.total_tt  # type: ignore[attr-defined]
+    rows = stats.stats  # type: ignore[attr-defined]
+    print(f"\n== where the operator's CPU went ({total:.1f} s profiled; cProfile) ==")
+
+    def name(func: tuple[str, int, str]) -> str:
+        file, line, fn = func
+        short = file.split("site-packages/")[-1].split("/operator/")[-1]
+        return f"{short}:{line}({fn})"
+
+    print("own time:")
+    for func, (_cc, _nc, tt, _ct, _callers) in sorted(rows.items(), key=lambda r: -r[1][2])[:top]:
+        print(f"  {tt:7.2f} s {100 * tt / total:5.1f}%  {name(func)}")
+    print("cumulative, jupyter_k8s only:")
+    ours = [r for r in rows.items() if "jupyter_k8s" in r[0][0]]
+    for func, (_cc, nc, _tt, ct, _callers) in sorted(ours, key=lambda r: -r[1][3])[:top]:
+        print(f"  {ct:7.2f} s {100 * ct / total:5.1f}%  {nc:7d} calls  {name(func)}")
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -69,6 +101,18 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=0, help="seconds (default: 60 + N/4)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="run the operator under cProfile, write its stats here and print where the CPU "
+        "went (the CPU figures of such a run include the profiler's own cost)",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=cluster.ROOT / "docs" / "bench-results.jsonl",
+        help="append this run's figures, with the commit, to this file (- : do not)",
+    )
     args = parser.parse_args()
     n = args.count
     timeout = args.timeout or 60 + n / 4
@@ -134,9 +178,10 @@ def main() -> int:
         "JK_CERT_DIR": str(cluster.STATE / f"webhook-{run_id}"),
         **{key: str(v) for key, v in ports.items()},
     }
+    profiler = ["-m", "cProfile", "-o", str(args.profile)] if args.profile else []
     with open(log, "wb") as out:
         op = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_k8s", "run"],
+            [sys.executable, *profiler, "-m", "jupyter_k8s", "run"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -290,8 +335,34 @@ def main() -> int:
         top = sorted(by_kind.items(), key=lambda kv: -kv[1])[:8]
         print("  by call: " + ", ".join(f"{k} {v / n:.1f}" for k, v in top))
         print(f"operator log               {log}")
+        bound = list(stages["pvc bound"].values())
+        figures = {
+            "commit": commit(),
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "n": n,
+            "available": len(available),
+            "all_available_s": round(elapsed, 1),
+            "p50_s": round(pct(latencies, 0.5), 2) if latencies else None,
+            "p95_s": round(pct(latencies, 0.95), 2) if latencies else None,
+            "max_s": round(max(latencies), 2) if latencies else None,
+            "ready_to_available_p50_s": round(pct(lag, 0.5), 2) if lag else None,
+            "pvc_bound_p50_s": round(pct([b - t0 for b in bound], 0.5), 2) if bound else None,
+            "cpu_ms_per_ws": round((cpu - cpu0) / n * 1000, 1),
+            "peak_rss_mib": round(rss, 1),
+            "requests_per_ws": round(requests / n, 1),
+            "requests_by_call": {k: round(v / n, 2) for k, v in sorted(by_kind.items())},
+            "profiled": bool(args.profile),
+        }
+        if str(args.results) != "-":
+            with open(args.results, "a") as out:
+                out.write(json.dumps(figures) + "\n")
+            print(f"appended to                {args.results}")
         return 0
     finally:
+        if args.profile:  # stopped first, so that the profile is of the run, not the clean-up
+            op.send_signal(signal.SIGINT)
+            op.wait(120)
+            where_the_cpu_went(args.profile)
         print("cleaning up (deleting the namespace and the template) ...", flush=True)
         subprocess.run(
             [*k, "delete", "namespace", ns, "--wait=true", "--timeout=600s"], capture_output=True

@@ -79,6 +79,10 @@ def _run_kopf(verbose: bool, settings: Settings) -> None:
         verbose=verbose,
         log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.PLAIN,
     )
+    if not verbose:
+        from .handlers.kopf_tuning import quiet_handler_logs
+
+        quiet_handler_logs()
     kopf.run(
         standalone=True,  # one replica by design: no peering objects needed
         # Its name for itself: Kopf would ask the password database, which has no entry for

@@ -23,6 +23,8 @@ from ..reconcile.observed import (
 )
 
 CHILD = {WORKSPACE_LABEL: kopf.PRESENT}
+# The indexers are coroutines although they do not wait for anything: Kopf runs plain functions
+# in a thread pool, a hop per event per index that cost more than the indexing itself.
 _DROP_META = ("managedFields", "resourceVersion", "creationTimestamp", "generation", "uid")
 
 
@@ -50,7 +52,7 @@ class Seen:
 
 
 @kopf.index(GROUP, VERSION, "workspaces")
-def workspaces(name: str, body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+async def workspaces(name: str, body: kopf.Body, **kw: Any) -> dict[Any, Any]:
     namespace = kw["namespace"]
     return {
         (namespace, name): {
@@ -72,14 +74,14 @@ def workspaces(name: str, body: kopf.Body, **kw: Any) -> dict[Any, Any]:
 
 
 @kopf.index(GROUP, VERSION, "workspaces")
-def workspaces_by_template(name: str, spec: kopf.Spec, **kw: Any) -> dict[Any, Any]:
+async def workspaces_by_template(name: str, spec: kopf.Spec, **kw: Any) -> dict[Any, Any]:
     namespace = kw["namespace"]
     ref = spec.get("templateRef")
     return {ref: f"{namespace}/{name}"} if ref else {}
 
 
 @kopf.index(GROUP, VERSION, "workspacetemplates")
-def templates(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+async def templates(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return {
         name: {
             "metadata": {
@@ -97,7 +99,7 @@ def templates(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
 
 
 @kopf.index(GROUP, VERSION, "workspacemanagers")
-def managers(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+async def managers(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return {
         name: {
             "spec": dict(body.spec),
@@ -123,60 +125,60 @@ def _seen(body: kopf.Body, view: Any = None) -> Seen:
 
 
 @kopf.index("v1", "persistentvolumeclaims", labels=CHILD)
-def workspace_pvcs(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+async def workspace_pvcs(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
     return {_child_key(kw): _seen(body, pvc_view(dict(body)))}
 
 
 @kopf.index("apps", "v1", "deployments", labels=CHILD)
-def workspace_deployments(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+async def workspace_deployments(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
     return {_child_key(kw): _seen(body, deployment_view(dict(body)))}
 
 
 @kopf.index("v1", "pods", labels=CHILD)
-def workspace_pods(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+async def workspace_pods(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
     return {_child_key(kw): pod_view(dict(body))}
 
 
 # Children without a status the operator reads: compared for drift, removed when unwanted.
 @kopf.index("v1", "services", labels=CHILD)
-def workspace_services(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+async def workspace_services(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
     return {_child_key(kw): _seen(body)}
 
 
 @kopf.index("networking.k8s.io", "v1", "ingresses", labels=CHILD)
-def workspace_ingresses(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+async def workspace_ingresses(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
     return {_child_key(kw): _seen(body)}
 
 
 @kopf.index("v1", "secrets", labels=CHILD)
-def workspace_secrets(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+async def workspace_secrets(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
     return {_child_key(kw): _seen(body)}
 
 
 @kopf.index("v1", "serviceaccounts", labels=CHILD)
-def workspace_serviceaccounts(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+async def workspace_serviceaccounts(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
     return {_child_key(kw): _seen(body)}
 
 
 @kopf.index("rbac.authorization.k8s.io", "v1", "roles", labels=CHILD)
-def workspace_roles(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+async def workspace_roles(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
     return {_child_key(kw): _seen(body)}
 
 
 @kopf.index("rbac.authorization.k8s.io", "v1", "rolebindings", labels=CHILD)
-def workspace_rolebindings(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+async def workspace_rolebindings(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
     return {_child_key(kw): _seen(body)}
 
 
 @kopf.index("v1", "nodes")
-def node_faults(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+async def node_faults(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
     """Only the nodes that are not Ready, with why: a workspace on one is Degraded."""
     fault = node_fault(dict(body))
     return {name: fault} if fault else {}
 
 
 @kopf.index(GROUP, VERSION, "workspaceexecutionprofiles")
-def profiles(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+async def profiles(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return {
         name: {
             "spec": dict(body.spec),
@@ -187,7 +189,7 @@ def profiles(name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
 
 
 @kopf.index(GROUP, VERSION, "workspaceshares")
-def shares_by_workspace(name: str, spec: kopf.Spec, **kw: Any) -> dict[Any, Any]:
+async def shares_by_workspace(name: str, spec: kopf.Spec, **kw: Any) -> dict[Any, Any]:
     return {(kw["namespace"], spec.get("workspaceName")): name}
 
 

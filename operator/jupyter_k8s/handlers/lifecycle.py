@@ -22,6 +22,7 @@ from ..proxy_secret import KEY_ENV, KEY_SECRET, load_key
 from ..tls import make_serving_cert, serving_cert_pem
 from .culling import cull_forever
 from .election import elect_forever, release
+from .kopf_tuning import tune
 from .managers import resync_managers
 from .missed import forget_missed
 from .profiles import sync_all_profiles
@@ -215,6 +216,7 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
         )
     # Our own events are few and meaningful; Kopf would post one per handler log line.
     settings.posting.enabled = False
+    tune(settings)
     settings.execution.max_workers = s.workers
     # API calls run in threads (Runtime.call): the default pool has cpu+4 of them, which
     # queues calls behind each other when hundreds of workspaces start at once.

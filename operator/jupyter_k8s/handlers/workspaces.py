@@ -307,8 +307,26 @@ async def workspace_event(**kw: Any) -> None:
         await trigger_shares_of(rt, idx, kw["namespace"], kw["name"])
 
 
+# Children whose status no decision reads: the event of our own write brings nothing new.
+STATUSLESS_KINDS = frozenset(
+    {"Role", "RoleBinding", "Service", "Secret", "ServiceAccount", "Ingress"}
+)
+
+
+def _own_echo(rt: Runtime, key: tuple[str, str], body: Any) -> bool:
+    """The event carries exactly the version our last write of this child produced."""
+    if body.get("kind") not in STATUSLESS_KINDS:
+        return False
+    last = rt.applied.get(key, {}).get((body["kind"], body["metadata"]["name"]))
+    return last is not None and last[1] == int(body["metadata"].get("resourceVersion") or -1)
+
+
 async def _child_event(kw: dict[str, Any]) -> None:
     """A child changed (or vanished): its workspace reconciles, which repairs drift."""
+    if kw["type"] in ("ADDED", "MODIFIED") and _own_echo(
+        runtime(kw["memo"]), (kw["namespace"], kw["labels"][WORKSPACE_LABEL]), kw["body"]
+    ):
+        return
     if kw["type"] == "DELETED":  # whatever we wrote is gone: write it again if wanted
         key = (kw["namespace"], kw["labels"][WORKSPACE_LABEL])
         rt, idx = runtime(kw["memo"]), Indexes.of(kw)
