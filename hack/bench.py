@@ -48,18 +48,29 @@ def proc_stats(pid: int) -> tuple[float, float]:
     return hwm / 1024, cpu
 
 
-def api_requests(metrics_port: int) -> dict[str, float]:
-    """Requests the operator sent so far, by "VERB resource"."""
+def counters(metrics_port: int, name: str, labels: tuple[str, ...]) -> dict[str, float]:
+    """A counter of the operator's metrics so far, by the values of `labels` joined by " "."""
     out: dict[str, float] = {}
     with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
         for line in r.read().decode().splitlines():
-            if line.startswith("jupyter_k8s_api_requests_total{"):
-                labels = dict(
-                    kv.split("=") for kv in line[line.index("{") + 1 : line.index("}")].split(",")
+            if line.startswith(name + "{"):
+                found = dict(
+                    kv.split("=", 1)
+                    for kv in line[line.index("{") + 1 : line.index("}")].split(",")
                 )
-                key = f"{labels['verb'].strip(chr(34))} {labels['resource'].strip(chr(34))}"
+                key = " ".join(found[x].strip('"') for x in labels)
                 out[key] = float(line.rsplit(" ", 1)[1])
     return out
+
+
+def api_requests(metrics_port: int) -> dict[str, float]:
+    """Requests the operator sent so far, by "VERB resource"."""
+    return counters(metrics_port, "jupyter_k8s_api_requests_total", ("verb", "resource"))
+
+
+def reconciles(metrics_port: int) -> dict[str, float]:
+    """Reconciliations so far, by kind."""
+    return counters(metrics_port, "jupyter_k8s_reconciles_total", ("kind",))
 
 
 def commit() -> str:
@@ -208,6 +219,7 @@ def main() -> int:
             time.sleep(0.3)
         rss0, cpu0 = proc_stats(op.pid)
         requests0 = api_requests(ports["JK_METRICS_PORT"])
+        passes0 = reconciles(ports["JK_METRICS_PORT"])
 
         created: dict[str, float] = {}
         available: dict[str, float] = {}
@@ -294,6 +306,11 @@ def main() -> int:
             k: v - requests0.get(k, 0) for k, v in after.items() if v - requests0.get(k, 0) > 0
         }
         requests = sum(by_kind.values())
+        passes = {
+            kind: v - passes0.get(kind, 0)
+            for kind, v in reconciles(ports["JK_METRICS_PORT"]).items()
+            if v - passes0.get(kind, 0) > 0
+        }
         latencies = [available[x] - created[x] for x in available]
 
         print(
@@ -334,6 +351,11 @@ def main() -> int:
         )
         top = sorted(by_kind.items(), key=lambda kv: -kv[1])[:8]
         print("  by call: " + ", ".join(f"{k} {v / n:.1f}" for k, v in top))
+        print(
+            "reconciliations            "
+            + ", ".join(f"{kind} {v / n:.1f}" for kind, v in sorted(passes.items()))
+            + " per workspace"
+        )
         print(f"operator log               {log}")
         bound = list(stages["pvc bound"].values())
         figures = {
@@ -351,6 +373,7 @@ def main() -> int:
             "peak_rss_mib": round(rss, 1),
             "requests_per_ws": round(requests / n, 1),
             "requests_by_call": {k: round(v / n, 2) for k, v in sorted(by_kind.items())},
+            "reconciles_per_ws": {k: round(v / n, 2) for k, v in sorted(passes.items())},
             "profiled": bool(args.profile),
         }
         if str(args.results) != "-":

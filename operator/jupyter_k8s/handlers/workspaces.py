@@ -296,6 +296,10 @@ async def trigger_all(rt: Runtime, idx: Indexes) -> None:
 @kopf.on.event(GROUP, VERSION, "workspaces")
 async def workspace_event(**kw: Any) -> None:
     rt, idx, spec = runtime(kw["memo"]), Indexes.of(kw), kw["spec"]
+    meta = kw["body"]["metadata"]
+    mine = rt.written.get(meta.get("uid"))
+    if kw["type"] == "MODIFIED" and mine and mine[0] == int(meta.get("resourceVersion") or -1):
+        return  # the echo of our own status write: planned from these very inputs already
     await trigger(rt, idx, kw["namespace"], kw["name"])
     if kw["type"] in (None, "ADDED", "DELETED") and spec.get("templateRef"):
         await sync_template(rt, idx, spec["templateRef"])
