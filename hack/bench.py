@@ -27,6 +27,7 @@ from pathlib import Path
 import cluster  # hack/cluster.py
 from kubernetes import client, config, watch
 
+import jupyter_k8s
 from jupyter_k8s.deploy.settings import WEBHOOK_CONFIGURATION
 
 GROUP, VERSION = "workspace.jupyter.org", "v1alpha1"
@@ -74,8 +75,10 @@ def reconciles(metrics_port: int) -> dict[str, float]:
 
 
 def commit() -> str:
+    """The commit of the operator measured (the package this process imports, as the
+    operator's process does: PYTHONPATH=<another checkout>/operator measures that one)."""
     out = subprocess.run(
-        ["git", "-C", str(cluster.ROOT), "describe", "--always", "--dirty"],
+        ["git", "-C", str(Path(jupyter_k8s.__file__).parent), "describe", "--always", "--dirty"],
         capture_output=True,
         text=True,
     )
