@@ -12,6 +12,7 @@ PY := $(VENV)/bin/python
 SETUP_STAMP := $(VENV)/.setup-stamp
 IMG ?= ghcr.io/jupyter-k8s/jupyter-k8s:0.1.0
 N ?= 200
+BENCH_ARGS ?=
 
 # The local control plane (hack/cluster.py) and the kubectl built with it.
 TOOLS := python3 hack/tools.py
@@ -173,7 +174,7 @@ demo: $(SETUP_STAMP) tools-cluster images ## Bring everything up locally: cluste
 
 .PHONY: bench
 bench: $(SETUP_STAMP) tools-cluster ## Create N workspaces (default 200) on the local cluster and print throughput, latency, RSS.
-	$(PY) hack/bench.py --count $(N)
+	$(PY) hack/bench.py --count $(N) $(BENCH_ARGS)
 
 ##@ Pulumi stack (STACK=dev: guided mode on the local cluster)
 

@@ -1,9 +1,9 @@
 """What Kopf does by default that this operator does not need, switched off.
 
-Measured with `make bench N=200 -- --profile` (cProfile): for an operator of event handlers
-and indexes only, Kopf still deep-copies every object of every event twice to detect changes
-for handlers it does not have (a fifth of the operator's CPU), and writes one log line per
-handler call.
+Measured with `make bench BENCH_ARGS="--profile /tmp/op.prof"` (cProfile): for an operator of
+event handlers and indexes only, Kopf still deep-copies every object of every event twice to
+detect changes for handlers it does not have (a fifth of the operator's CPU), and writes one
+log line per handler call.
 """
 
 from __future__ import annotations
