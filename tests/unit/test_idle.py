@@ -119,5 +119,11 @@ def test_code_servers_heartbeat_is_read_from_healthz(
         async with TestServer(app) as server, aiohttp.ClientSession() as http:
             return await probe(http, "code-server", str(server.make_url("/ws/")), {})
 
-    found = asyncio.run(go())
+    # A loop of its own, left as it was: asyncio.run() would unset the thread's current loop,
+    # which Pulumi's mocks (tests/infra) ask for later in the same session.
+    loop = asyncio.new_event_loop()
+    try:
+        found = loop.run_until_complete(go())
+    finally:
+        loop.close()
     assert (found.ok, found.last_activity) == (ok, last)
