@@ -45,3 +45,55 @@ def test_only_the_echo_of_our_own_write_of_a_statusless_child_is_skipped(
     rt = SimpleNamespace(applied={key: {(kind, "ws-lab"): ("digest", 42)}})
     assert _own_echo(rt, key, child(kind, rv)) is echo  # type: ignore[arg-type]
     assert _own_echo(rt, ("team-a", "other"), child(kind, "42")) is False  # type: ignore[arg-type]
+
+
+def test_children_are_watched_with_a_server_side_label_selector() -> None:
+    import jupyter_k8s.handlers  # noqa: F401 - registers the operator's handlers
+    from jupyter_k8s.api.workspace import WORKSPACE_LABEL
+
+    settings = kopf.OperatorSettings()
+    tune(settings)
+    selectors = settings.watching.label_selectors
+
+    def watch_selector(group: str, version: str, plural: str) -> list[str]:
+        return list(selectors.collect(kopf.Resource(group, version, plural)))
+
+    for group, plural in [
+        ("", "pods"),
+        ("", "persistentvolumeclaims"),
+        ("", "secrets"),
+        ("", "services"),
+        ("", "serviceaccounts"),
+        ("apps", "deployments"),
+        ("networking.k8s.io", "ingresses"),
+        ("rbac.authorization.k8s.io", "roles"),
+        ("rbac.authorization.k8s.io", "rolebindings"),
+    ]:
+        assert watch_selector(group, "v1", plural) == [WORKSPACE_LABEL], plural
+    # Everything of these kinds is wanted: no selector.
+    assert watch_selector("", "v1", "nodes") == []
+    assert watch_selector("workspace.jupyter.org", "v1alpha1", "workspaces") == []
+
+
+def test_no_selector_where_one_handler_wants_objects_without_the_labels() -> None:
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.event("v1", "configmaps", labels={"a": kopf.PRESENT}, registry=registry)
+    async def labelled(**_: Any) -> None: ...
+
+    @kopf.index("v1", "configmaps", registry=registry)
+    async def everything(**_: Any) -> dict[Any, Any]:
+        return {}
+
+    @kopf.on.event("v1", "secrets", labels={"a": "x"}, registry=registry)
+    async def by_value(**_: Any) -> None: ...
+
+    @kopf.on.event("v1", "pods", labels={"a": kopf.PRESENT, "b": kopf.PRESENT}, registry=registry)
+    async def both(**_: Any) -> None: ...
+
+    settings = kopf.OperatorSettings()
+    tune(settings, registry)
+    collect = settings.watching.label_selectors.collect
+    assert list(collect(kopf.Resource("", "v1", "configmaps"))) == []
+    assert list(collect(kopf.Resource("", "v1", "secrets"))) == []  # by value: client side
+    assert list(collect(kopf.Resource("", "v1", "pods"))) == ["a,b"]
