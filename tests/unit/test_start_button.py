@@ -24,6 +24,7 @@ BOB = Identity("bob@example.com")
 @dataclass
 class FakeKube:
     mode: str
+    phase: str = "Stopped"
     calls: list[tuple[Any, ...]] = field(default_factory=list)
 
     def _call(self, method: str, path: str, **_: Any) -> dict[str, Any]:
@@ -39,7 +40,7 @@ class FakeKube:
                 "annotations": {"workspace.jupyter.org/created-by": ALICE.user},
             },
             "spec": {"desiredStatus": "Stopped"},
-            "status": {"phase": "Stopped"},
+            "status": {"phase": self.phase},
         }
 
     def call_as(
@@ -56,8 +57,8 @@ def where(mode: str) -> tuple[str, str]:
     return DOMAIN, "/workspaces/team-a/lab/"
 
 
-def run(mode: str, who: Identity, steps: Any) -> tuple[Any, FakeKube]:
-    kube = FakeKube(mode)
+def run(mode: str, who: Identity, steps: Any, phase: str = "Stopped") -> tuple[Any, FakeKube]:
+    kube = FakeKube(mode, phase)
     settings = AuthzSettings(identity_url="http://unused", sign_in_url=None, auth_host="auth.x")
     authorizer = Authorizer(settings, kube, key=b"k" * 32)  # type: ignore[arg-type]
     authorizer.decisions.put(decision_key(who, "team-a", "lab"), True)  # RBAC's connect: yes
@@ -121,3 +122,12 @@ def test_someone_let_in_by_a_share_gets_no_button(mode: str) -> None:
     (status, page, _), kube = run(mode, BOB, steps)
     assert status == 503 and "Its owner (alice@example.com) can start it" in page
     assert "_jk/start" not in page and not kube.calls
+
+
+def test_a_stopping_workspace_says_so_and_reloads_until_stopped() -> None:
+    async def steps(ask: Any, host: str, prefix: str) -> Any:
+        return await ask(f"{prefix}lab")
+
+    (status, page, _), kube = run("subdomain", ALICE, steps, phase="Stopping")
+    assert status == 503 and "This workspace is stopping" in page
+    assert 'http-equiv="refresh"' in page and "_jk/start" not in page and not kube.calls

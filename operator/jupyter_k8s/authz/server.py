@@ -432,10 +432,19 @@ class Authorizer:
         """A stopped or starting workspace says so (to those allowed in, only); its owner gets
         a Start button."""
         phase = await self.phase(namespace, name)
-        if phase in ("Stopped", "Stopping"):
+        if phase == "Stopping":
+            # Then the stopped page (and, for its owner, its Start button).
+            return pages.page(
+                request,
+                503,
+                "This workspace is stopping",
+                "Its files are kept. This page reloads by itself until it has stopped.",
+                refresh=3,
+            )
+        if phase == "Stopped":
             body = await asyncio.to_thread(self.kube.get, API_VERSION, "Workspace", namespace, name)
             owner = user_api.owner_of(body) if body else None
-            if who is not None and owner == who.user and phase == "Stopped":
+            if who is not None and owner == who.user:
                 token = sessions.action_token(
                     self.session_key, "start", who.user, f"{namespace}/{name}"
                 )
