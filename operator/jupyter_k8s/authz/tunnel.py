@@ -28,6 +28,7 @@ from prometheus_client import Counter, Gauge
 
 from ..kube import KubeError
 from ..names import workspace_child
+from ..reconcile.idle import activity_key
 from ..ssh_keys import (
     CERT_SECONDS,
     SSH_PORT,
@@ -74,7 +75,7 @@ class Tunnels:
                     "ConfigMap",
                     cm_namespace,
                     cm_name,
-                    {"data": {f"{namespace}.{name}": str(int(time.time()))}},
+                    {"data": {activity_key(namespace, name): str(int(time.time()))}},
                 )
             except KubeError as err:
                 log.warning("recording tunnel activity failed: %s", err)
