@@ -15,7 +15,7 @@ not there fails as ErrImagePull / ImagePullBackOff, as on any cluster.
 Needs root, cgroups and overlayfs; where the machine lacks one, the cluster comes up with kwok
 nodes only and `why_not()` says why. Host changes (bridge `jkbr0`, a route for the Service
 range, iptables rules of kube-proxy, the kubelet and our pod-egress guard, cgroups under
-`jk-real`, mounts under .cluster/) are all undone by `down()`; only `net.ipv4.ip_forward=1`,
+`jk-real`, mounts under .cluster/, no IPv6 on new interfaces) are all undone by `down()`; only `net.ipv4.ip_forward=1`,
 which the CNI bridge sets, stays. Recipe and pitfalls: see the README ("The real node").
 """
 
@@ -309,7 +309,33 @@ conntrack: {{maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeo
 # --- host network ---------------------------------------------------------------------------
 
 
+# New interfaces of this network namespace get no IPv6 while the node runs (the cluster is IPv4
+# only). Otherwise every pod's veth adds and removes a link-local address, which Chromium (and
+# any program watching addresses) takes for a network change: it aborts what it is loading
+# with ERR_NETWORK_CHANGED. The setting before ours is kept here and put back by down().
+IPV6_DEFAULT = Path("/proc/sys/net/ipv6/conf/default/disable_ipv6")
+IPV6_SAVED = NODE_STATE / "ipv6-default-disable"
+
+
+def _quiet_ipv6() -> None:
+    if not IPV6_DEFAULT.exists():
+        return  # no IPv6 here at all: nothing to quiet
+    if not IPV6_SAVED.exists():
+        IPV6_SAVED.write_text(IPV6_DEFAULT.read_text())
+    IPV6_DEFAULT.write_text("1\n")
+    bridge = Path(f"/proc/sys/net/ipv6/conf/{BRIDGE}/disable_ipv6")
+    if bridge.exists():  # made before this setting (an older run)
+        bridge.write_text("1\n")
+
+
+def _restore_ipv6() -> None:
+    if IPV6_SAVED.exists():
+        IPV6_DEFAULT.write_text(IPV6_SAVED.read_text())
+        IPV6_SAVED.unlink()
+
+
 def _network(service_cidr: str) -> None:
+    _quiet_ipv6()
     if _sh("ip", "link", "show", BRIDGE).returncode != 0:
         _sh("ip", "link", "add", BRIDGE, "type", "bridge", check=True)
     _sh("ip", "addr", "replace", f"{NODE_IP}/24", "dev", BRIDGE, check=True)
@@ -612,6 +638,7 @@ def down(kubectl: Kubectl | None, service_cidr: str) -> None:
     _iptables_cleanup()
     _sh("ip", "route", "del", service_cidr, "dev", BRIDGE)
     _sh("ip", "link", "del", BRIDGE)
+    _restore_ipv6()
     logs = Path("/var/log/containers")
     if logs.is_dir():
         for link in logs.iterdir():
