@@ -17,6 +17,11 @@ RECONCILE_SECONDS = Histogram(
     ["kind"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+RETRIES = Counter(
+    "jupyter_k8s_reconcile_retries_total",
+    "Reconciliations that failed and were scheduled again (with backoff), by kind.",
+    ["kind"],
+)
 LEADER = Gauge(
     "jupyter_k8s_leader", "1 on the replica that reconciles (holds the Lease), 0 on a standby."
 )

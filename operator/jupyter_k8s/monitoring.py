@@ -24,6 +24,7 @@ from .metrics import (
     PROBES,
     RECONCILE_SECONDS,
     RECONCILES,
+    RETRIES,
     WORKSPACES,
 )
 
@@ -151,6 +152,11 @@ def dashboard() -> dict[str, Any]:
         (
             "Reconciliations per second",
             [(f"sum by (kind, outcome) (rate({total(RECONCILES)}[5m]))", "{{kind}} {{outcome}}")],
+            "ops",
+        ),
+        (
+            "Retries scheduled per second (failed reconciliations, with backoff)",
+            [(f"sum by (kind) (rate({total(RETRIES)}[5m]))", "{{kind}}")],
             "ops",
         ),
         (

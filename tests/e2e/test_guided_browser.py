@@ -27,6 +27,7 @@ __all__ = ["browser"]  # a fixture
 pytestmark = pytest.mark.e2e
 
 FORBIDDEN = "You do not have access to this workspace"
+NO_SERVER = "no available server"
 
 
 def url(name: str, ns: str, path: str = "/") -> str:
@@ -35,8 +36,8 @@ def url(name: str, ns: str, path: str = "/") -> str:
 
 def landed(page: Any, target: str) -> str:
     """Open `target` and say where the browser ended: "lab", "forbidden", "stopped" or "login"
-    ("retry" when Chromium saw the machine's network change under it: the real node adds and
-    removes pod interfaces as workspaces start and stop)."""
+    ("retry" when Chromium saw the machine's network change under it, or when Traefik had no
+    server for the route yet: a pod that just started or stopped)."""
     try:
         page.goto(target)
     except PlaywrightError as err:
@@ -51,10 +52,13 @@ def landed(page: Any, target: str) -> str:
             .or_(page.get_by_text(FORBIDDEN))
             .or_(page.get_by_text("This workspace is stopped"))
             .or_(page.locator("#login"))
+            .or_(page.get_by_text(NO_SERVER))
         ).first.wait_for(timeout=60000)
     except Exception as err:
         text = page.locator("body").inner_text(timeout=5000)[:500]
         raise AssertionError(f"{target} landed on {page.url}: {text!r}") from err
+    if page.get_by_text(NO_SERVER).count():
+        return "retry"  # Traefik's view of the pod's endpoints lags the API server's a moment
     if page.locator("#jp-main-dock-panel").count():
         return "lab"
     if page.locator("#login").count():

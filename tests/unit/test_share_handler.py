@@ -53,4 +53,4 @@ def test_a_binding_the_api_refuses_for_good_is_reported_not_retried() -> None:
     assert active["type"] == "Active" and active["status"] == "False"
     assert active["reason"] == "BindingRefused"
     assert "was refused" in active["message"] and "subjects[0]" in active["message"]
-    assert not rt.retries  # nothing will change by itself: no retry loop
+    assert not rt.queue.due  # nothing will change by itself: no retry scheduled

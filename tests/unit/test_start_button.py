@@ -25,6 +25,7 @@ BOB = Identity("bob@example.com")
 class FakeKube:
     mode: str
     phase: str = "Stopped"
+    desired: str = "Stopped"
     calls: list[tuple[Any, ...]] = field(default_factory=list)
 
     def _call(self, method: str, path: str, **_: Any) -> dict[str, Any]:
@@ -39,7 +40,7 @@ class FakeKube:
                 "uid": "u1",
                 "annotations": {"workspace.jupyter.org/created-by": ALICE.user},
             },
-            "spec": {"desiredStatus": "Stopped"},
+            "spec": {"desiredStatus": self.desired},
             "status": {"phase": self.phase},
         }
 
@@ -57,8 +58,10 @@ def where(mode: str) -> tuple[str, str]:
     return DOMAIN, "/workspaces/team-a/lab/"
 
 
-def run(mode: str, who: Identity, steps: Any, phase: str = "Stopped") -> tuple[Any, FakeKube]:
-    kube = FakeKube(mode, phase)
+def run(
+    mode: str, who: Identity, steps: Any, phase: str = "Stopped", desired: str = "Stopped"
+) -> tuple[Any, FakeKube]:
+    kube = FakeKube(mode, phase, desired)
     settings = AuthzSettings(identity_url="http://unused", sign_in_url=None, auth_host="auth.x")
     authorizer = Authorizer(settings, kube, key=b"k" * 32)  # type: ignore[arg-type]
     authorizer.decisions.put(decision_key(who, "team-a", "lab"), True)  # RBAC's connect: yes
@@ -131,3 +134,14 @@ def test_a_stopping_workspace_says_so_and_reloads_until_stopped() -> None:
     (status, page, _), kube = run("subdomain", ALICE, steps, phase="Stopping")
     assert status == 503 and "This workspace is stopping" in page
     assert 'http-equiv="refresh"' in page and "_jk/start" not in page and not kube.calls
+
+
+def test_a_workspace_asked_to_stop_is_stopping_before_the_operator_says_so() -> None:
+    """Its server goes away at once; the status follows a moment later. Meanwhile the page
+    says it is stopping (not the proxy's "no available server")."""
+
+    async def steps(ask: Any, host: str, prefix: str) -> Any:
+        return await ask(f"{prefix}lab")
+
+    (status, page, _), _ = run("subdomain", ALICE, steps, phase="Running", desired="Stopped")
+    assert status == 503 and "This workspace is stopping" in page

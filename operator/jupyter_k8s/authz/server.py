@@ -33,6 +33,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from ..api import API_VERSION, GROUP
+from ..api.workspace import DesiredStatus
 from ..kube import Kube, KubeError
 from ..kube.client import load_api_client, object_path
 from ..proxy_secret import HEADER, load_key, workspace_secret
@@ -238,6 +239,11 @@ class Authorizer:
         if phase is None:
             body = await asyncio.to_thread(self.kube.get, API_VERSION, "Workspace", namespace, name)
             phase = ((body or {}).get("status") or {}).get("phase") or "Pending"
+            desired = ((body or {}).get("spec") or {}).get("desiredStatus")
+            if desired == DesiredStatus.STOPPED.value and phase != "Stopped":
+                # Asked to stop, and its server is going away even before the operator's
+                # status says so: the stopping page, not the proxy's "no available server".
+                phase = "Stopping"
             self.phases.put((namespace, name), phase)
         return phase
 

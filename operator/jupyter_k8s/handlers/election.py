@@ -1,7 +1,7 @@
 """Which replica reconciles: the one holding the Lease (JK_LEADER_ELECTION=on).
 
 A standby keeps its watches and indexes warm and serves the admission webhook, but reconciles
-nothing (the coalescer is closed). Taking the lead is followed by one full pass, so nothing
+nothing (the work queue is closed). Taking the lead is followed by one full pass, so nothing
 that changed during the handover is missed."""
 
 from __future__ import annotations

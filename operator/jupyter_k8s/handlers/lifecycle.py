@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,6 +13,13 @@ from typing import Any
 import kopf
 from prometheus_client import start_http_server
 
+from ..api import (
+    WORKSPACE,
+    WORKSPACE_EXECUTION_PROFILE,
+    WORKSPACE_MANAGER,
+    WORKSPACE_SHARE,
+    WORKSPACE_TEMPLATE,
+)
 from ..config import Settings
 from ..deploy.installer import webhook_configuration
 from ..deploy.settings import WEBHOOK_TLS_SECRET
@@ -20,16 +28,13 @@ from ..kube.client import load_api_client
 from ..metrics import API_REQUESTS, LEADER
 from ..proxy_secret import KEY_ENV, KEY_SECRET, load_key
 from ..tls import make_serving_cert, serving_cert_pem
+from . import managers, profiles, shares, templates, workspaces
 from .culling import cull_forever
 from .election import elect_forever, release
 from .kopf_tuning import tune
 from .managers import resync_managers
 from .missed import forget_missed
-from .profiles import sync_all_profiles
 from .runtime import Runtime, runtime
-from .shares import trigger_shares_of
-from .templates import sync_template
-from .workspaces import trigger_all
 
 log = logging.getLogger(__name__)
 MANAGER_RECHECK_SECONDS = 10.0
@@ -193,12 +198,25 @@ async def full_pass(rt: Runtime) -> None:
         await forget_missed(rt, idx)
     except KubeError as err:
         log.warning("listing workspaces for the resync failed: %s", err)
-    await trigger_all(rt, idx)
+    await rt.reconcile_workspaces()
     for name in list(idx.templates):
-        await sync_template(rt, idx, name)
-    await sync_all_profiles(rt, idx)
-    for namespace, workspace in list(idx.shares_by_workspace):
-        await trigger_shares_of(rt, idx, namespace, workspace)
+        await rt.reconcile(WORKSPACE_TEMPLATE, name)
+    rt.recount_profiles()
+    for (namespace, _), names in list(idx.shares_by_workspace.items()):
+        for name in list(names):
+            await rt.reconcile(WORKSPACE_SHARE, namespace, name)
+
+
+def register_reconcilers(rt: Runtime) -> None:
+    """Each kind's entry into the one work queue (handlers/workqueue.py)."""
+    for kind, module in (
+        (WORKSPACE, workspaces),
+        (WORKSPACE_TEMPLATE, templates),
+        (WORKSPACE_MANAGER, managers),
+        (WORKSPACE_EXECUTION_PROFILE, profiles),
+        (WORKSPACE_SHARE, shares),
+    ):
+        rt.queue.register(kind.kind, functools.partial(module.reconcile_key, rt))
 
 
 @kopf.on.startup()
@@ -206,6 +224,7 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
     s = Settings.from_env()
     rt = Runtime(settings=s, kube=CountingKube(load_api_client(pool_size=s.workers * 2)))
     memo.runtime = rt
+    register_reconcilers(rt)
     rt.proxy_key = load_key()
     if rt.proxy_key is None:
         log.warning(
@@ -265,6 +284,7 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
 @kopf.on.cleanup()
 async def stop_background(memo: Any, **_: Any) -> None:
     rt = runtime(memo)
+    rt.queue.close()
     for task in list(rt.tasks):
         task.cancel()
     if rt.settings.leader_election:

@@ -7,7 +7,7 @@ from typing import Any
 
 import kopf
 
-from ..api import API_VERSION, GROUP, VERSION
+from ..api import API_VERSION, GROUP, VERSION, WORKSPACE_MANAGER
 from ..api.manager import WorkspaceManagerSpec
 from ..api.template import WorkspaceTemplateSpec
 from ..kube import KubeError
@@ -16,8 +16,8 @@ from ..reconcile.conditions import Cond, merge_conditions
 from ..reconcile.manager import readiness, references
 from . import indexes as ix
 from .indexes import Indexes
-from .runtime import Runtime, runtime
-from .workspaces import trigger_all
+from .runtime import Runtime, context
+from .workqueue import Key
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,11 @@ def _users(idx: Indexes, name: str) -> int:
             )
         count += ref == name
     return count
+
+
+async def reconcile_key(rt: Runtime, key: Key) -> None:
+    """The work queue's entry for ("WorkspaceManager", name)."""
+    await reconcile_manager(rt, rt.idx, key[1])
 
 
 async def reconcile_manager(rt: Runtime, idx: Indexes, name: str) -> None:
@@ -98,25 +103,17 @@ def _what_workspaces_see(body: dict[str, Any]) -> tuple[Any, ...]:
 async def manager_event(**kw: Any) -> None:
     """A manager changed: its readiness; then, if what they use changed, every workspace's
     URL, route and Routed condition."""
-    rt, idx, name = runtime(kw["memo"]), Indexes.of(kw), kw["name"]
-    rt.indexes = idx
+    (rt, idx), name = context(kw), kw["name"]
     if kw["type"] == "DELETED":
         rt.managers_seen.pop(name, None)
-        await trigger_all(rt, idx)
+        await rt.reconcile_workspaces()
         return
-
-    async def job() -> None:
-        try:
-            await reconcile_manager(rt, idx, name)
-        except KubeError as err:
-            log.warning("reconciling manager %s failed: %s", name, err)
-
-    await rt.coalescer.run(("WorkspaceManager", name), job)
+    await rt.reconcile(WORKSPACE_MANAGER, name)
     body = ix.one(idx.managers, name)
     seen = _what_workspaces_see(body) if body else None
     if seen != rt.managers_seen.get(name):
         rt.managers_seen[name] = seen
-        await trigger_all(rt, idx)
+        await rt.reconcile_workspaces()
 
 
 def _ready(idx: Indexes, name: str) -> bool:
@@ -131,7 +128,4 @@ async def resync_managers(rt: Runtime, idx: Indexes, only_not_ready: bool = Fals
     for name in list(idx.managers):
         if only_not_ready and _ready(idx, name):
             continue
-        try:
-            await reconcile_manager(rt, idx, name)
-        except KubeError as err:
-            log.warning("reconciling manager %s failed: %s", name, err)
+        await rt.reconcile(WORKSPACE_MANAGER, name)

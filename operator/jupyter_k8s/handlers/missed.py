@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..api import API_VERSION
+from ..api import API_VERSION, WORKSPACE, WORKSPACE_TEMPLATE
 from . import indexes as ix
 from .indexes import Indexes
 from .runtime import Runtime
@@ -64,14 +64,10 @@ async def forget_missed(rt: Runtime, idx: Indexes) -> None:
 
 
 async def forget(rt: Runtime, idx: Indexes, key: Key, ws: dict[str, Any]) -> None:
-    from .profiles import sync_all_profiles
-    from .templates import sync_template
-    from .workspaces import trigger
-
     log.info("workspace %s/%s was deleted while a watch was reconnecting: forgetting it", *key)
     rt.gone[key] = ws["metadata"]["uid"]
-    await trigger(rt, idx, *key)  # the reconciler's bookkeeping for a workspace that is gone
+    await rt.reconcile(WORKSPACE, *key)  # the reconciler's bookkeeping for a workspace gone
     template = (ws.get("spec") or {}).get("templateRef")
     if template:
-        await sync_template(rt, idx, template)
-    await sync_all_profiles(rt, idx)
+        await rt.reconcile(WORKSPACE_TEMPLATE, template)
+    rt.recount_profiles()

@@ -7,15 +7,14 @@ from typing import Any
 
 import kopf
 
+from ..api import WORKSPACE
 from ..reconcile.observed import node_fault
-from .indexes import Indexes
-from .runtime import runtime
-from .workspaces import trigger
+from .runtime import context
 
 
 @kopf.on.event("v1", "nodes")
 async def node_event(**kw: Any) -> None:
-    rt, idx, name = runtime(kw["memo"]), Indexes.of(kw), kw["name"]
+    (rt, idx), name = context(kw), kw["name"]
     fault = None if kw["type"] == "DELETED" else node_fault(dict(kw["body"]))
     if name in rt.node_faults and rt.node_faults[name] == fault:
         return  # a heartbeat or a change of something else: nothing for the workspaces
@@ -26,4 +25,4 @@ async def node_event(**kw: Any) -> None:
     # Rare (a node's readiness flips), so a pass over the pods index is fine.
     for key, pods in list(idx.workspace_pods.items()):
         if any(p.node == name for p in pods):
-            await trigger(rt, idx, *key)
+            await rt.reconcile(WORKSPACE, *key)

@@ -4,49 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..api import WORKSPACE, WORKSPACE_EXECUTION_PROFILE, KindDef
 from ..config import Settings
 from ..kube import Kube
 from ..metrics import PhaseBook
+from .indexes import Indexes
+from .workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _KeyState:
-    running: bool = False
-    dirty: bool = False
-
-
-@dataclass
-class Coalescer:
-    """Runs at most one reconciliation per key at a time; requests that arrive meanwhile fold
-    into a single re-run. Bursts of events (a workspace and its children changing together)
-    therefore cost one or two passes, and two passes never race on the same object."""
-
-    states: dict[Any, _KeyState] = field(default_factory=dict)
-    # Whether this replica reconciles at all (a standby only keeps its indexes warm).
-    active: Callable[[], bool] = lambda: True
-
-    async def run(self, key: Any, job: Callable[[], Awaitable[None]]) -> None:
-        if not self.active():
-            return
-        state = self.states.setdefault(key, _KeyState())
-        state.dirty = True
-        if state.running:
-            return
-        state.running = True
-        try:
-            while state.dirty:
-                state.dirty = False
-                await job()
-        finally:
-            state.running = False
-            if not state.dirty:
-                self.states.pop(key, None)
+PROFILE_COUNT_DELAY = 1.0  # seconds: how stale a profile's workspaceCount may be
 
 
 @dataclass
@@ -54,10 +24,9 @@ class Runtime:
     settings: Settings
     kube: Kube
     phases: PhaseBook = field(default_factory=PhaseBook)
-    coalescer: Coalescer = field(default_factory=Coalescer)
-    retries: dict[Any, asyncio.TimerHandle] = field(default_factory=dict)
+    queue: WorkQueue = field(default_factory=WorkQueue)
     tasks: set[asyncio.Future[None]] = field(default_factory=set)
-    indexes: Any = None  # handlers.indexes.Indexes, once the first handler ran
+    indexes: Indexes | None = None  # once the first handler ran (Kopf hands them to handlers)
     proxy_key: bytes | None = None  # derives each workspace's proxy secret
     webhook_url: str = ""  # url mode: where this process registered its webhook
     # What workspaces last saw of each manager (see handlers/managers.py).
@@ -79,17 +48,45 @@ class Runtime:
     # False on a standby replica (leader election): handlers run, indexes stay warm, nothing
     # is reconciled or written.
     leading: bool = True
-    # A count of every profile's workspaces is scheduled (handlers/profiles.py).
-    profiles_due: bool = False
     # Each node's readiness as last seen (None: Ready), to act only when it changes.
     node_faults: dict[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.coalescer.active = lambda: self.leading
+        self.queue.active = lambda: self.leading
+
+    @property
+    def idx(self) -> Indexes:
+        if self.indexes is None:
+            raise RuntimeError("no handler has run yet: the indexes are not known")
+        return self.indexes
+
+    async def reconcile(self, kind: KindDef, *identity: str) -> None:
+        """Reconcile one object now (through the work queue: coalesced, retried on failure)."""
+        await self.queue.run((kind.kind, *identity))
+
+    async def reconcile_workspaces(self) -> None:
+        """Every workspace the indexes hold (a manager, a profile, the resync)."""
+        for namespace, name in list(self.idx.workspaces):
+            await self.reconcile(WORKSPACE, namespace, name)
+
+    def recount_profiles(self) -> None:
+        """Every profile's workspaceCount, soon and once: counting walks every workspace for
+        every profile, and a burst of workspace events (hundreds created at once) must cost
+        one count, not one per event."""
+        for name in list(self.idx.profiles):
+            self.queue.later((WORKSPACE_EXECUTION_PROFILE.kind, name), PROFILE_COUNT_DELAY)
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking API call off the event loop."""
         return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def context(kw: dict[str, Any]) -> tuple[Runtime, Indexes]:
+    """What a Kopf handler needs: the runtime and the indexes (kept for the queue's passes,
+    which run outside any handler: retries, timers, the resync)."""
+    rt = runtime(kw["memo"])
+    rt.indexes = Indexes.of(kw)
+    return rt, rt.indexes
 
 
 def runtime(memo: Any) -> Runtime:

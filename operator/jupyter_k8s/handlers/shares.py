@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 import kopf
 from pydantic import ValidationError
 
-from ..api import API_VERSION, GROUP, VERSION
+from ..api import API_VERSION, GROUP, VERSION, WORKSPACE_SHARE
 from ..api.admission import SHARE_WORKSPACE_UID_ANNOTATION
 from ..api.share import WorkspaceShareSpec
 from ..kube import KubeError
@@ -21,7 +20,8 @@ from ..reconcile.drift import contains
 from ..reconcile.share import plan_share
 from . import indexes as ix
 from .indexes import Indexes
-from .runtime import Runtime, runtime
+from .runtime import Runtime, context
+from .workqueue import Key
 
 log = logging.getLogger(__name__)
 RBAC = "rbac.authorization.k8s.io/v1"
@@ -69,7 +69,8 @@ async def reconcile_share(rt: Runtime, idx: Indexes, body: dict[str, Any]) -> No
             await rt.call(rt.kube.delete, RBAC, "RoleBinding", namespace, binding_name)
         await _write_status(rt, body, [plan.active])
         if plan.recheck_in is not None:
-            _recheck(rt, idx, body, plan.recheck_in)
+            # Come back at expiry: access must stop without anyone touching the share.
+            rt.queue.later((WORKSPACE_SHARE.kind, namespace, name), plan.recheck_in + 0.5)
 
 
 async def _write_status(rt: Runtime, body: dict[str, Any], conditions: list[Cond]) -> None:
@@ -93,45 +94,17 @@ async def _write_status(rt: Runtime, body: dict[str, Any], conditions: list[Cond
         )
 
 
-def _recheck(rt: Runtime, idx: Indexes, body: dict[str, Any], delay: float) -> None:
-    """Come back at expiry: access must stop without anyone touching the share."""
-    key = ("WorkspaceShare", body["metadata"]["namespace"], body["metadata"]["name"])
-    if key in rt.retries:
-        rt.retries.pop(key).cancel()
-    loop = asyncio.get_running_loop()
-
-    def fire() -> None:
-        rt.retries.pop(key, None)
-        task = asyncio.ensure_future(
-            trigger_share(rt, idx, body["metadata"]["namespace"], body["metadata"]["name"])
-        )
-        rt.tasks.add(task)
-        task.add_done_callback(rt.tasks.discard)
-
-    rt.retries[key] = loop.call_later(delay + 0.5, fire)
-
-
-async def trigger_share(rt: Runtime, idx: Indexes, namespace: str, name: str) -> None:
-    async def job() -> None:
-        body = await rt.call(rt.kube.get, API_VERSION, "WorkspaceShare", namespace, name)
-        if body is None:
-            return
-        try:
-            await reconcile_share(rt, idx, body)
-        except KubeError as err:
-            log.warning("reconciling share %s/%s failed: %s", namespace, name, err)
-
-    await rt.coalescer.run(("WorkspaceShare", namespace, name), job)
-
-
-async def trigger_shares_of(rt: Runtime, idx: Indexes, namespace: str, workspace: str) -> None:
-    for share in list(idx.shares_by_workspace.get((namespace, workspace)) or []):
-        await trigger_share(rt, idx, namespace, share)
+async def reconcile_key(rt: Runtime, key: Key) -> None:
+    """The work queue's entry for ("WorkspaceShare", namespace, name): read fresh, because
+    shares are not indexed whole (only by workspace)."""
+    body = await rt.call(rt.kube.get, API_VERSION, "WorkspaceShare", key[1], key[2])
+    if body is not None:
+        await reconcile_share(rt, rt.idx, body)
 
 
 @kopf.on.event(GROUP, VERSION, "workspaceshares")
 async def share_event(**kw: Any) -> None:
-    rt = runtime(kw["memo"])
+    rt, _ = context(kw)
     if kw["type"] == "DELETED":
         # Its RoleBinding is owned by it, but access must end now, not whenever the garbage
         # collector gets to it.
@@ -139,4 +112,4 @@ async def share_event(**kw: Any) -> None:
             rt.kube.delete, RBAC, "RoleBinding", kw["namespace"], share_binding_name(kw["name"])
         )
         return
-    await trigger_share(rt, Indexes.of(kw), kw["namespace"], kw["name"])
+    await rt.reconcile(WORKSPACE_SHARE, kw["namespace"], kw["name"])

@@ -7,7 +7,7 @@ from typing import Any
 
 import kopf
 
-from ..api import API_VERSION, GROUP, VERSION
+from ..api import API_VERSION, GROUP, VERSION, WORKSPACE, WORKSPACE_TEMPLATE
 from ..api.template import TEMPLATE_FINALIZER
 from ..kube import KubeError
 from ..metrics import reconciling
@@ -15,22 +15,18 @@ from ..reconcile.template import plan_template
 from . import indexes as ix
 from .indexes import Indexes
 from .missed import live_workspace
-from .runtime import Runtime, runtime
+from .runtime import Runtime, context
+from .workqueue import Key
 
 log = logging.getLogger(__name__)
 
 
+async def reconcile_key(rt: Runtime, key: Key) -> None:
+    """The work queue's entry for ("WorkspaceTemplate", name)."""
+    await sync_template(rt, rt.idx, key[1])
+
+
 async def sync_template(rt: Runtime, idx: Indexes, name: str) -> None:
-    async def job() -> None:
-        try:
-            await _sync(rt, idx, name)
-        except KubeError as err:
-            log.warning("syncing template %s failed: %s", name, err)
-
-    await rt.coalescer.run(("WorkspaceTemplate", name), job)
-
-
-async def _sync(rt: Runtime, idx: Indexes, name: str) -> None:
     template = ix.one(idx.templates, name)
     if template is None:
         return
@@ -85,16 +81,12 @@ async def _sync(rt: Runtime, idx: Indexes, name: str) -> None:
 
 @kopf.on.event(GROUP, VERSION, "workspacetemplates")
 async def template_event(**kw: Any) -> None:
-    rt, idx, name = runtime(kw["memo"]), Indexes.of(kw), kw["name"]
-    await sync_template(rt, idx, name)
+    (rt, idx), name = context(kw), kw["name"]
+    await rt.reconcile(WORKSPACE_TEMPLATE, name)
     # Its default profile may have changed: the profiles' counts follow.
-    from .profiles import sync_all_profiles
-
-    await sync_all_profiles(rt, idx)
+    rt.recount_profiles()
     if kw["type"] in (None, "ADDED", "DELETED"):
         # Workspaces waiting for this template (or losing it) re-evaluate their validity.
-        from .workspaces import trigger
-
         for ref in list(idx.workspaces_by_template.get(name) or []):
             namespace, ws_name = ref.split("/", 1)
-            await trigger(rt, idx, namespace, ws_name)
+            await rt.reconcile(WORKSPACE, namespace, ws_name)

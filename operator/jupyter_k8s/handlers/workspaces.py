@@ -3,7 +3,6 @@ objects it refers to, and by a periodic resync."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from ..api import API_VERSION, GROUP, VERSION
+from ..api import API_VERSION, GROUP, VERSION, WORKSPACE, WORKSPACE_SHARE, WORKSPACE_TEMPLATE
 from ..api.execution_profile import WorkspaceExecutionProfileSpec
 from ..api.manager import WorkspaceManagerSpec
 from ..api.template import WorkspaceTemplateSpec
@@ -34,13 +33,10 @@ from ..ssh_keys import host_key, private_openssh, public_openssh, user_ca
 from . import indexes as ix
 from .indexes import CHILD, Indexes
 from .missed import check_still_there, live_workspace
-from .profiles import sync_all_profiles
-from .runtime import Runtime, runtime
-from .shares import trigger_shares_of
-from .templates import sync_template
+from .runtime import Runtime, context, runtime
+from .workqueue import Key
 
 log = logging.getLogger(__name__)
-RETRY_SECONDS = 10.0
 # Children that come and go with the spec (route, grants, identity); never the PVC.
 OPTIONAL_KINDS = frozenset({"Ingress", "ServiceAccount", "Role", "RoleBinding", "Secret"})
 API_VERSIONS = {
@@ -185,9 +181,8 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
             status = _degraded_status(
                 plan.status, ws["status"], f"Applying the workspace failed: {err.message}"
             )
-            _retry_later(rt, idx, key)
             await _write_status(rt, ws, status)
-            raise
+            raise  # the work queue comes back with backoff
         await _write_status(rt, ws, status if plan.status_changed else None)
         for event in plan.events:
             await rt.call(rt.kube.event, ws, event.type, event.reason, event.message)
@@ -258,36 +253,9 @@ def _latest_status(rt: Runtime, ws: dict[str, Any]) -> dict[str, Any]:
     return dict(ws["status"])
 
 
-def _retry_later(rt: Runtime, idx: Indexes, key: tuple[str, str]) -> None:
-    if key in rt.retries:
-        return
-    loop = asyncio.get_running_loop()
-
-    def fire() -> None:
-        rt.retries.pop(key, None)
-        task = asyncio.ensure_future(trigger(rt, idx, *key))
-        rt.tasks.add(task)
-        task.add_done_callback(rt.tasks.discard)
-
-    rt.retries[key] = loop.call_later(RETRY_SECONDS, fire)
-
-
-async def trigger(rt: Runtime, idx: Indexes, namespace: str, name: str) -> None:
-    rt.indexes = idx  # the same live objects every time; kept for the resync loop
-
-    async def job() -> None:
-        try:
-            await reconcile_workspace(rt, idx, namespace, name)
-        except KubeError as err:
-            log.warning("reconciling workspace %s/%s failed: %s", namespace, name, err)
-            _retry_later(rt, idx, (namespace, name))
-
-    await rt.coalescer.run(("Workspace", namespace, name), job)
-
-
-async def trigger_all(rt: Runtime, idx: Indexes) -> None:
-    for namespace, name in list(idx.workspaces):
-        await trigger(rt, idx, namespace, name)
+async def reconcile_key(rt: Runtime, key: Key) -> None:
+    """The work queue's entry for ("Workspace", namespace, name)."""
+    await reconcile_workspace(rt, rt.idx, key[1], key[2])
 
 
 # --- handlers -----------------------------------------------------------------------------
@@ -295,20 +263,22 @@ async def trigger_all(rt: Runtime, idx: Indexes) -> None:
 
 @kopf.on.event(GROUP, VERSION, "workspaces")
 async def workspace_event(**kw: Any) -> None:
-    rt, idx, spec = runtime(kw["memo"]), Indexes.of(kw), kw["spec"]
+    rt, idx = context(kw)
+    spec, namespace = kw["spec"], kw["namespace"]
     meta = kw["body"]["metadata"]
     mine = rt.written.get(meta.get("uid"))
     if kw["type"] == "MODIFIED" and mine and mine[0] == int(meta.get("resourceVersion") or -1):
         return  # the echo of our own status write: planned from these very inputs already
-    await trigger(rt, idx, kw["namespace"], kw["name"])
+    await rt.reconcile(WORKSPACE, namespace, kw["name"])
     if kw["type"] in (None, "ADDED", "DELETED") and spec.get("templateRef"):
-        await sync_template(rt, idx, spec["templateRef"])
+        await rt.reconcile(WORKSPACE_TEMPLATE, spec["templateRef"])
     # Counting is cheap and writes only on a change: any event may have moved a workspace
     # onto another profile (its reference edited) or off one (deleted).
-    await sync_all_profiles(rt, idx)
+    rt.recount_profiles()
     if kw["type"] in (None, "ADDED"):
         # Shares written before their workspace existed can now grant.
-        await trigger_shares_of(rt, idx, kw["namespace"], kw["name"])
+        for share in list(idx.shares_by_workspace.get((namespace, kw["name"])) or []):
+            await rt.reconcile(WORKSPACE_SHARE, namespace, share)
 
 
 # Children whose status no decision reads: the event of our own write brings nothing new.
@@ -327,13 +297,11 @@ def _own_echo(rt: Runtime, key: tuple[str, str], body: Any) -> bool:
 
 async def _child_event(kw: dict[str, Any]) -> None:
     """A child changed (or vanished): its workspace reconciles, which repairs drift."""
-    if kw["type"] in ("ADDED", "MODIFIED") and _own_echo(
-        runtime(kw["memo"]), (kw["namespace"], kw["labels"][WORKSPACE_LABEL]), kw["body"]
-    ):
+    key = (kw["namespace"], kw["labels"][WORKSPACE_LABEL])
+    if kw["type"] in ("ADDED", "MODIFIED") and _own_echo(runtime(kw["memo"]), key, kw["body"]):
         return
+    rt, idx = context(kw)
     if kw["type"] == "DELETED":  # whatever we wrote is gone: write it again if wanted
-        key = (kw["namespace"], kw["labels"][WORKSPACE_LABEL])
-        rt, idx = runtime(kw["memo"]), Indexes.of(kw)
         rt.applied.get(key, {}).pop((kw["body"]["kind"], kw["name"]), None)
         ws = live_workspace(rt, idx, key)
         # A child of a workspace we think is alive vanished: deleted by hand, or by the
@@ -344,9 +312,7 @@ async def _child_event(kw: dict[str, Any]) -> None:
         ours = kw["body"].get("kind") != "Pod"
         if alive and ours and not await check_still_there(rt, idx, key):
             return
-    await trigger(
-        runtime(kw["memo"]), Indexes.of(kw), kw["namespace"], kw["labels"][WORKSPACE_LABEL]
-    )
+    await rt.reconcile(WORKSPACE, *key)
 
 
 @kopf.on.event("v1", "persistentvolumeclaims", labels=CHILD)
