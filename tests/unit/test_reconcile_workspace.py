@@ -310,7 +310,7 @@ def test_storage_sizes_compare_as_the_api_server_stores_them() -> None:
 
 
 def test_an_invalid_workspace_loses_its_deployment_in_the_foreground_and_only_once() -> None:
-    from jupyter_k8s.reconcile.workspace import FOREGROUND_DELETE
+    from jupyter_k8s.child_kinds import FOREGROUND_DELETE
 
     bad = {"image": "not-allowed:1"}
     plan = plan_workspace(_inputs(bad, deployment=READY_DEPLOY, pods=[READY_POD], pvc=BOUND))

@@ -30,7 +30,7 @@ def test_a_binding_the_api_refuses_for_good_is_reported_not_retried() -> None:
     kube = RefusingKube()
     rt = Runtime(settings=None, kube=kube)  # type: ignore[arg-type]
     workspace = {"metadata": {"uid": "ws-uid", "name": "lab", "namespace": "team"}}
-    idx = SimpleNamespace(workspaces={("team", "lab"): [workspace]}, workspace_rolebindings={})
+    idx = SimpleNamespace(workspaces={("team", "lab"): [workspace]}, of_kind=lambda kind: {})
     share = {
         "metadata": {
             "name": "with-bob",

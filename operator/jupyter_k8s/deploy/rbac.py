@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..api import GROUP
+from ..child_kinds import CHILD_KINDS
 from .settings import (
     LAST_ACTIVITY,
     NAME,
@@ -114,19 +115,7 @@ def namespace_rules(bindable_cluster_roles: list[str] | None = None) -> list[dic
             "resources": ["workspaces/finalizers", "workspaceshares/finalizers"],
             "verbs": ["update"],
         },
-        # Children of a workspace.
-        {
-            "apiGroups": [""],
-            "resources": ["persistentvolumeclaims", "services", "secrets", "serviceaccounts"],
-            "verbs": WRITE_CHILDREN,
-        },
-        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": WRITE_CHILDREN},
-        {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": WRITE_CHILDREN},
-        {
-            "apiGroups": ["rbac.authorization.k8s.io"],
-            "resources": ["roles", "rolebindings"],
-            "verbs": WRITE_CHILDREN,
-        },
+        *child_rules(),
         # Granting access (connect, share) and execution-profile rules means creating Roles
         # with rules the operator does not hold itself: Kubernetes' escalation check requires
         # these verbs, here only in the namespaces served. Only admins write profiles.
@@ -136,12 +125,22 @@ def namespace_rules(bindable_cluster_roles: list[str] | None = None) -> list[dic
             "verbs": ["bind", "escalate"],
         },
         *bind,
-        # Pods only to explain why a workspace is not available (unschedulable, image pull).
-        {"apiGroups": [""], "resources": ["pods"], "verbs": READ},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
         {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
     ]
     return rules
+
+
+def child_rules() -> list[dict[str, Any]]:
+    """The children of a workspace (child_kinds.py): written where the operator owns them,
+    only read where it observes them (pods: why a workspace is not available)."""
+    by_group: dict[tuple[str, bool], list[str]] = {}
+    for child in CHILD_KINDS:
+        by_group.setdefault((child.group, child.owned), []).append(child.plural)
+    return [
+        {"apiGroups": [group], "resources": plurals, "verbs": WRITE_CHILDREN if owned else READ}
+        for (group, owned), plurals in by_group.items()
+    ]
 
 
 def operator_rules() -> list[dict[str, Any]]:

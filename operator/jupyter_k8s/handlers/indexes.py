@@ -6,6 +6,7 @@ workspace costs no API call at all. Values are trimmed to what decisions need.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ import kopf
 
 from ..api import GROUP, VERSION
 from ..api.workspace import WORKSPACE_LABEL
+from ..child_kinds import CHILD_KINDS, DEPLOYMENT, OWNED, POD, PVC, ChildKind
 from ..reconcile.access import SHARE_LABEL
 from ..reconcile.observed import (
     PodView,
@@ -124,50 +126,31 @@ def _seen(body: kopf.Body, view: Any = None) -> Seen:
     )
 
 
-@kopf.index("v1", "persistentvolumeclaims", labels=CHILD)
-async def workspace_pvcs(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
-    return {_child_key(kw): _seen(body, pvc_view(dict(body)))}
+# What each child kind's index keeps besides the trimmed body: the status view decisions read.
+# Pods are never written by the operator: their view alone.
+_VIEWS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    PVC.kind: pvc_view,
+    DEPLOYMENT.kind: deployment_view,
+}
 
 
-@kopf.index("apps", "v1", "deployments", labels=CHILD)
-async def workspace_deployments(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
-    return {_child_key(kw): _seen(body, deployment_view(dict(body)))}
+def _child_indexer(kind: ChildKind) -> Callable[..., Awaitable[dict[Any, Any]]]:
+    view = _VIEWS.get(kind.kind)
+
+    async def index(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
+        if not kind.owned:
+            return {_child_key(kw): pod_view(dict(body))}
+        return {_child_key(kw): _seen(body, view(dict(body)) if view else None)}
+
+    index.__name__ = index.__qualname__ = kind.index
+    return index
 
 
-@kopf.index("v1", "pods", labels=CHILD)
-async def workspace_pods(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
-    return {_child_key(kw): pod_view(dict(body))}
-
-
-# Children without a status the operator reads: compared for drift, removed when unwanted.
-@kopf.index("v1", "services", labels=CHILD)
-async def workspace_services(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
-    return {_child_key(kw): _seen(body)}
-
-
-@kopf.index("networking.k8s.io", "v1", "ingresses", labels=CHILD)
-async def workspace_ingresses(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
-    return {_child_key(kw): _seen(body)}
-
-
-@kopf.index("v1", "secrets", labels=CHILD)
-async def workspace_secrets(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
-    return {_child_key(kw): _seen(body)}
-
-
-@kopf.index("v1", "serviceaccounts", labels=CHILD)
-async def workspace_serviceaccounts(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
-    return {_child_key(kw): _seen(body)}
-
-
-@kopf.index("rbac.authorization.k8s.io", "v1", "roles", labels=CHILD)
-async def workspace_roles(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
-    return {_child_key(kw): _seen(body)}
-
-
-@kopf.index("rbac.authorization.k8s.io", "v1", "rolebindings", labels=CHILD)
-async def workspace_rolebindings(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
-    return {_child_key(kw): _seen(body)}
+# One index per child kind, by workspace: (namespace, workspace name) -> what was seen.
+for _kind in CHILD_KINDS:
+    kopf.index(
+        group=_kind.group, version=_kind.version, plural=_kind.plural, labels=CHILD, id=_kind.index
+    )(_child_indexer(_kind))
 
 
 @kopf.index("v1", "nodes")
@@ -195,7 +178,8 @@ async def shares_by_workspace(name: str, spec: kopf.Spec, **kw: Any) -> dict[Any
 
 @dataclass(frozen=True)
 class Indexes:
-    """All indexes, taken from a handler's keyword arguments."""
+    """All indexes, taken from a handler's keyword arguments (Kopf hands the same live
+    objects to every handler)."""
 
     workspaces: kopf.Index[Any, Any]
     workspaces_by_template: kopf.Index[Any, Any]
@@ -203,35 +187,23 @@ class Indexes:
     managers: kopf.Index[Any, Any]
     profiles: kopf.Index[Any, Any]
     shares_by_workspace: kopf.Index[Any, Any]
-    workspace_pvcs: kopf.Index[Any, Any]
-    workspace_deployments: kopf.Index[Any, Any]
-    workspace_pods: kopf.Index[Any, Any]
-    workspace_services: kopf.Index[Any, Any]
-    workspace_ingresses: kopf.Index[Any, Any]
-    workspace_secrets: kopf.Index[Any, Any]
-    workspace_serviceaccounts: kopf.Index[Any, Any]
-    workspace_roles: kopf.Index[Any, Any]
-    workspace_rolebindings: kopf.Index[Any, Any]
     node_faults: kopf.Index[Any, Any]
+    # Each child kind's index by workspace, by kind (child_kinds.CHILD_KINDS).
+    by_kind: dict[str, kopf.Index[Any, Any]]
 
     @classmethod
     def of(cls, kwargs: dict[str, Any]) -> Indexes:
-        return cls(**{name: kwargs[name] for name in cls.__dataclass_fields__})
+        named = {name: kwargs[name] for name in cls.__dataclass_fields__ if name != "by_kind"}
+        return cls(**named, by_kind={c.kind: kwargs[c.index] for c in CHILD_KINDS})
+
+    def of_kind(self, kind: ChildKind) -> kopf.Index[Any, Any]:
+        return self.by_kind[kind.kind]
 
     def children(self, key: Any) -> dict[tuple[str, str], Seen]:
-        """Every child of one workspace that the operator watches, by (kind, name)."""
+        """Every child of one workspace that the operator writes, by (kind, name)."""
         found: dict[tuple[str, str], Seen] = {}
-        for index in (
-            self.workspace_pvcs,
-            self.workspace_deployments,
-            self.workspace_services,
-            self.workspace_ingresses,
-            self.workspace_secrets,
-            self.workspace_serviceaccounts,
-            self.workspace_roles,
-            self.workspace_rolebindings,
-        ):
-            for seen in index.get(key) or []:
+        for kind in OWNED:
+            for seen in self.by_kind[kind.kind].get(key) or []:
                 found[(seen.kind, seen.name)] = seen
         return found
 
@@ -244,12 +216,12 @@ def one(index: kopf.Index[Any, Any], key: Any) -> Any:
 
 
 def pvc(idx: Indexes, key: Any) -> Seen | None:
-    return one(idx.workspace_pvcs, key)  # type: ignore[no-any-return]
+    return one(idx.of_kind(PVC), key)  # type: ignore[no-any-return]
 
 
 def deployment(idx: Indexes, key: Any) -> Seen | None:
-    return one(idx.workspace_deployments, key)  # type: ignore[no-any-return]
+    return one(idx.of_kind(DEPLOYMENT), key)  # type: ignore[no-any-return]
 
 
 def pods(idx: Indexes, key: Any) -> list[PodView]:
-    return list(idx.workspace_pods.get(key) or [])
+    return list(idx.of_kind(POD).get(key) or [])

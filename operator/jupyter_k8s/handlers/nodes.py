@@ -8,6 +8,7 @@ from typing import Any
 import kopf
 
 from ..api import WORKSPACE
+from ..child_kinds import POD
 from ..reconcile.observed import node_fault
 from .runtime import context
 
@@ -23,6 +24,6 @@ async def node_event(**kw: Any) -> None:
     if first and fault is None:
         return  # a healthy node seen for the first time (start-up)
     # Rare (a node's readiness flips), so a pass over the pods index is fine.
-    for key, pods in list(idx.workspace_pods.items()):
+    for key, pods in list(idx.of_kind(POD).items()):
         if any(p.node == name for p in pods):
             await rt.reconcile(WORKSPACE, *key)

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from ..api import API_VERSION, GROUP, VERSION, WORKSPACE_SHARE
 from ..api.admission import SHARE_WORKSPACE_UID_ANNOTATION
 from ..api.share import WorkspaceShareSpec
+from ..child_kinds import ROLE_BINDING
 from ..kube import KubeError
 from ..metrics import reconciling
 from ..reconcile.access import share_binding_name
@@ -46,7 +47,7 @@ async def reconcile_share(rt: Runtime, idx: Indexes, body: dict[str, Any]) -> No
         existing = (
             {
                 s.name: s
-                for s in idx.workspace_rolebindings.get((namespace, spec.workspaceName)) or []
+                for s in idx.of_kind(ROLE_BINDING).get((namespace, spec.workspaceName)) or []
             }
             if ws
             else {}

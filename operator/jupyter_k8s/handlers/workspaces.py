@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import kopf
@@ -15,6 +16,14 @@ from ..api.execution_profile import WorkspaceExecutionProfileSpec
 from ..api.manager import WorkspaceManagerSpec
 from ..api.template import WorkspaceTemplateSpec
 from ..api.workspace import WORKSPACE_LABEL, WorkspaceSpec
+from ..child_kinds import (
+    BY_KIND,
+    CHILD_KINDS,
+    FOREGROUND_DELETE,
+    OPTIONAL_KINDS,
+    STATUSLESS_KINDS,
+    ChildKind,
+)
 from ..kube import KubeError
 from ..metrics import reconciling
 from ..proxy_secret import workspace_secret
@@ -23,12 +32,7 @@ from ..reconcile.children import SshKeys, WorkspaceRef
 from ..reconcile.conditions import merge_conditions, now_iso
 from ..reconcile.drift import APPLIED, contains
 from ..reconcile.resolve import resolve
-from ..reconcile.workspace import (
-    FOREGROUND_DELETE,
-    ManagerState,
-    WorkspaceInputs,
-    plan_workspace,
-)
+from ..reconcile.workspace import ManagerState, WorkspaceInputs, plan_workspace
 from ..ssh_keys import host_key, private_openssh, public_openssh, user_ca
 from . import indexes as ix
 from .indexes import CHILD, Indexes
@@ -37,16 +41,6 @@ from .runtime import Runtime, context, runtime
 from .workqueue import Key
 
 log = logging.getLogger(__name__)
-# Children that come and go with the spec (route, grants, identity); never the PVC.
-OPTIONAL_KINDS = frozenset({"Ingress", "ServiceAccount", "Role", "RoleBinding", "Secret"})
-API_VERSIONS = {
-    "Deployment": "apps/v1",
-    "Ingress": "networking.k8s.io/v1",
-    "Secret": "v1",
-    "ServiceAccount": "v1",
-    "Role": "rbac.authorization.k8s.io/v1",
-    "RoleBinding": "rbac.authorization.k8s.io/v1",
-}
 
 
 @functools.lru_cache(maxsize=16384)
@@ -169,7 +163,7 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
             for kind, gone in plan.delete:
                 await rt.call(
                     rt.kube.delete,
-                    API_VERSIONS[kind],
+                    BY_KIND[kind].api_version,
                     kind,
                     namespace,
                     gone,
@@ -281,12 +275,6 @@ async def workspace_event(**kw: Any) -> None:
             await rt.reconcile(WORKSPACE_SHARE, namespace, share)
 
 
-# Children whose status no decision reads: the event of our own write brings nothing new.
-STATUSLESS_KINDS = frozenset(
-    {"Role", "RoleBinding", "Service", "Secret", "ServiceAccount", "Ingress"}
-)
-
-
 def _own_echo(rt: Runtime, key: tuple[str, str], body: Any) -> bool:
     """The event carries exactly the version our last write of this child produced."""
     if body.get("kind") not in STATUSLESS_KINDS:
@@ -315,46 +303,20 @@ async def _child_event(kw: dict[str, Any]) -> None:
     await rt.reconcile(WORKSPACE, *key)
 
 
-@kopf.on.event("v1", "persistentvolumeclaims", labels=CHILD)
-async def pvc_event(**kw: Any) -> None:
-    await _child_event(kw)
+def _child_handler(kind: ChildKind) -> Callable[..., Awaitable[None]]:
+    async def handler(**kw: Any) -> None:
+        await _child_event(kw)
+
+    handler.__name__ = handler.__qualname__ = f"{kind.plural}_event"
+    return handler
 
 
-@kopf.on.event("apps", "v1", "deployments", labels=CHILD)
-async def deployment_event(**kw: Any) -> None:
-    await _child_event(kw)
-
-
-@kopf.on.event("v1", "services", labels=CHILD)
-async def service_event(**kw: Any) -> None:
-    await _child_event(kw)
-
-
-@kopf.on.event("v1", "pods", labels=CHILD)
-async def pod_event(**kw: Any) -> None:
-    await _child_event(kw)
-
-
-@kopf.on.event("networking.k8s.io", "v1", "ingresses", labels=CHILD)
-async def ingress_event(**kw: Any) -> None:
-    await _child_event(kw)
-
-
-@kopf.on.event("v1", "secrets", labels=CHILD)
-async def secret_event(**kw: Any) -> None:
-    await _child_event(kw)
-
-
-@kopf.on.event("v1", "serviceaccounts", labels=CHILD)
-async def serviceaccount_event(**kw: Any) -> None:
-    await _child_event(kw)
-
-
-@kopf.on.event("rbac.authorization.k8s.io", "v1", "roles", labels=CHILD)
-async def role_event(**kw: Any) -> None:
-    await _child_event(kw)
-
-
-@kopf.on.event("rbac.authorization.k8s.io", "v1", "rolebindings", labels=CHILD)
-async def rolebinding_event(**kw: Any) -> None:
-    await _child_event(kw)
+# Every child kind's events reconcile its workspace (child_kinds.CHILD_KINDS).
+for _kind in CHILD_KINDS:
+    kopf.on.event(
+        group=_kind.group,
+        version=_kind.version,
+        plural=_kind.plural,
+        labels=CHILD,
+        id=f"{_kind.plural}_event",
+    )(_child_handler(_kind))

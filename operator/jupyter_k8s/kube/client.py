@@ -18,30 +18,22 @@ import urllib3
 from kubernetes import client, config
 from urllib3 import HTTPHeaderDict
 
+from ..api import KINDS
+from ..child_kinds import CHILD_KINDS
 from ..deploy.settings import FIELD_MANAGER
 
 log = logging.getLogger(__name__)
 
-# apiVersion/kind -> plural, for every kind the operator writes.
+# kind -> plural, for every kind the operator reads or writes: its own five, the children of a
+# workspace (child_kinds.py) and what else it touches.
 PLURALS = {
-    "PersistentVolumeClaim": "persistentvolumeclaims",
-    "Service": "services",
-    "Secret": "secrets",
+    **{k.kind: k.plural for k in KINDS},
+    **{c.kind: c.plural for c in CHILD_KINDS},
     "ConfigMap": "configmaps",
-    "ServiceAccount": "serviceaccounts",
     "Event": "events",
     "Namespace": "namespaces",
-    "Deployment": "deployments",
-    "Ingress": "ingresses",
     "IngressClass": "ingressclasses",
-    "Role": "roles",
-    "RoleBinding": "rolebindings",
     "MutatingWebhookConfiguration": "mutatingwebhookconfigurations",
-    "Workspace": "workspaces",
-    "WorkspaceTemplate": "workspacetemplates",
-    "WorkspaceManager": "workspacemanagers",
-    "WorkspaceExecutionProfile": "workspaceexecutionprofiles",
-    "WorkspaceShare": "workspaceshares",
     "Lease": "leases",
 }
 

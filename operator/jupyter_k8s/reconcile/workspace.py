@@ -31,11 +31,6 @@ from .routes import build_ingress
 from .routing import route
 from .validate import violations
 
-# Kinds removed in the foreground: a workspace's Deployment stays (being deleted) until its
-# ReplicaSets and pods are gone, so a new one is never started next to an old pod on the same
-# ReadWriteOnce volume.
-FOREGROUND_DELETE = frozenset({"Deployment"})
-
 
 @dataclass(frozen=True)
 class ManagerState:

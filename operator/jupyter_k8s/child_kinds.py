@@ -1,0 +1,74 @@
+"""What a workspace's children are: the one registry of child kinds.
+
+Everything that treats children kind by kind reads it: the operator's indexes and watches
+(handlers/indexes.py, handlers/workspaces.py), its drift checks, applies and deletes, the API
+client's paths (kube/client.py) and the operator's RBAC (deploy/rbac.py). A new child kind is
+one entry here (and its builder in reconcile/children.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ChildKind:
+    kind: str
+    api_version: str
+    plural: str
+    # The operator writes it (server-side apply, drift repaired); False: only read (pods,
+    # which the Deployment makes).
+    owned: bool = True
+    # Comes and goes with the spec (route, grants, identity): removed when no longer planned.
+    optional: bool = False
+    # No status the operator reads: the watch's echo of our own write brings nothing new.
+    statusless: bool = False
+    # Deleted in the foreground: it stays (being deleted) until what it made is gone (a
+    # Deployment: its ReplicaSets and pods), so a new one is never started next to an old pod
+    # on the same ReadWriteOnce volume.
+    foreground_delete: bool = False
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    @property
+    def version(self) -> str:
+        return self.api_version.rpartition("/")[2]
+
+    @property
+    def index(self) -> str:
+        """The name of the operator's index of this kind by workspace."""
+        return f"workspace_{self.plural}"
+
+
+PVC = ChildKind("PersistentVolumeClaim", "v1", "persistentvolumeclaims")
+DEPLOYMENT = ChildKind("Deployment", "apps/v1", "deployments", foreground_delete=True)
+POD = ChildKind("Pod", "v1", "pods", owned=False)
+SERVICE = ChildKind("Service", "v1", "services", statusless=True)
+INGRESS = ChildKind("Ingress", "networking.k8s.io/v1", "ingresses", optional=True, statusless=True)
+SECRET = ChildKind("Secret", "v1", "secrets", optional=True, statusless=True)
+SERVICE_ACCOUNT = ChildKind(
+    "ServiceAccount", "v1", "serviceaccounts", optional=True, statusless=True
+)
+ROLE = ChildKind("Role", "rbac.authorization.k8s.io/v1", "roles", optional=True, statusless=True)
+ROLE_BINDING = ChildKind(
+    "RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings", optional=True, statusless=True
+)
+
+CHILD_KINDS: tuple[ChildKind, ...] = (
+    PVC,
+    DEPLOYMENT,
+    POD,
+    SERVICE,
+    INGRESS,
+    SECRET,
+    SERVICE_ACCOUNT,
+    ROLE,
+    ROLE_BINDING,
+)
+BY_KIND = {c.kind: c for c in CHILD_KINDS}
+OWNED = tuple(c for c in CHILD_KINDS if c.owned)
+OPTIONAL_KINDS = frozenset(c.kind for c in CHILD_KINDS if c.optional)
+STATUSLESS_KINDS = frozenset(c.kind for c in CHILD_KINDS if c.statusless)
+FOREGROUND_DELETE = frozenset(c.kind for c in CHILD_KINDS if c.foreground_delete)
