@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import kopf
 import pytest
 
+from jupyter_k8s.handlers.applier import Applier
 from jupyter_k8s.handlers.kopf_tuning import NoDiffBase, tune
-from jupyter_k8s.handlers.workspaces import _own_echo
 
 
 def test_no_diff_base_is_built_stored_or_read() -> None:
@@ -42,9 +41,9 @@ def test_only_the_echo_of_our_own_write_of_a_statusless_child_is_skipped(
     kind: str, rv: str, echo: bool
 ) -> None:
     key = ("team-a", "lab")
-    rt = SimpleNamespace(applied={key: {(kind, "ws-lab"): ("digest", 42)}})
-    assert _own_echo(rt, key, child(kind, rv)) is echo  # type: ignore[arg-type]
-    assert _own_echo(rt, ("team-a", "other"), child(kind, "42")) is False  # type: ignore[arg-type]
+    applier = Applier(kube=None, call=None, applied={key: {(kind, "ws-lab"): ("digest", 42)}})  # type: ignore[arg-type]
+    assert applier.is_echo(key, child(kind, rv)) is echo
+    assert applier.is_echo(("team-a", "other"), child(kind, "42")) is False
 
 
 def test_children_are_watched_with_a_server_side_label_selector() -> None:

@@ -63,8 +63,8 @@ def _unreachable(rt: Runtime, err: Exception, renewed: float, deadline: float) -
 
 def _take_lead(rt: Runtime, t: LeaseTerms, full_pass: Callable[[], Awaitable[None]]) -> None:
     # What the last leader wrote is unknown here: forget our own old writes, look at all.
-    rt.applied.clear()
-    rt.written.clear()
+    rt.applier.clear()
+    rt.statuses.clear()
     rt.leading = True
     LEADER.set(1)
     log.info("leading: holding Lease %s/%s as %s", t.namespace, t.name, t.identity)

@@ -12,6 +12,7 @@ from ..api import WORKSPACE, WORKSPACE_EXECUTION_PROFILE, KindDef
 from ..config import Settings
 from ..kube import Kube
 from ..metrics import PhaseBook
+from .applier import Applier, StatusCache
 from .indexes import Indexes
 from .workqueue import WorkQueue
 
@@ -37,14 +38,9 @@ class Runtime:
     gone: dict[tuple[str, str], str] = field(default_factory=dict)
     # The generation of each execution profile the workspaces were last reconciled against.
     profiles_seen: dict[str, int] = field(default_factory=dict)
-    # Our own writes, remembered until the watches deliver them: a reconciliation that runs
-    # before its previous write came back must not write the same thing again.
-    # applied[(namespace, workspace)][(kind, name)] = (fingerprint, resourceVersion)
-    applied: dict[tuple[str, str], dict[tuple[str, str], tuple[str, int]]] = field(
-        default_factory=dict
-    )
-    # written[workspace uid] = (resourceVersion, status) of our last status write
-    written: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    # Our own writes, remembered until the watches deliver them (handlers/applier.py).
+    applier: Applier = field(init=False)
+    statuses: StatusCache = field(default_factory=StatusCache)
     # False on a standby replica (leader election): handlers run, indexes stay warm, nothing
     # is reconciled or written.
     leading: bool = True
@@ -53,6 +49,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.queue.active = lambda: self.leading
+        self.applier = Applier(self.kube, self.call)
 
     @property
     def idx(self) -> Indexes:

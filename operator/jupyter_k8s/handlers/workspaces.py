@@ -17,11 +17,8 @@ from ..api.manager import WorkspaceManagerSpec
 from ..api.template import WorkspaceTemplateSpec
 from ..api.workspace import WORKSPACE_LABEL, WorkspaceSpec
 from ..child_kinds import (
-    BY_KIND,
     CHILD_KINDS,
-    FOREGROUND_DELETE,
     OPTIONAL_KINDS,
-    STATUSLESS_KINDS,
     ChildKind,
 )
 from ..kube import KubeError
@@ -30,7 +27,6 @@ from ..proxy_secret import workspace_secret
 from ..reconcile import health
 from ..reconcile.children import SshKeys, WorkspaceRef
 from ..reconcile.conditions import merge_conditions, now_iso
-from ..reconcile.drift import APPLIED, contains
 from ..reconcile.resolve import resolve
 from ..reconcile.workspace import ManagerState, WorkspaceInputs, plan_workspace
 from ..ssh_keys import host_key, private_openssh, public_openssh, user_ca
@@ -90,12 +86,12 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
     ws = live_workspace(rt, idx, key)
     if ws is None or ws["metadata"].get("deletionTimestamp"):
         rt.phases.set(key, None)  # gone, or going: the garbage collector takes the children
-        rt.applied.pop(key, None)
+        rt.applier.forget(key)
         if ws is not None:
-            rt.written.pop(ws["metadata"]["uid"], None)
+            rt.statuses.forget(ws["metadata"]["uid"])
         return
     meta = ws["metadata"]
-    ws = {**ws, "status": _latest_status(rt, ws)}
+    ws = {**ws, "status": rt.statuses.latest(ws)}
     with reconciling("Workspace"):
         try:
             spec = WorkspaceSpec.model_validate(ws["spec"])
@@ -140,35 +136,8 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
         )
         status = plan.status
         try:
-            mine = rt.applied.setdefault(key, {})
-            for obj in plan.apply:
-                child = (obj["kind"], obj["metadata"]["name"])
-                current = children.get(child)
-                if current is not None and contains(current.body, obj):
-                    continue
-                # Every planned object carries the digest of itself (drift.stamped).
-                fingerprint = obj["metadata"]["labels"][APPLIED]
-                last = mine.get(child)
-                if (
-                    last
-                    and last[0] == fingerprint
-                    and (current is None or current.version < last[1])
-                ):
-                    continue  # written already; the watch has not brought it back yet
-                done = await rt.call(rt.kube.apply, obj)
-                mine[child] = (
-                    fingerprint,
-                    int(done.get("metadata", {}).get("resourceVersion") or 0),
-                )
-            for kind, gone in plan.delete:
-                await rt.call(
-                    rt.kube.delete,
-                    BY_KIND[kind].api_version,
-                    kind,
-                    namespace,
-                    gone,
-                    "Foreground" if kind in FOREGROUND_DELETE else "Background",
-                )
+            await rt.applier.apply(key, plan.apply, children)
+            await rt.applier.delete(namespace, plan.delete)
         except KubeError as err:
             # Tell the user (the usual causes: a quota, a storage class that cannot grow)
             # and try again later; nothing else is touched.
@@ -228,7 +197,7 @@ async def _write_status(rt: Runtime, ws: dict[str, Any], status: dict[str, Any] 
             {"status": _status_patch(ws["status"], status)},
             "status",
         )
-        rt.written[meta["uid"]] = (int(done["metadata"]["resourceVersion"]), status)
+        rt.statuses.remember(meta["uid"], int(done["metadata"]["resourceVersion"]), status)
     except KubeError as err:
         if err.status != 404:
             raise
@@ -236,15 +205,6 @@ async def _write_status(rt: Runtime, ws: dict[str, Any], status: dict[str, Any] 
         # that reconnected), it is forgotten now rather than reconciled forever.
         if rt.indexes is not None:
             await check_still_there(rt, rt.indexes, (meta["namespace"], meta["name"]))
-
-
-def _latest_status(rt: Runtime, ws: dict[str, Any]) -> dict[str, Any]:
-    """The status as we last wrote it when the watch has not delivered that write yet, so
-    that the same status (and its event) is not written twice."""
-    mine = rt.written.get(ws["metadata"]["uid"])
-    if mine and mine[0] > ws["metadata"].get("resourceVersion", 0):
-        return mine[1]
-    return dict(ws["status"])
 
 
 async def reconcile_key(rt: Runtime, key: Key) -> None:
@@ -259,9 +219,7 @@ async def reconcile_key(rt: Runtime, key: Key) -> None:
 async def workspace_event(**kw: Any) -> None:
     rt, idx = context(kw)
     spec, namespace = kw["spec"], kw["namespace"]
-    meta = kw["body"]["metadata"]
-    mine = rt.written.get(meta.get("uid"))
-    if kw["type"] == "MODIFIED" and mine and mine[0] == int(meta.get("resourceVersion") or -1):
+    if kw["type"] == "MODIFIED" and rt.statuses.is_echo(kw["body"]["metadata"]):
         return  # the echo of our own status write: planned from these very inputs already
     await rt.reconcile(WORKSPACE, namespace, kw["name"])
     if kw["type"] in (None, "ADDED", "DELETED") and spec.get("templateRef"):
@@ -275,22 +233,14 @@ async def workspace_event(**kw: Any) -> None:
             await rt.reconcile(WORKSPACE_SHARE, namespace, share)
 
 
-def _own_echo(rt: Runtime, key: tuple[str, str], body: Any) -> bool:
-    """The event carries exactly the version our last write of this child produced."""
-    if body.get("kind") not in STATUSLESS_KINDS:
-        return False
-    last = rt.applied.get(key, {}).get((body["kind"], body["metadata"]["name"]))
-    return last is not None and last[1] == int(body["metadata"].get("resourceVersion") or -1)
-
-
 async def _child_event(kw: dict[str, Any]) -> None:
     """A child changed (or vanished): its workspace reconciles, which repairs drift."""
     key = (kw["namespace"], kw["labels"][WORKSPACE_LABEL])
-    if kw["type"] in ("ADDED", "MODIFIED") and _own_echo(runtime(kw["memo"]), key, kw["body"]):
-        return
+    if kw["type"] in ("ADDED", "MODIFIED") and runtime(kw["memo"]).applier.is_echo(key, kw["body"]):
+        return  # our own write of a status-less child: nothing new
     rt, idx = context(kw)
     if kw["type"] == "DELETED":  # whatever we wrote is gone: write it again if wanted
-        rt.applied.get(key, {}).pop((kw["body"]["kind"], kw["name"]), None)
+        rt.applier.forget_child(key, (kw["body"]["kind"], kw["name"]))
         ws = live_workspace(rt, idx, key)
         # A child of a workspace we think is alive vanished: deleted by hand, or by the
         # garbage collector because its owner is gone and we missed that. One GET tells.

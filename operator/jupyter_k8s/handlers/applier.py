@@ -1,0 +1,107 @@
+"""Writing what a plan wants, and no more: a workspace's children and its status.
+
+A pass may run before the watch has delivered the previous pass's writes (events arrive in
+bursts, and the queue re-runs a key as soon as anything about it changed). Both writers
+therefore remember their last write until the watch brings it back, so that the same object
+or status is never written twice, and so that the echo of our own write is recognised as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..child_kinds import BY_KIND, FOREGROUND_DELETE, STATUSLESS_KINDS
+from ..kube import Kube
+from ..reconcile.drift import APPLIED, contains
+from .indexes import Seen
+
+WorkspaceKey = tuple[str, str]  # (namespace, name)
+ChildRef = tuple[str, str]  # (kind, name)
+
+
+@dataclass
+class Applier:
+    """Server-side applies a workspace's planned children (one field manager), each only when
+    the stored object lacks something of the plan and the same plan was not just written."""
+
+    kube: Kube
+    call: Callable[..., Awaitable[Any]]  # runs a blocking API call off the event loop
+    # applied[workspace][(kind, name)] = (digest of what we applied, resourceVersion it made)
+    applied: dict[WorkspaceKey, dict[ChildRef, tuple[str, int]]] = field(default_factory=dict)
+
+    async def apply(
+        self, key: WorkspaceKey, planned: Iterable[dict[str, Any]], seen: Mapping[ChildRef, Seen]
+    ) -> int:
+        """Apply what differs; the number of objects written."""
+        mine = self.applied.setdefault(key, {})
+        written = 0
+        for obj in planned:
+            child = (obj["kind"], obj["metadata"]["name"])
+            current = seen.get(child)
+            if current is not None and contains(current.body, obj):
+                continue
+            # Every planned object carries the digest of itself (drift.stamped).
+            digest = obj["metadata"]["labels"][APPLIED]
+            last = mine.get(child)
+            if last and last[0] == digest and (current is None or current.version < last[1]):
+                continue  # written already; the watch has not brought it back yet
+            done = await self.call(self.kube.apply, obj)
+            mine[child] = (digest, int(done.get("metadata", {}).get("resourceVersion") or 0))
+            written += 1
+        return written
+
+    async def delete(self, namespace: str, gone: Iterable[ChildRef]) -> None:
+        for kind, name in gone:
+            propagation = "Foreground" if kind in FOREGROUND_DELETE else "Background"
+            await self.call(
+                self.kube.delete, BY_KIND[kind].api_version, kind, namespace, name, propagation
+            )
+
+    def is_echo(self, key: WorkspaceKey, body: Mapping[str, Any]) -> bool:
+        """The event of a status-less child carries exactly what our last write produced:
+        nothing in it is new to us."""
+        if body.get("kind") not in STATUSLESS_KINDS:
+            return False
+        last = self.applied.get(key, {}).get((body["kind"], body["metadata"]["name"]))
+        return last is not None and last[1] == int(body["metadata"].get("resourceVersion") or -1)
+
+    def forget_child(self, key: WorkspaceKey, child: ChildRef) -> None:
+        """It was deleted: whatever we wrote is gone, write it again if still wanted."""
+        self.applied.get(key, {}).pop(child, None)
+
+    def forget(self, key: WorkspaceKey) -> None:
+        self.applied.pop(key, None)
+
+    def clear(self) -> None:
+        self.applied.clear()
+
+
+@dataclass
+class StatusCache:
+    """Our last status write of each workspace (by UID) until the watch delivers it: the next
+    pass plans from it instead of the older stored status, so that the same status (and its
+    event) is not written twice, and the echo of the write reconciles nothing."""
+
+    written: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+
+    def remember(self, uid: str, version: int, status: dict[str, Any]) -> None:
+        self.written[uid] = (version, status)
+
+    def latest(self, ws: Mapping[str, Any]) -> dict[str, Any]:
+        """The status to plan from: ours while the watch has not caught up with it."""
+        mine = self.written.get(ws["metadata"]["uid"])
+        if mine and mine[0] > int(ws["metadata"].get("resourceVersion") or 0):
+            return mine[1]
+        return dict(ws.get("status") or {})
+
+    def is_echo(self, meta: Mapping[str, Any]) -> bool:
+        mine = self.written.get(meta.get("uid", ""))
+        return mine is not None and mine[0] == int(meta.get("resourceVersion") or -1)
+
+    def forget(self, uid: str) -> None:
+        self.written.pop(uid, None)
+
+    def clear(self) -> None:
+        self.written.clear()

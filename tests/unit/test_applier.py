@@ -1,0 +1,124 @@
+"""The applier writes a child only when the plan wants something the stored object lacks, and
+never the same thing twice while the watch has not brought the last write back; the status
+cache does the same for the workspace's status."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from jupyter_k8s.handlers.applier import Applier, StatusCache
+from jupyter_k8s.handlers.indexes import Seen, trimmed
+from jupyter_k8s.reconcile.drift import stamped
+
+KEY = ("team-a", "lab")
+
+
+class RecordingKube:
+    def __init__(self) -> None:
+        self.version = 100
+        self.applied: list[dict[str, Any]] = []
+        self.deleted: list[tuple[Any, ...]] = []
+
+    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        self.version += 1
+        self.applied.append(obj)
+        return {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self.version)}}
+
+    def delete(self, *args: Any) -> None:
+        self.deleted.append(args)
+
+
+async def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+def run(coro: Any) -> Any:
+    loop = asyncio.new_event_loop()  # not asyncio.run: that unsets the loop Pulumi mocks need
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
+def service(port: int = 8888) -> dict[str, Any]:
+    return stamped(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "ws-lab", "namespace": "team-a", "labels": {"a": "b"}},
+            "spec": {"ports": [{"port": port}]},
+        }
+    )
+
+
+def seen(obj: dict[str, Any], version: int, **extra: Any) -> Seen:
+    body = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(version)}, **extra}
+    return Seen(trimmed(body), None, obj["kind"], obj["metadata"]["name"], False, version)
+
+
+def test_a_missing_child_is_applied_once_until_its_watch_event_arrives() -> None:
+    kube = RecordingKube()
+    applier = Applier(kube, _call)  # type: ignore[arg-type]
+    want = service()
+    assert run(applier.apply(KEY, [want], {})) == 1
+    # The next pass runs before the watch delivered it: not written again.
+    assert run(applier.apply(KEY, [want], {})) == 0
+    # The watch brings it (with fields the server added): nothing to do either.
+    stored = seen(want, 101, status={"loadBalancer": {}})
+    assert run(applier.apply(KEY, [want], {("Service", "ws-lab"): stored})) == 0
+    assert len(kube.applied) == 1
+    # That event is the echo of our own write; a later version is not.
+    assert applier.is_echo(KEY, {**want, "metadata": {"name": "ws-lab", "resourceVersion": "101"}})
+    assert not applier.is_echo(
+        KEY, {**want, "metadata": {"name": "ws-lab", "resourceVersion": "102"}}
+    )
+
+
+def test_drift_and_a_new_plan_are_applied_again() -> None:
+    kube = RecordingKube()
+    applier = Applier(kube, _call)  # type: ignore[arg-type]
+    want = service()
+    run(applier.apply(KEY, [want], {}))
+    # Someone edited it after our write (a newer version without our port): repaired.
+    edited = seen(service(port=9999), 105)
+    assert run(applier.apply(KEY, [want], {("Service", "ws-lab"): edited})) == 1
+    # The plan changed (another digest): written although the watch is behind.
+    assert run(applier.apply(KEY, [service(port=7777)], {})) == 1
+    assert [o["spec"]["ports"][0]["port"] for o in kube.applied] == [8888, 8888, 7777]
+
+
+def test_a_deleted_child_is_written_again_and_forgetting_a_workspace_forgets_its_writes() -> None:
+    kube = RecordingKube()
+    applier = Applier(kube, _call)  # type: ignore[arg-type]
+    want = service()
+    run(applier.apply(KEY, [want], {}))
+    applier.forget_child(KEY, ("Service", "ws-lab"))  # its DELETED event
+    assert run(applier.apply(KEY, [want], {})) == 1
+    applier.forget(KEY)
+    assert KEY not in applier.applied
+
+
+def test_deletes_use_the_kinds_propagation() -> None:
+    kube = RecordingKube()
+    applier = Applier(kube, _call)  # type: ignore[arg-type]
+    run(applier.delete("team-a", [("Deployment", "ws-lab"), ("Ingress", "ws-lab")]))
+    assert kube.deleted == [
+        ("apps/v1", "Deployment", "team-a", "ws-lab", "Foreground"),
+        ("networking.k8s.io/v1", "Ingress", "team-a", "ws-lab", "Background"),
+    ]
+
+
+def test_the_status_cache_plans_from_our_last_write_until_the_watch_delivers_it() -> None:
+    cache = StatusCache()
+    ws = {"metadata": {"uid": "u1", "resourceVersion": 10}, "status": {"phase": "Starting"}}
+    assert cache.latest(ws) == {"phase": "Starting"}
+    cache.remember("u1", 12, {"phase": "Running"})
+    assert cache.latest(ws) == {"phase": "Running"}, "the watch is behind: ours counts"
+    assert cache.is_echo({"uid": "u1", "resourceVersion": "12"})
+    newer = {"metadata": {"uid": "u1", "resourceVersion": 13}, "status": {"phase": "Stopping"}}
+    assert cache.latest(newer) == {"phase": "Stopping"}, "a newer write by anyone counts"
+    assert not cache.is_echo({"uid": "u1", "resourceVersion": "13"})
+    cache.forget("u1")
+    assert cache.latest(ws) == {"phase": "Starting"}
