@@ -117,6 +117,20 @@ class EnvVar(Model):
     value: str = Field(default="", max_length=32768, description="Value of the variable.")
 
 
+class ConditionType(StrEnum):
+    """Every condition type the operator writes, on which kinds (one list: reconciliation,
+    handlers, printer columns and tests name them from here)."""
+
+    VALID = "Valid"  # Workspace, WorkspaceExecutionProfile: the spec can be acted on
+    ROUTED = "Routed"  # Workspace: its manager's route exists
+    PROGRESSING = "Progressing"  # Workspace: starting, stopping or rolling out
+    AVAILABLE = "Available"  # Workspace: its app answers
+    DEGRADED = "Degraded"  # Workspace: something keeps it from its desired state
+    STOPPED = "Stopped"  # Workspace: stopped (why: reason, e.g. Idle)
+    READY = "Ready"  # WorkspaceManager: what it references exists
+    ACTIVE = "Active"  # WorkspaceShare: its grant is in force
+
+
 class Condition(Model):
     """The standard metav1.Condition shape."""
 

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from .common import Model, cel, with_rules
+from .common import ConditionType, Model, cel, with_rules
 from .kind import AGE, KindDef, PrinterColumn
 from .status import BaseStatus
 
@@ -124,7 +124,7 @@ WORKSPACE_MANAGER = KindDef(
     columns=(
         PrinterColumn("Domain", ".spec.domain"),
         PrinterColumn("Routing", ".spec.routing.mode"),
-        PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+        PrinterColumn("Ready", f'.status.conditions[?(@.type=="{ConditionType.READY}")].status'),
         PrinterColumn("Workspaces", ".status.workspaceCount", "integer"),
         AGE,
     ),

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from .common import DNS_SUBDOMAIN, Model, Name, cel, with_rules
+from .common import DNS_SUBDOMAIN, ConditionType, Model, Name, cel, with_rules
 from .kind import AGE, KindDef, PrinterColumn
 from .status import BaseStatus
 
@@ -135,7 +135,7 @@ WORKSPACE_SHARE = KindDef(
     description="Grants other users, groups or service accounts access to one workspace.",
     columns=(
         PrinterColumn("Workspace", ".spec.workspaceName"),
-        PrinterColumn("Active", '.status.conditions[?(@.type=="Active")].status'),
+        PrinterColumn("Active", f'.status.conditions[?(@.type=="{ConditionType.ACTIVE}")].status'),
         # A string: kubectl prints future dates of type "date" as <invalid>.
         PrinterColumn("Expires", ".spec.expiresAt"),
         AGE,

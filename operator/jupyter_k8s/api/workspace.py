@@ -8,6 +8,7 @@ from pydantic import Field
 
 from .common import (
     AppType,
+    ConditionType,
     EnvVar,
     Image,
     LabelName,
@@ -200,14 +201,14 @@ WORKSPACE = KindDef(
         ),
         PrinterColumn(
             "Available",
-            '.status.conditions[?(@.type=="Available")].status',
+            f'.status.conditions[?(@.type=="{ConditionType.AVAILABLE}")].status',
             description="Whether the workspace answers",
         ),
         PrinterColumn("URL", ".status.url", description="Where to open it"),
         PrinterColumn("Owner", ".status.owner", priority=1),
         PrinterColumn(
             "Reason",
-            '.status.conditions[?(@.type=="Valid")].reason',
+            f'.status.conditions[?(@.type=="{ConditionType.VALID}")].reason',
             priority=1,
             description="Why it is (in)valid",
         ),

@@ -8,6 +8,7 @@ from typing import Any
 import kopf
 
 from ..api import API_VERSION, GROUP, VERSION, WORKSPACE_MANAGER
+from ..api.common import ConditionType
 from ..api.manager import WorkspaceManagerSpec
 from ..api.template import WorkspaceTemplateSpec
 from ..kube import KubeError
@@ -67,7 +68,14 @@ async def reconcile_manager(rt: Runtime, idx: Indexes, name: str) -> None:
         status = {
             "conditions": merge_conditions(
                 old.get("conditions") or [],
-                [Cond("Ready", ready, "Ready" if ready else "MissingReferences", message)],
+                [
+                    Cond(
+                        ConditionType.READY,
+                        ready,
+                        "Ready" if ready else "MissingReferences",
+                        message,
+                    )
+                ],
                 body["generation"],
             ),
             "observedGeneration": body["generation"],
@@ -94,7 +102,8 @@ def _what_workspaces_see(body: dict[str, Any]) -> tuple[Any, ...]:
     """The part of a manager its workspaces depend on: the spec and the Ready condition.
     (Not workspaceCount: writing it must not send every workspace through another pass.)"""
     ready: dict[str, Any] = next(
-        (c for c in body["status"].get("conditions") or [] if c.get("type") == "Ready"), {}
+        (c for c in body["status"].get("conditions") or [] if c.get("type") == ConditionType.READY),
+        {},
     )
     return (body["generation"], ready.get("status"), ready.get("message"))
 
@@ -119,7 +128,9 @@ async def manager_event(**kw: Any) -> None:
 def _ready(idx: Indexes, name: str) -> bool:
     body = ix.one(idx.managers, name) or {}
     conditions = (body.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return any(
+        c.get("type") == ConditionType.READY and c.get("status") == "True" for c in conditions
+    )
 
 
 async def resync_managers(rt: Runtime, idx: Indexes, only_not_ready: bool = False) -> None:

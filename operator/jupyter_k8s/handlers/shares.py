@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from ..api import API_VERSION, GROUP, VERSION, WORKSPACE_SHARE
 from ..api.admission import SHARE_WORKSPACE_UID_ANNOTATION
+from ..api.common import ConditionType
 from ..api.share import WorkspaceShareSpec
 from ..child_kinds import ROLE_BINDING
 from ..kube import KubeError
@@ -37,7 +38,9 @@ async def reconcile_share(rt: Runtime, idx: Indexes, body: dict[str, Any]) -> No
         except ValidationError as err:
             # The API server let it through; say what is wrong instead of failing silently.
             await rt.call(rt.kube.delete, RBAC, "RoleBinding", namespace, share_binding_name(name))
-            await _write_status(rt, body, [Cond("Active", False, "InvalidSpec", str(err)[:1000])])
+            await _write_status(
+                rt, body, [Cond(ConditionType.ACTIVE, False, "InvalidSpec", str(err)[:1000])]
+            )
             return
         ws = ix.one(idx.workspaces, (namespace, spec.workspaceName))
         ref = WorkspaceRef(spec.workspaceName, namespace, ws["metadata"]["uid"]) if ws else None
@@ -63,7 +66,9 @@ async def reconcile_share(rt: Runtime, idx: Indexes, body: dict[str, Any]) -> No
                     # Refused for good (the API's message names the field): say so.
                     message = f"The RoleBinding granting this share was refused: {err.message}"
                     await _write_status(
-                        rt, body, [Cond("Active", False, "BindingRefused", message[:1000])]
+                        rt,
+                        body,
+                        [Cond(ConditionType.ACTIVE, False, "BindingRefused", message[:1000])],
                     )
                     return
         else:

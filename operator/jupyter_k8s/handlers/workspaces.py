@@ -12,10 +12,11 @@ import kopf
 from pydantic import ValidationError
 
 from ..api import API_VERSION, GROUP, VERSION, WORKSPACE, WORKSPACE_SHARE, WORKSPACE_TEMPLATE
+from ..api.common import ConditionType
 from ..api.execution_profile import WorkspaceExecutionProfileSpec
 from ..api.manager import WorkspaceManagerSpec
 from ..api.template import WorkspaceTemplateSpec
-from ..api.workspace import WORKSPACE_LABEL, WorkspaceSpec
+from ..api.workspace import WORKSPACE_LABEL, Phase, WorkspaceSpec
 from ..child_kinds import (
     CHILD_KINDS,
     OPTIONAL_KINDS,
@@ -60,7 +61,8 @@ def _manager_state(idx: Indexes, name: str | None) -> ManagerState | None:
     if body is None:
         return ManagerState(name, None)
     ready = next(
-        (c for c in body["status"].get("conditions") or [] if c.get("type") == "Ready"), None
+        (c for c in body["status"].get("conditions") or [] if c.get("type") == ConditionType.READY),
+        None,
     )
     return ManagerState(
         name,
@@ -171,16 +173,16 @@ def _degraded_status(
     """`status` with Degraded=True ApplyFailed. The transition time is the stored one while the
     stored status already says so: a retry every few seconds must not rewrite the status."""
     was: dict[str, Any] = next(
-        (c for c in stored.get("conditions") or [] if c["type"] == "Degraded"), {}
+        (c for c in stored.get("conditions") or [] if c["type"] == ConditionType.DEGRADED), {}
     )
     since = was.get("lastTransitionTime") if was.get("status") == "True" else None
     conditions = []
     for cond in status["conditions"]:
-        if cond["type"] == "Degraded":
+        if cond["type"] == ConditionType.DEGRADED:
             cond = {**cond, "status": "True", "reason": "ApplyFailed", "message": message[:2000]}
             cond["lastTransitionTime"] = since or now_iso()
         conditions.append(cond)
-    return {**status, "phase": "Degraded", "conditions": conditions}
+    return {**status, "phase": Phase.DEGRADED.value, "conditions": conditions}
 
 
 async def _write_status(rt: Runtime, ws: dict[str, Any], status: dict[str, Any] | None) -> None:

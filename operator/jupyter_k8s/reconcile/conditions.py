@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ..api.common import ConditionType
+
 
 @dataclass(frozen=True)
 class Cond:
-    type: str
+    type: ConditionType
     status: bool | None  # None -> "Unknown"
     reason: str
     message: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..api.common import ConditionType
 from ..api.workspace import Phase
 from .conditions import Cond
 from .observed import DeploymentView, PodView, PvcView
@@ -28,19 +29,25 @@ def _all(
     return Health(phase, (valid, available, progressing, degraded, stopped))
 
 
-VALID = Cond("Valid", True, "Valid", "The workspace satisfies its template.")
-NOT_STOPPED = Cond("Stopped", False, "Running", "desiredStatus is Running.")
-NOT_DEGRADED = Cond("Degraded", False, "AsExpected", "No problem detected.")
+VALID = Cond(ConditionType.VALID, True, "Valid", "The workspace satisfies its template.")
+NOT_STOPPED = Cond(ConditionType.STOPPED, False, "Running", "desiredStatus is Running.")
+NOT_DEGRADED = Cond(ConditionType.DEGRADED, False, "AsExpected", "No problem detected.")
 
 
 def invalid(message: str, reason: str = "InvalidSpec") -> Health:
     return _all(
         Phase.INVALID,
-        valid=Cond("Valid", False, reason, message),
-        available=Cond("Available", False, "Invalid", "Fix the spec: see the Valid condition."),
-        progressing=Cond("Progressing", False, "Invalid", "Nothing is deployed while invalid."),
-        degraded=Cond("Degraded", False, "Invalid", "Nothing is deployed while invalid."),
-        stopped=Cond("Stopped", False, "Invalid", "Nothing is deployed while invalid."),
+        valid=Cond(ConditionType.VALID, False, reason, message),
+        available=Cond(
+            ConditionType.AVAILABLE, False, "Invalid", "Fix the spec: see the Valid condition."
+        ),
+        progressing=Cond(
+            ConditionType.PROGRESSING, False, "Invalid", "Nothing is deployed while invalid."
+        ),
+        degraded=Cond(
+            ConditionType.DEGRADED, False, "Invalid", "Nothing is deployed while invalid."
+        ),
+        stopped=Cond(ConditionType.STOPPED, False, "Invalid", "Nothing is deployed while invalid."),
     )
 
 
@@ -52,19 +59,21 @@ def stopped(pods: list[PodView], idle: bool = False) -> Health:
         return _all(
             Phase.STOPPING,
             valid=VALID,
-            available=Cond("Available", False, "Stopping", "The pod is shutting down."),
-            progressing=Cond("Progressing", True, "Stopping", "Waiting for the pod to exit."),
+            available=Cond(ConditionType.AVAILABLE, False, "Stopping", "The pod is shutting down."),
+            progressing=Cond(
+                ConditionType.PROGRESSING, True, "Stopping", "Waiting for the pod to exit."
+            ),
             degraded=NOT_DEGRADED,
-            stopped=Cond("Stopped", False, "Stopping", "Waiting for the pod to exit."),
+            stopped=Cond(ConditionType.STOPPED, False, "Stopping", "Waiting for the pod to exit."),
         )
     return _all(
         Phase.STOPPED,
         valid=VALID,
-        available=Cond("Available", False, why, said),
-        progressing=Cond("Progressing", False, why, said),
+        available=Cond(ConditionType.AVAILABLE, False, why, said),
+        progressing=Cond(ConditionType.PROGRESSING, False, why, said),
         degraded=NOT_DEGRADED,
         stopped=Cond(
-            "Stopped",
+            ConditionType.STOPPED,
             True,
             why,
             f"{'Stopped for being idle: the' if idle else 'The'} pod is gone; the volume is "
@@ -92,9 +101,11 @@ def running(
         return _all(
             Phase.DEGRADED,
             valid=VALID,
-            available=Cond("Available", False, reason, message),
-            progressing=Cond("Progressing", False, reason, "Stuck: see the Degraded condition."),
-            degraded=Cond("Degraded", True, reason, message),
+            available=Cond(ConditionType.AVAILABLE, False, reason, message),
+            progressing=Cond(
+                ConditionType.PROGRESSING, False, reason, "Stuck: see the Degraded condition."
+            ),
+            degraded=Cond(ConditionType.DEGRADED, True, reason, message),
             stopped=NOT_STOPPED,
         )
     if deployment is not None and deployment.deleting:
@@ -118,8 +129,10 @@ def running(
         return _all(
             Phase.RUNNING,
             valid=VALID,
-            available=Cond("Available", True, "Running", "The workspace is running and ready."),
-            progressing=Cond("Progressing", False, "Ready", "The rollout is complete."),
+            available=Cond(
+                ConditionType.AVAILABLE, True, "Running", "The workspace is running and ready."
+            ),
+            progressing=Cond(ConditionType.PROGRESSING, False, "Ready", "The rollout is complete."),
             degraded=NOT_DEGRADED,
             stopped=NOT_STOPPED,
         )
@@ -138,8 +151,8 @@ def _starting(detail: str) -> Health:
     return _all(
         Phase.STARTING,
         valid=VALID,
-        available=Cond("Available", False, "Starting", detail),
-        progressing=Cond("Progressing", True, "Starting", detail),
+        available=Cond(ConditionType.AVAILABLE, False, "Starting", detail),
+        progressing=Cond(ConditionType.PROGRESSING, True, "Starting", detail),
         degraded=NOT_DEGRADED,
         stopped=NOT_STOPPED,
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..api.common import ConditionType
 from ..api.execution_profile import WorkspaceExecutionProfileSpec
 from .conditions import Cond, merge_conditions
 
@@ -40,8 +41,8 @@ def validity(spec: Mapping[str, Any]) -> Cond:
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in ("spec", *first["loc"]))
-        return Cond("Valid", False, "InvalidSpec", f"{where}: {first['msg']}")
-    return Cond("Valid", True, "Accepted", "The profile can be used by workspaces.")
+        return Cond(ConditionType.VALID, False, "InvalidSpec", f"{where}: {first['msg']}")
+    return Cond(ConditionType.VALID, True, "Accepted", "The profile can be used by workspaces.")
 
 
 def profile_status(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ..api.common import ConditionType
 from ..api.share import WorkspaceShareSpec
 from .access import share_binding
 from .children import WorkspaceRef
@@ -35,7 +36,9 @@ def plan_share(
         expires = spec.expiresAt if spec.expiresAt.tzinfo else spec.expiresAt.replace(tzinfo=UTC)
         if expires <= now:
             return SharePlan(
-                None, Cond("Active", False, "Expired", f"Expired at {expires.isoformat()}."), None
+                None,
+                Cond(ConditionType.ACTIVE, False, "Expired", f"Expired at {expires.isoformat()}."),
+                None,
             )
         recheck: float | None = (expires - now).total_seconds()
         until = f" until {expires.isoformat()}"
@@ -45,7 +48,7 @@ def plan_share(
         return SharePlan(
             None,
             Cond(
-                "Active",
+                ConditionType.ACTIVE,
                 False,
                 "WorkspaceNotFound",
                 f'Workspace "{spec.workspaceName}" does not exist in this namespace.',
@@ -66,10 +69,15 @@ def plan_share(
                 "jupyter-k8s' share admission); delete it and create it again.",
             )
         )
-        return SharePlan(None, Cond("Active", False, reason, message), recheck)
+        return SharePlan(None, Cond(ConditionType.ACTIVE, False, reason, message), recheck)
     who = ", ".join(f"{s.kind} {s.name}" for s in spec.subjects or [])
     return SharePlan(
         stamped(share_binding(workspace, share_name, share_uid, spec)),
-        Cond("Active", True, "Granted", f"{who} may connect to {spec.workspaceName}{until}."),
+        Cond(
+            ConditionType.ACTIVE,
+            True,
+            "Granted",
+            f"{who} may connect to {spec.workspaceName}{until}.",
+        ),
         recheck,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..api.common import ConditionType
 from ..api.execution_profile import WorkspaceExecutionProfileSpec
 from ..api.manager import WorkspaceManagerSpec
 from ..api.template import WorkspaceTemplateSpec
@@ -86,16 +87,21 @@ def _routed(manager: ManagerState | None) -> Cond | None:
         return None  # no manager: reachable with kubectl port-forward, nothing to report
     if manager.spec is None:
         return Cond(
-            "Routed", False, "ManagerNotFound", f'WorkspaceManager "{manager.name}" does not exist.'
+            ConditionType.ROUTED,
+            False,
+            "ManagerNotFound",
+            f'WorkspaceManager "{manager.name}" does not exist.',
         )
     if not manager.ready:
         return Cond(
-            "Routed",
+            ConditionType.ROUTED,
             False,
             "ManagerNotReady",
             f'WorkspaceManager "{manager.name}" is not ready: {manager.message}',
         )
-    return Cond("Routed", True, "Routed", f'Served through WorkspaceManager "{manager.name}".')
+    return Cond(
+        ConditionType.ROUTED, True, "Routed", f'Served through WorkspaceManager "{manager.name}".'
+    )
 
 
 def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePlan:
@@ -202,7 +208,9 @@ def _transition_event(outcome: health.Health) -> Event:
     """One event per phase change; problems carry the condition's explanation."""
     conds = {c.type: c for c in outcome.conditions}
     if outcome.phase == Phase.INVALID:
-        return Event("Warning", "Invalid", conds["Valid"].message)
+        return Event("Warning", "Invalid", conds[ConditionType.VALID].message)
     if outcome.phase == Phase.DEGRADED:
-        return Event("Warning", conds["Degraded"].reason, conds["Degraded"].message)
+        return Event(
+            "Warning", conds[ConditionType.DEGRADED].reason, conds[ConditionType.DEGRADED].message
+        )
     return Event("Normal", outcome.phase.value, f"Workspace is {outcome.phase.value}.")
