@@ -23,7 +23,7 @@ from .workqueue import Key
 log = logging.getLogger(__name__)
 
 
-def _users(idx: Indexes, name: str) -> int:
+def _users(rt: Runtime, idx: Indexes, name: str) -> int:
     count = 0
     for key in list(idx.workspaces):
         ws = ix.one(idx.workspaces, key)
@@ -34,7 +34,7 @@ def _users(idx: Indexes, name: str) -> int:
             template = ix.one(idx.templates, ws["spec"]["templateRef"])
             ref = (
                 template
-                and WorkspaceTemplateSpec.model_validate(template["spec"]).defaultManagerRef
+                and rt.parsed.spec(WorkspaceTemplateSpec, template["spec"]).defaultManagerRef
             )
         count += ref == name
     return count
@@ -79,7 +79,7 @@ async def reconcile_manager(rt: Runtime, idx: Indexes, name: str) -> None:
                 body["generation"],
             ),
             "observedGeneration": body["generation"],
-            "workspaceCount": _users(idx, name),
+            "workspaceCount": _users(rt, idx, name),
         }
         if status == old:
             return

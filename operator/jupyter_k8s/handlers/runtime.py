@@ -14,6 +14,7 @@ from ..kube import Kube
 from ..metrics import PhaseBook
 from .applier import Applier, StatusCache
 from .indexes import Indexes
+from .parsed import ParseCache
 from .workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Runtime:
     # Our own writes, remembered until the watches deliver them (handlers/applier.py).
     applier: Applier = field(init=False)
     statuses: StatusCache = field(default_factory=StatusCache)
+    parsed: ParseCache = field(default_factory=ParseCache)
     # False on a standby replica (leader election): handlers run, indexes stay warm, nothing
     # is reconciled or written.
     leading: bool = True

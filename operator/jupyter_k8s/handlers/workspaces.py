@@ -49,12 +49,12 @@ def ssh_keys(key: bytes, namespace: str, name: str, uid: str) -> SshKeys:
     )
 
 
-def _template(idx: Indexes, name: str | None) -> WorkspaceTemplateSpec | None:
+def _template(rt: Runtime, idx: Indexes, name: str | None) -> WorkspaceTemplateSpec | None:
     body = ix.one(idx.templates, name) if name else None
-    return WorkspaceTemplateSpec.model_validate(body["spec"]) if body else None
+    return rt.parsed.spec(WorkspaceTemplateSpec, body["spec"]) if body else None
 
 
-def _manager_state(idx: Indexes, name: str | None) -> ManagerState | None:
+def _manager_state(rt: Runtime, idx: Indexes, name: str | None) -> ManagerState | None:
     if not name:
         return None
     body = ix.one(idx.managers, name)
@@ -66,16 +66,16 @@ def _manager_state(idx: Indexes, name: str | None) -> ManagerState | None:
     )
     return ManagerState(
         name,
-        WorkspaceManagerSpec.model_validate(body["spec"]),
+        rt.parsed.spec(WorkspaceManagerSpec, body["spec"]),
         # Not evaluated yet counts as ready: the manager's own reconciliation follows shortly.
         ready=ready is None or ready.get("status") == "True",
         message=(ready or {}).get("message", ""),
     )
 
 
-def _profile(idx: Indexes, name: str | None) -> WorkspaceExecutionProfileSpec | None:
+def _profile(rt: Runtime, idx: Indexes, name: str | None) -> WorkspaceExecutionProfileSpec | None:
     body = ix.one(idx.profiles, name) if name else None
-    return WorkspaceExecutionProfileSpec.model_validate(body["spec"]) if body else None
+    return rt.parsed.spec(WorkspaceExecutionProfileSpec, body["spec"]) if body else None
 
 
 def _status_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -96,8 +96,8 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
     ws = {**ws, "status": rt.statuses.latest(ws)}
     with reconciling("Workspace"):
         try:
-            spec = WorkspaceSpec.model_validate(ws["spec"])
-            template = _template(idx, spec.templateRef)
+            spec = rt.parsed.spec(WorkspaceSpec, ws["spec"])
+            template = _template(rt, idx, spec.templateRef)
         except ValidationError as err:
             await _write_status(rt, ws, _invalid_status(ws, str(err)))
             return
@@ -114,9 +114,9 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
                 status=ws["status"],
                 template_name=spec.templateRef,
                 template=template,
-                manager=_manager_state(idx, refs.manager_ref),
+                manager=_manager_state(rt, idx, refs.manager_ref),
                 profile_name=refs.profile_ref,
-                profile=_profile(idx, refs.profile_ref),
+                profile=_profile(rt, idx, refs.profile_ref),
                 pvc=seen_pvc.view if seen_pvc else None,
                 deployment=seen_deploy.view if seen_deploy else None,
                 pods=pods,
