@@ -8,27 +8,24 @@ from pydantic import ValidationError
 from jupyter_k8s.api.template import WorkspaceTemplateSpec
 from jupyter_k8s.handlers.parsed import ParseCache
 
+IMAGE = "jupyter/base:1"
+
 
 def test_the_same_indexed_spec_is_parsed_once_and_a_new_version_again() -> None:
     cache = ParseCache()
-    spec = {"displayName": "Small", "defaultImage": "jupyter/base:1"}
-    first = cache.spec(WorkspaceTemplateSpec, spec)
-    assert cache.spec(WorkspaceTemplateSpec, spec) is first  # every pass until the next event
-    newer = {
-        "displayName": "Small, v2",
-        "defaultImage": "jupyter/base:1",
-    }  # the index holds a new dict after an event
-    assert cache.spec(WorkspaceTemplateSpec, newer).displayName == "Small, v2"
-    assert cache.spec(WorkspaceTemplateSpec, spec) is first
+    spec = {"displayName": "Small", "defaultImage": IMAGE}
+    first = cache.spec(WorkspaceTemplateSpec, "small", spec)
+    assert cache.spec(WorkspaceTemplateSpec, "small", spec) is first  # every pass until an event
+    newer = {"displayName": "Small, v2", "defaultImage": IMAGE}  # the index's dict after one
+    assert cache.spec(WorkspaceTemplateSpec, "small", newer).displayName == "Small, v2"
+    assert len(cache) == 1, "one entry per object, not per version"
+    cache.forget(WorkspaceTemplateSpec, "small")
+    assert len(cache) == 0
 
 
-def test_an_invalid_spec_raises_every_time_and_the_cache_stays_bounded() -> None:
-    cache = ParseCache(limit=3)
+def test_an_invalid_spec_raises_every_time() -> None:
+    cache = ParseCache()
     bad = {"displayName": 5, "unknownField": True}
     for _ in range(2):
         with pytest.raises(ValidationError):
-            cache.spec(WorkspaceTemplateSpec, bad)
-    specs = [{"displayName": f"t{i}", "defaultImage": "jupyter/base:1"} for i in range(10)]
-    for spec in specs:
-        cache.spec(WorkspaceTemplateSpec, spec)
-    assert len(cache) <= 3
+            cache.spec(WorkspaceTemplateSpec, "bad", bad)

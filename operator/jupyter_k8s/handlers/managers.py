@@ -30,11 +30,14 @@ def _users(rt: Runtime, idx: Indexes, name: str) -> int:
         if ws is None:
             continue
         ref = ws["spec"].get("managerRef")
-        if ref is None and ws["spec"].get("templateRef"):
-            template = ix.one(idx.templates, ws["spec"]["templateRef"])
+        template_name = ws["spec"].get("templateRef")
+        if ref is None and template_name:
+            template = ix.one(idx.templates, template_name)
             ref = (
                 template
-                and rt.parsed.spec(WorkspaceTemplateSpec, template["spec"]).defaultManagerRef
+                and rt.parsed.spec(
+                    WorkspaceTemplateSpec, template_name, template["spec"]
+                ).defaultManagerRef
             )
         count += ref == name
     return count

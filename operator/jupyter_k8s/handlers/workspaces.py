@@ -51,7 +51,7 @@ def ssh_keys(key: bytes, namespace: str, name: str, uid: str) -> SshKeys:
 
 def _template(rt: Runtime, idx: Indexes, name: str | None) -> WorkspaceTemplateSpec | None:
     body = ix.one(idx.templates, name) if name else None
-    return rt.parsed.spec(WorkspaceTemplateSpec, body["spec"]) if body else None
+    return rt.parsed.spec(WorkspaceTemplateSpec, name, body["spec"]) if body else None
 
 
 def _manager_state(rt: Runtime, idx: Indexes, name: str | None) -> ManagerState | None:
@@ -66,7 +66,7 @@ def _manager_state(rt: Runtime, idx: Indexes, name: str | None) -> ManagerState 
     )
     return ManagerState(
         name,
-        rt.parsed.spec(WorkspaceManagerSpec, body["spec"]),
+        rt.parsed.spec(WorkspaceManagerSpec, name, body["spec"]),
         # Not evaluated yet counts as ready: the manager's own reconciliation follows shortly.
         ready=ready is None or ready.get("status") == "True",
         message=(ready or {}).get("message", ""),
@@ -75,7 +75,7 @@ def _manager_state(rt: Runtime, idx: Indexes, name: str | None) -> ManagerState 
 
 def _profile(rt: Runtime, idx: Indexes, name: str | None) -> WorkspaceExecutionProfileSpec | None:
     body = ix.one(idx.profiles, name) if name else None
-    return rt.parsed.spec(WorkspaceExecutionProfileSpec, body["spec"]) if body else None
+    return rt.parsed.spec(WorkspaceExecutionProfileSpec, name, body["spec"]) if body else None
 
 
 def _status_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -89,6 +89,7 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
     if ws is None or ws["metadata"].get("deletionTimestamp"):
         rt.phases.set(key, None)  # gone, or going: the garbage collector takes the children
         rt.applier.forget(key)
+        rt.parsed.forget(WorkspaceSpec, key)
         if ws is not None:
             rt.statuses.forget(ws["metadata"]["uid"])
         return
@@ -96,7 +97,7 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
     ws = {**ws, "status": rt.statuses.latest(ws)}
     with reconciling("Workspace"):
         try:
-            spec = rt.parsed.spec(WorkspaceSpec, ws["spec"])
+            spec = rt.parsed.spec(WorkspaceSpec, key, ws["spec"])
             template = _template(rt, idx, spec.templateRef)
         except ValidationError as err:
             await _write_status(rt, ws, _invalid_status(ws, str(err)))
