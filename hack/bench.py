@@ -122,6 +122,12 @@ def main() -> int:
         "went (the CPU figures of such a run include the profiler's own cost)",
     )
     parser.add_argument(
+        "--memory",
+        type=Path,
+        help="trace the operator's allocations (tracemalloc) and write what it holds once all "
+        "are Available, by package and by line, here (slower: CPU figures include the tracing)",
+    )
+    parser.add_argument(
         "--results",
         type=Path,
         default=cluster.ROOT / "docs" / "bench-results.jsonl",
@@ -193,6 +199,12 @@ def main() -> int:
         **{key: str(v) for key, v in ports.items()},
     }
     profiler = ["-m", "cProfile", "-o", str(args.profile)] if args.profile else []
+    if args.memory:
+        profiler = ["-X", "tracemalloc=1", *profiler]
+        env["JK_MEMTRACE_OUT"] = str(args.memory.resolve())
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(cluster.ROOT / "hack" / "memtrace"), env.get("PYTHONPATH")) if p
+        )
     with open(log, "wb") as out:
         op = subprocess.Popen(
             [sys.executable, *profiler, "-m", "jupyter_k8s", "run"],
@@ -346,6 +358,15 @@ def main() -> int:
                     f"  create -> {stage:<15} p50 {pct(lat, 0.5):.2f} s   p95 {pct(lat, 0.95):.2f} s"
                 )
         print(f"operator peak RSS          {rss:8.1f} MiB  (at start-up: {rss0:.1f} MiB)")
+        if args.memory:
+            args.memory.unlink(missing_ok=True)
+            op.send_signal(signal.SIGUSR2)
+            deadline = time.monotonic() + 120
+            while not args.memory.exists() and time.monotonic() < deadline:
+                time.sleep(0.5)
+            time.sleep(1)  # written in one go; let it finish
+            print("== what the operator holds (tracemalloc) ==")
+            print(args.memory.read_text() if args.memory.exists() else "(no report came)")
         print(
             f"operator CPU               {cpu - cpu0:8.1f} s    ({(cpu - cpu0) / n * 1000:.1f} ms per workspace)"
         )
@@ -377,7 +398,7 @@ def main() -> int:
             "requests_per_ws": round(requests / n, 1),
             "requests_by_call": {k: round(v / n, 2) for k, v in sorted(by_kind.items())},
             "reconciles_per_ws": {k: round(v / n, 2) for k, v in sorted(passes.items())},
-            "profiled": bool(args.profile),
+            "profiled": bool(args.profile or args.memory),
         }
         if str(args.results) != "-":
             with open(args.results, "a") as out:
