@@ -7,7 +7,7 @@ workspace costs no API call at all. Values are trimmed to what decisions need.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
@@ -134,51 +134,13 @@ _VIEWS: dict[str, Callable[[dict[str, Any]], Any]] = {
 }
 
 
-ChildId = tuple[str, str, str]  # (kind, namespace, name)
-
-
-@dataclass
-class Sameness:
-    """Which child events bring nothing a reconciliation reads: what the index keeps of the
-    object (its trimmed body and status view; a pod's view) is what it kept before. A pod
-    pulling its image, a Deployment's status timestamps, a PVC's bookkeeping: no pass for
-    those. Told by the indexer, asked by the event handler of the same event (Kopf updates
-    the indexes before it calls the handlers)."""
-
-    last: dict[ChildId, Any] = field(default_factory=dict)
-    same: dict[ChildId, str] = field(default_factory=dict)  # child -> resourceVersion
-
-    def note(self, child: ChildId, version: str, kept: Any) -> None:
-        if child in self.last and self.last[child] == kept:
-            self.same[child] = version
-        else:
-            self.same.pop(child, None)
-        self.last[child] = kept
-
-    def unchanged(self, child: ChildId, version: str) -> bool:
-        return self.same.pop(child, None) == version
-
-    def forget(self, child: ChildId) -> None:
-        self.last.pop(child, None)
-        self.same.pop(child, None)
-
-
-SAMENESS = Sameness()
-
-
 def _child_indexer(kind: ChildKind) -> Callable[..., Awaitable[dict[Any, Any]]]:
     view = _VIEWS.get(kind.kind)
 
     async def index(body: kopf.Body, **kw: Any) -> dict[Any, Any]:
-        child = (kind.kind, kw["namespace"], body.metadata.name)
-        version = str(body.metadata.get("resourceVersion"))
         if not kind.owned:
-            pod = pod_view(dict(body))
-            SAMENESS.note(child, version, pod)
-            return {_child_key(kw): pod}
-        seen = _seen(body, view(dict(body)) if view else None)
-        SAMENESS.note(child, version, (seen.body, seen.view, seen.share_owned))
-        return {_child_key(kw): seen}
+            return {_child_key(kw): pod_view(dict(body))}
+        return {_child_key(kw): _seen(body, view(dict(body)) if view else None)}
 
     index.__name__ = index.__qualname__ = kind.index
     return index

@@ -239,13 +239,6 @@ async def workspace_event(**kw: Any) -> None:
 async def _child_event(kw: dict[str, Any]) -> None:
     """A child changed (or vanished): its workspace reconciles, which repairs drift."""
     key = (kw["namespace"], kw["labels"][WORKSPACE_LABEL])
-    child = (kw["body"]["kind"], kw["namespace"], kw["name"])
-    if kw["type"] == "DELETED":
-        ix.SAMENESS.forget(child)
-    elif kw["type"] == "MODIFIED" and ix.SAMENESS.unchanged(
-        child, str(kw["body"]["metadata"].get("resourceVersion"))
-    ):
-        return  # nothing that a pass reads has changed
     if kw["type"] in ("ADDED", "MODIFIED") and runtime(kw["memo"]).applier.is_echo(key, kw["body"]):
         return  # our own write of a status-less child: nothing new
     rt, idx = context(kw)
