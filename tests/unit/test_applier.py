@@ -55,7 +55,7 @@ def service(port: int = 8888) -> dict[str, Any]:
 
 def seen(obj: dict[str, Any], version: int, **extra: Any) -> Seen:
     body = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(version)}, **extra}
-    return Seen(trimmed(body), None, obj["kind"], obj["metadata"]["name"], False, version)
+    return Seen.of(trimmed(body), kind=obj["kind"], name=obj["metadata"]["name"], version=version)
 
 
 def test_a_missing_child_is_applied_once_until_its_watch_event_arrives() -> None:
@@ -122,3 +122,22 @@ def test_the_status_cache_plans_from_our_last_write_until_the_watch_delivers_it(
     assert not cache.is_echo({"uid": "u1", "resourceVersion": "13"})
     cache.forget("u1")
     assert cache.latest(ws) == {"phase": "Starting"}
+
+
+def test_a_version_found_to_hold_the_plan_is_not_decoded_again() -> None:
+    kube = RecordingKube()
+    applier = Applier(kube, _call)  # type: ignore[arg-type]
+    want = service()
+    stored = seen(want, 7, status={"loadBalancer": {}})  # as found after a restart
+    assert run(applier.apply(KEY, [want], {("Service", "ws-lab"): stored})) == 0
+    assert applier.applied[KEY][("Service", "ws-lab")][1] == 7
+    # The same version again (another child's event): not even looked at.
+    unreadable = Seen(b"not json", None, "Service", "ws-lab", False, 7)
+    assert run(applier.apply(KEY, [want], {("Service", "ws-lab"): unreadable})) == 0
+    assert not kube.applied
+
+
+def test_children_are_kept_compact_and_read_back_whole() -> None:
+    body = {"kind": "Service", "metadata": {"name": "ws-lab"}, "spec": {"ports": [{"port": 1}]}}
+    kept = Seen.of(body, kind="Service", name="ws-lab", version=3)
+    assert isinstance(kept.packed, bytes) and kept.body == body

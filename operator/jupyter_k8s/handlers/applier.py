@@ -28,7 +28,8 @@ class Applier:
 
     kube: Kube
     call: Callable[..., Awaitable[Any]]  # runs a blocking API call off the event loop
-    # applied[workspace][(kind, name)] = (digest of what we applied, resourceVersion it made)
+    # applied[workspace][(kind, name)] = (digest of the plan, the resourceVersion our apply
+    # made or at which the stored object was found to hold the plan)
     applied: dict[WorkspaceKey, dict[ChildRef, tuple[str, int]]] = field(default_factory=dict)
 
     async def apply(
@@ -40,13 +41,16 @@ class Applier:
         for obj in planned:
             child = (obj["kind"], obj["metadata"]["name"])
             current = seen.get(child)
-            if current is not None and contains(current.body, obj):
-                continue
             # Every planned object carries the digest of itself (drift.stamped).
             digest = obj["metadata"]["labels"][APPLIED]
             last = mine.get(child)
-            if last and last[0] == digest and (current is None or current.version < last[1]):
-                continue  # written already; the watch has not brought it back yet
+            if last and last[0] == digest and (current is None or current.version <= last[1]):
+                # Written or checked already at this version: either the watch has not
+                # brought our write back yet, or nobody has changed it since.
+                continue
+            if current is not None and contains(current.body, obj):
+                mine[child] = (digest, current.version)  # no need to look again until it changes
+                continue
             done = await self.call(self.kube.apply, obj)
             mine[child] = (digest, int(done.get("metadata", {}).get("resourceVersion") or 0))
             written += 1

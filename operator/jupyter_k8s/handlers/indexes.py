@@ -6,6 +6,7 @@ workspace costs no API call at all. Values are trimmed to what decisions need.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,14 +44,26 @@ def trimmed(body: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Seen:
-    """A child as last seen: the trimmed object (for drift checks) and a status view."""
+    """A child as last seen: the trimmed object (for drift checks) and a status view.
 
-    body: dict[str, Any]
+    The object is kept as compact JSON, decoded only when a drift check needs it (a version
+    the applier has not verified yet): as Python dicts, the children's bodies were most of
+    what the operator held per workspace (a Deployment's alone some 30 KB)."""
+
+    packed: bytes
     view: Any
     kind: str = ""
     name: str = ""
     share_owned: bool = False  # a WorkspaceShare's binding, not the workspace's own
     version: int = 0  # resourceVersion: tells whether our own last write has been seen yet
+
+    @classmethod
+    def of(cls, body: dict[str, Any], view: Any = None, **rest: Any) -> Seen:
+        return cls(json.dumps(body, separators=(",", ":")).encode(), view, **rest)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return json.loads(self.packed)  # type: ignore[no-any-return]
 
 
 @kopf.index(GROUP, VERSION, "workspaces")
@@ -116,13 +129,13 @@ def _child_key(kw: dict[str, Any]) -> tuple[str, str]:
 
 
 def _seen(body: kopf.Body, view: Any = None) -> Seen:
-    return Seen(
+    return Seen.of(
         trimmed(body),
         view,
-        body["kind"],
-        body.metadata.name,
-        SHARE_LABEL in body.metadata.labels,
-        int(body.metadata.get("resourceVersion") or 0),
+        kind=body["kind"],
+        name=body.metadata.name,
+        share_owned=SHARE_LABEL in body.metadata.labels,
+        version=int(body.metadata.get("resourceVersion") or 0),
     )
 
 
