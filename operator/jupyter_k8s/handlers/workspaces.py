@@ -17,11 +17,7 @@ from ..api.execution_profile import WorkspaceExecutionProfileSpec
 from ..api.manager import WorkspaceManagerSpec
 from ..api.template import WorkspaceTemplateSpec
 from ..api.workspace import WORKSPACE_LABEL, Phase, WorkspaceSpec
-from ..child_kinds import (
-    CHILD_KINDS,
-    OPTIONAL_KINDS,
-    ChildKind,
-)
+from ..child_kinds import BY_KIND, CHILD_KINDS, OPTIONAL_KINDS, ChildKind
 from ..kube import KubeError
 from ..metrics import reconciling
 from ..proxy_secret import workspace_secret
@@ -250,7 +246,7 @@ async def _child_event(kw: dict[str, Any]) -> None:
         alive = ws is not None and not ws["metadata"].get("deletionTimestamp")
         # Pods come and go with every stop and rollout, and are never the operator's own
         # objects (the garbage collector reaches them through their ReplicaSet): no GET.
-        ours = kw["body"].get("kind") != "Pod"
+        ours = BY_KIND[kw["body"]["kind"]].owned
         if alive and ours and not await check_still_there(rt, idx, key):
             return
     await rt.reconcile(WORKSPACE, *key)
