@@ -52,15 +52,19 @@ def test_drift_check_sees_every_top_level_field() -> None:
 def test_a_failing_apply_keeps_the_degraded_transition_time() -> None:
     # Retried every few seconds: only the first failure moves the time, so the status is not
     # rewritten (and watchers not woken) on every retry.
+    from jupyter_k8s.api.workspace import WorkspaceStatus
     from jupyter_k8s.handlers.workspaces import _degraded_status
 
     healthy = {"type": "Degraded", "status": "False", "reason": "AsExpected", "message": ""}
-    planned = {"phase": "Running", "conditions": [{**healthy, "lastTransitionTime": "t0"}]}
-    first = _degraded_status(planned, planned, "Applying the workspace failed: quota")
+    t0 = "2026-01-01T00:00:00Z"
+    planned = WorkspaceStatus.model_validate(
+        {"phase": "Running", "conditions": [{**healthy, "lastTransitionTime": t0}]}
+    )
+    first = _degraded_status(planned, planned.wire(), "Applying the workspace failed: quota").wire()
     (cond,) = first["conditions"]
     assert first["phase"] == "Degraded" and cond["reason"] == "ApplyFailed"
-    assert cond["lastTransitionTime"] != "t0"
-    again = _degraded_status(planned, first, "Applying the workspace failed: quota")
+    assert cond["lastTransitionTime"] != t0
+    again = _degraded_status(planned, first, "Applying the workspace failed: quota").wire()
     assert again == first
 
 

@@ -47,18 +47,20 @@ def test_the_count_includes_template_defaults_and_leaves_out_deleted_workspaces(
 
 
 def test_status_says_valid_and_counts_and_only_changes_on_news() -> None:
-    first = profile_status({"clusterRoles": ["view"]}, 3, {}, 2, now="2026-01-01T00:00:00Z")
+    first = profile_status({"clusterRoles": ["view"]}, 3, {}, 2, now="2026-01-01T00:00:00Z").wire()
     assert first["workspaceCount"] == 2 and first["observedGeneration"] == 3
     (valid,) = first["conditions"]
     assert (valid["type"], valid["status"], valid["reason"]) == ("Valid", "True", "Accepted")
-    again = profile_status({"clusterRoles": ["view"]}, 3, first, 2, now="2026-02-02T00:00:00Z")
+    again = profile_status(
+        {"clusterRoles": ["view"]}, 3, first, 2, now="2026-02-02T00:00:00Z"
+    ).wire()
     assert not status_changed(first, again)
     assert again["conditions"][0]["lastTransitionTime"] == "2026-01-01T00:00:00Z"
-    assert status_changed(first, profile_status({}, 3, first, 3))
+    assert status_changed(first, profile_status({}, 3, first, 3).wire())
 
 
 def test_a_spec_the_api_stored_but_the_model_refuses_is_invalid_naming_the_field() -> None:
-    status = profile_status({"rules": [{"resources": ["pods"], "verbs": ["*"]}]}, 1, {}, 0)
+    status = profile_status({"rules": [{"resources": ["pods"], "verbs": ["*"]}]}, 1, {}, 0).wire()
     (valid,) = status["conditions"]
     assert valid["status"] == "False" and valid["reason"] == "InvalidSpec"
     assert valid["message"].startswith("spec.rules.0.verbs")

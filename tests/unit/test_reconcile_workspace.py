@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_k8s.api import WorkspaceManagerSpec, WorkspaceSpec, WorkspaceTemplateSpec
+from jupyter_k8s.api.common import Condition, ConditionType
 from jupyter_k8s.reconcile.children import WorkspaceRef
 from jupyter_k8s.reconcile.conditions import Cond, merge_conditions
 from jupyter_k8s.reconcile.observed import DeploymentView, PodView, PvcView
@@ -133,30 +134,30 @@ def test_valid_running_workspace_children() -> None:
     ] == {"drop": ["ALL"]}
     assert c["args"][:2] == ["jupyter", "lab"]
     assert objs["PersistentVolumeClaim"]["spec"]["storageClassName"] == "gold"
-    assert plan.status["phase"] == "Running"
-    assert {c["type"]: c["status"] for c in plan.status["conditions"]} == {
+    assert plan.status.wire()["phase"] == "Running"
+    assert {c["type"]: c["status"] for c in plan.status.wire()["conditions"]} == {
         "Valid": "True",
         "Available": "True",
         "Progressing": "False",
         "Degraded": "False",
         "Stopped": "False",
     }
-    assert plan.status["owner"] == "alice" and plan.status["observedGeneration"] == 1
+    assert plan.status.wire()["owner"] == "alice" and plan.status.wire()["observedGeneration"] == 1
 
 
 def test_invalid_workspace_gets_no_children_and_loses_no_volume() -> None:
     plan = plan_workspace(_inputs({"image": "evil:1"}, pvc=BOUND, deployment=READY_DEPLOY))
     assert plan.apply == []
     assert plan.delete == [("Deployment", "ws-lab")], "compute goes, the volume stays"
-    assert plan.status["phase"] == "Invalid"
-    valid = next(c for c in plan.status["conditions"] if c["type"] == "Valid")
+    assert plan.status.wire()["phase"] == "Invalid"
+    valid = next(c for c in plan.status.wire()["conditions"] if c["type"] == "Valid")
     assert valid["status"] == "False" and valid["reason"] == "InvalidSpec"
     assert plan.events[0].type == "Warning" and "evil:1" in plan.events[0].message
 
 
 def test_missing_template_is_its_own_reason() -> None:
     plan = plan_workspace(_inputs({}, template=None))
-    valid = next(c for c in plan.status["conditions"] if c["type"] == "Valid")
+    valid = next(c for c in plan.status.wire()["conditions"] if c["type"] == "Valid")
     assert (
         valid["reason"] == "TemplateNotFound"
         and 'WorkspaceTemplate "t" does not exist' in valid["message"]
@@ -167,9 +168,9 @@ def test_stopped_scales_to_zero_and_reports_stopped_once_pods_are_gone() -> None
     stopping = plan_workspace(_inputs({"desiredStatus": "Stopped"}, pods=[READY_POD]))
     assert _by_kind(stopping.apply)["Deployment"]["spec"]["replicas"] == 0
     assert "PersistentVolumeClaim" in _by_kind(stopping.apply)
-    assert stopping.status["phase"] == "Stopping"
+    assert stopping.status.wire()["phase"] == "Stopping"
     stopped = plan_workspace(_inputs({"desiredStatus": "Stopped"}, pods=[]))
-    assert stopped.status["phase"] == "Stopped"
+    assert stopped.status.wire()["phase"] == "Stopped"
 
 
 def test_degraded_reasons_name_the_cause() -> None:
@@ -177,7 +178,7 @@ def test_degraded_reasons_name_the_cause() -> None:
         "p", "Pending", False, False, "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
     )
     plan = plan_workspace(_inputs({}, pvc=BOUND, deployment=READY_DEPLOY, pods=[unschedulable]))
-    degraded = next(c for c in plan.status["conditions"] if c["type"] == "Degraded")
+    degraded = next(c for c in plan.status.wire()["conditions"] if c["type"] == "Degraded")
     assert degraded["status"] == "True" and degraded["reason"] == "Unschedulable"
     assert "Insufficient nvidia.com/gpu" in degraded["message"]
 
@@ -185,9 +186,9 @@ def test_degraded_reasons_name_the_cause() -> None:
         "p", "Pending", False, False, None, (("workspace", "ImagePullBackOff", "no such host"),)
     )
     plan = plan_workspace(_inputs({}, pvc=BOUND, deployment=READY_DEPLOY, pods=[pull]))
-    assert plan.status["phase"] == "Degraded"
+    assert plan.status.wire()["phase"] == "Degraded"
     assert (
-        next(c for c in plan.status["conditions"] if c["type"] == "Degraded")["reason"]
+        next(c for c in plan.status.wire()["conditions"] if c["type"] == "Degraded")["reason"]
         == "ImagePullBackOff"
     )
 
@@ -201,7 +202,7 @@ def test_scheduler_verdict_from_before_the_volume_bound_is_not_a_fault() -> None
         "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.",
     )
     plan = plan_workspace(_inputs({}, pvc=BOUND, deployment=READY_DEPLOY, pods=[stale]))
-    assert plan.status["phase"] == "Starting"
+    assert plan.status.wire()["phase"] == "Starting"
 
 
 def test_unbound_volume_is_waiting_not_degraded() -> None:
@@ -213,7 +214,7 @@ def test_unbound_volume_is_waiting_not_degraded() -> None:
             {}, pvc=PvcView("ws-lab", "5Gi", "Pending"), deployment=READY_DEPLOY, pods=[waiting]
         )
     )
-    assert plan.status["phase"] == "Starting"
+    assert plan.status.wire()["phase"] == "Starting"
 
 
 def test_status_is_unchanged_on_a_second_pass() -> None:
@@ -222,7 +223,9 @@ def test_status_is_unchanged_on_a_second_pass() -> None:
         now="2026-01-01T00:00:00Z",
     )
     second = plan_workspace(
-        _inputs({}, pvc=BOUND, deployment=READY_DEPLOY, pods=[READY_POD], status=first.status),
+        _inputs(
+            {}, pvc=BOUND, deployment=READY_DEPLOY, pods=[READY_POD], status=first.status.wire()
+        ),
         now="2026-01-02T00:00:00Z",
     )
     assert first.status_changed and not second.status_changed
@@ -230,11 +233,24 @@ def test_status_is_unchanged_on_a_second_pass() -> None:
 
 
 def test_condition_time_moves_only_on_transitions() -> None:
-    old = merge_conditions([], [Cond("Available", False, "Starting", "a")], 1, now="t1")
-    same = merge_conditions(old, [Cond("Available", False, "Starting", "b")], 2, now="t2")
-    assert same[0]["lastTransitionTime"] == "t1" and same[0]["message"] == "b"
-    flipped = merge_conditions(same, [Cond("Available", True, "Running", "c")], 2, now="t3")
-    assert flipped[0]["lastTransitionTime"] == "t3"
+    t1, t2, t3 = "2026-01-01T00:00:01Z", "2026-01-01T00:00:02Z", "2026-01-01T00:00:03Z"
+    available = ConditionType.AVAILABLE
+
+    def stored(conditions: list[Condition]) -> list[dict[str, Any]]:
+        return [c.model_dump(mode="json") for c in conditions]
+
+    old = merge_conditions([], [Cond(available, False, "Starting", "a")], 1, now=t1)
+    same = merge_conditions(stored(old), [Cond(available, False, "Starting", "b")], 2, now=t2)
+    assert stored(same)[0]["lastTransitionTime"] == t1 and same[0].message == "b"
+    flipped = merge_conditions(stored(same), [Cond(available, True, "Running", "c")], 2, now=t3)
+    assert stored(flipped)[0]["lastTransitionTime"] == t3
+
+
+def test_a_message_longer_than_the_schema_allows_is_cut_not_refused() -> None:
+    (cond,) = merge_conditions(
+        [], [Cond(ConditionType.VALID, False, "InvalidSpec", "x" * 40000)], 1
+    )
+    assert len(cond.message) == 32768
 
 
 def test_routes_per_mode() -> None:
@@ -327,7 +343,7 @@ def test_fixed_while_the_old_deployment_still_goes_waits_for_its_pod() -> None:
     kinds = _by_kind(plan.apply)
     assert "Deployment" not in kinds, "no new Deployment next to the old pod"
     assert "PersistentVolumeClaim" in kinds and "Service" in kinds
-    available = next(c for c in plan.status["conditions"] if c["type"] == "Available")
+    available = next(c for c in plan.status.wire()["conditions"] if c["type"] == "Available")
     assert available["status"] == "False" and "previous pod to stop" in available["message"]
     # Once it is gone, the new Deployment is applied.
     after = plan_workspace(_inputs({}, deployment=None, pods=[], pvc=BOUND))
@@ -337,7 +353,7 @@ def test_fixed_while_the_old_deployment_still_goes_waits_for_its_pod() -> None:
 def test_two_live_pods_on_one_volume_are_never_available() -> None:
     other = PodView(name="q", phase="Running", deleting=False, ready=True, unschedulable=None)
     plan = plan_workspace(_inputs({}, deployment=READY_DEPLOY, pods=[READY_POD, other], pvc=BOUND))
-    available = next(c for c in plan.status["conditions"] if c["type"] == "Available")
+    available = next(c for c in plan.status.wire()["conditions"] if c["type"] == "Available")
     assert (
         available["status"] == "False"
         and "2 pods use this workspace's volume" in available["message"]
@@ -347,7 +363,7 @@ def test_two_live_pods_on_one_volume_are_never_available() -> None:
     plan = plan_workspace(
         _inputs({}, deployment=READY_DEPLOY, pods=[READY_POD, leaving], pvc=BOUND)
     )
-    available = next(c for c in plan.status["conditions"] if c["type"] == "Available")
+    available = next(c for c in plan.status.wire()["conditions"] if c["type"] == "Available")
     assert available["status"] == "True"
 
 
@@ -381,14 +397,14 @@ def test_a_pod_on_a_node_that_stopped_reporting_is_degraded_in_the_nodes_words()
     plan = plan_workspace(
         _inputs({}, deployment=READY_DEPLOY, pods=[pod], pvc=BOUND, node_faults={"n1": fault})
     )
-    degraded = next(c for c in plan.status["conditions"] if c["type"] == "Degraded")
-    assert plan.status["phase"] == "Degraded" and degraded["reason"] == "NodeNotReady"
+    degraded = next(c for c in plan.status.wire()["conditions"] if c["type"] == "Degraded")
+    assert plan.status.wire()["phase"] == "Degraded" and degraded["reason"] == "NodeNotReady"
     assert "node n1" in degraded["message"] and "Kubelet stopped posting" in degraded["message"]
     # Back to Ready: Running again.
     plan = plan_workspace(
-        _inputs({}, deployment=READY_DEPLOY, pods=[pod], pvc=BOUND, status=plan.status)
+        _inputs({}, deployment=READY_DEPLOY, pods=[pod], pvc=BOUND, status=plan.status.wire())
     )
-    assert plan.status["phase"] == "Running"
+    assert plan.status.wire()["phase"] == "Running"
 
 
 def test_leaving_a_profile_leaves_its_account() -> None:

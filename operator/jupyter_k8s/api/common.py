@@ -6,6 +6,7 @@ Every field carries a description: the CRD generator copies it into the schema, 
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -64,8 +65,10 @@ Image = Annotated[str, Field(min_length=1, max_length=512)]
 LabelName = Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL)]
 
 
+@functools.lru_cache(maxsize=4096)
 def quantity_value(q: str) -> Any:
-    """The numeric value of a quantity (a Decimal), for comparisons."""
+    """The numeric value of a quantity (a Decimal), for comparisons. Cached: every pass
+    compares the same few quantities (requests, limits, bounds) again."""
     return parse_quantity(q)  # type: ignore[no-untyped-call]
 
 

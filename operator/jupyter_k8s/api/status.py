@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from .common import CONDITIONS_LIST, Condition, Model
@@ -20,3 +22,8 @@ class BaseStatus(Model):
         description="The .metadata.generation this status was computed from. When it is lower "
         "than .metadata.generation, the operator has not processed the latest change yet.",
     )
+
+    def wire(self) -> dict[str, Any]:
+        """The status as the API server stores it (JSON types, unset fields left out), so it
+        compares equal to what a watch event carries when nothing changed."""
+        return self.model_dump(mode="json", exclude_none=True)

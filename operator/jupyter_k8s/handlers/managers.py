@@ -9,7 +9,7 @@ import kopf
 
 from ..api import API_VERSION, GROUP, VERSION, WORKSPACE_MANAGER
 from ..api.common import ConditionType
-from ..api.manager import WorkspaceManagerSpec
+from ..api.manager import WorkspaceManagerSpec, WorkspaceManagerStatus
 from ..api.template import WorkspaceTemplateSpec
 from ..kube import KubeError
 from ..metrics import reconciling
@@ -68,8 +68,8 @@ async def reconcile_manager(rt: Runtime, idx: Indexes, name: str) -> None:
         }
         ready, message = readiness(refs, ingress_class, services)
         old = body["status"]
-        status = {
-            "conditions": merge_conditions(
+        status = WorkspaceManagerStatus(
+            conditions=merge_conditions(
                 old.get("conditions") or [],
                 [
                     Cond(
@@ -81,9 +81,9 @@ async def reconcile_manager(rt: Runtime, idx: Indexes, name: str) -> None:
                 ],
                 body["generation"],
             ),
-            "observedGeneration": body["generation"],
-            "workspaceCount": _users(rt, idx, name),
-        }
+            observedGeneration=body["generation"],
+            workspaceCount=_users(rt, idx, name),
+        ).wire()
         if status == old:
             return
         try:

@@ -36,7 +36,7 @@ async def sync_profile(rt: Runtime, idx: Indexes, name: str) -> None:
     workspaces = [live_workspace(rt, idx, key) for key in list(idx.workspaces)]
     users = profile_users(name, [w for w in workspaces if w], _templates(idx))
     old = profile["status"]
-    new = profile_status(profile["spec"], profile["generation"], old, users)
+    new = profile_status(profile["spec"], profile["generation"], old, users).wire()
     if not status_changed(old, new):
         return
     with reconciling("WorkspaceExecutionProfile"):

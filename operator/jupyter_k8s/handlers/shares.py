@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from ..api import API_VERSION, GROUP, VERSION, WORKSPACE_SHARE
 from ..api.admission import SHARE_WORKSPACE_UID_ANNOTATION
 from ..api.common import ConditionType
-from ..api.share import WorkspaceShareSpec
+from ..api.share import WorkspaceShareSpec, WorkspaceShareStatus
 from ..child_kinds import ROLE_BINDING
 from ..kube import KubeError
 from ..metrics import reconciling
@@ -82,12 +82,12 @@ async def reconcile_share(rt: Runtime, idx: Indexes, body: dict[str, Any]) -> No
 async def _write_status(rt: Runtime, body: dict[str, Any], conditions: list[Cond]) -> None:
     meta = body["metadata"]
     old = body.get("status") or {}
-    status = {
-        "conditions": merge_conditions(
+    status = WorkspaceShareStatus(
+        conditions=merge_conditions(
             old.get("conditions") or [], conditions, meta.get("generation")
         ),
-        "observedGeneration": meta.get("generation"),
-    }
+        observedGeneration=meta.get("generation"),
+    ).wire()
     if status != old:
         await rt.call(
             rt.kube.merge_patch,

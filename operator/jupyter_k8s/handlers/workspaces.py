@@ -12,11 +12,11 @@ import kopf
 from pydantic import ValidationError
 
 from ..api import API_VERSION, GROUP, VERSION, WORKSPACE, WORKSPACE_SHARE, WORKSPACE_TEMPLATE
-from ..api.common import ConditionType
+from ..api.common import Condition, ConditionType
 from ..api.execution_profile import WorkspaceExecutionProfileSpec
 from ..api.manager import WorkspaceManagerSpec
 from ..api.template import WorkspaceTemplateSpec
-from ..api.workspace import WORKSPACE_LABEL, Phase, WorkspaceSpec
+from ..api.workspace import WORKSPACE_LABEL, Phase, WorkspaceSpec, WorkspaceStatus
 from ..child_kinds import BY_KIND, CHILD_KINDS, OPTIONAL_KINDS, ChildKind
 from ..kube import KubeError
 from ..metrics import reconciling
@@ -148,42 +148,54 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
         await _write_status(rt, ws, status if plan.status_changed else None)
         for event in plan.events:
             await rt.call(rt.kube.event, ws, event.type, event.reason, event.message)
-        rt.phases.set(key, status.get("phase"))
+        rt.phases.set(key, status.phase)
 
 
-def _invalid_status(ws: dict[str, Any], message: str) -> dict[str, Any]:
+def _invalid_status(ws: dict[str, Any], message: str) -> WorkspaceStatus:
     outcome = health.invalid(message)
     old = ws["status"]
-    return {
-        **{k: v for k, v in old.items() if k in ("owner", "pvcName")},
-        "phase": outcome.phase.value,
-        "conditions": merge_conditions(
+    return WorkspaceStatus(
+        owner=old.get("owner"),
+        pvcName=old.get("pvcName"),
+        phase=outcome.phase,
+        conditions=merge_conditions(
             old.get("conditions") or [], list(outcome.conditions), ws["metadata"]["generation"]
         ),
-        "observedGeneration": ws["metadata"]["generation"],
-    }
+        observedGeneration=ws["metadata"]["generation"],
+    )
 
 
 def _degraded_status(
-    status: dict[str, Any], stored: dict[str, Any], message: str
-) -> dict[str, Any]:
+    status: WorkspaceStatus, stored: dict[str, Any], message: str
+) -> WorkspaceStatus:
     """`status` with Degraded=True ApplyFailed. The transition time is the stored one while the
     stored status already says so: a retry every few seconds must not rewrite the status."""
     was: dict[str, Any] = next(
         (c for c in stored.get("conditions") or [] if c["type"] == ConditionType.DEGRADED), {}
     )
     since = was.get("lastTransitionTime") if was.get("status") == "True" else None
-    conditions = []
-    for cond in status["conditions"]:
-        if cond["type"] == ConditionType.DEGRADED:
-            cond = {**cond, "status": "True", "reason": "ApplyFailed", "message": message[:2000]}
-            cond["lastTransitionTime"] = since or now_iso()
-        conditions.append(cond)
-    return {**status, "phase": Phase.DEGRADED.value, "conditions": conditions}
+    conditions = [
+        Condition(
+            **{
+                **cond.model_dump(),
+                "status": "True",
+                "reason": "ApplyFailed",
+                "message": message[:2000],
+                "lastTransitionTime": since or now_iso(),
+            }
+        )
+        if cond.type == ConditionType.DEGRADED
+        else cond
+        for cond in status.conditions
+    ]
+    return status.model_copy(update={"phase": Phase.DEGRADED.value, "conditions": conditions})
 
 
-async def _write_status(rt: Runtime, ws: dict[str, Any], status: dict[str, Any] | None) -> None:
-    if status is None or status == ws["status"]:
+async def _write_status(rt: Runtime, ws: dict[str, Any], status: WorkspaceStatus | None) -> None:
+    if status is None:
+        return
+    wire = status.wire()
+    if wire == ws["status"]:
         return  # written only when something changed
     meta = ws["metadata"]
     try:
@@ -193,10 +205,10 @@ async def _write_status(rt: Runtime, ws: dict[str, Any], status: dict[str, Any] 
             "Workspace",
             meta["namespace"],
             meta["name"],
-            {"status": _status_patch(ws["status"], status)},
+            {"status": _status_patch(ws["status"], wire)},
             "status",
         )
-        rt.statuses.remember(meta["uid"], int(done["metadata"]["resourceVersion"]), status)
+        rt.statuses.remember(meta["uid"], int(done["metadata"]["resourceVersion"]), wire)
     except KubeError as err:
         if err.status != 404:
             raise

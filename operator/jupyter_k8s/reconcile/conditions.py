@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..api.common import ConditionType
+from ..api.common import Condition, ConditionType
 
 
 @dataclass(frozen=True)
@@ -26,28 +27,29 @@ def now_iso() -> str:
 
 
 def merge_conditions(
-    old: list[dict[str, Any]], new: list[Cond], generation: int | None, now: str | None = None
-) -> list[dict[str, Any]]:
-    """The condition list to store: `new` in order, keeping lastTransitionTime when the status
-    did not change (reason/message updates are not transitions)."""
+    old: Sequence[Mapping[str, Any]],
+    new: list[Cond],
+    generation: int | None,
+    now: str | None = None,
+) -> list[Condition]:
+    """The conditions to store: `new` in order, keeping the stored lastTransitionTime when the
+    status did not change (reason/message updates are not transitions). `old` is the stored
+    list as the API server returns it."""
     previous = {c.get("type"): c for c in old}
     stamp = now or now_iso()
     out = []
     for cond in new:
         before = previous.get(cond.type)
         changed = before is None or before.get("status") != cond.status_str
-        entry: dict[str, Any] = {
-            "type": cond.type,
-            "status": cond.status_str,
-            "reason": cond.reason,
-            "message": cond.message,
-            "lastTransitionTime": stamp if changed else before.get("lastTransitionTime", stamp),  # type: ignore[union-attr]
-        }
-        if generation is not None:
-            entry["observedGeneration"] = generation
-        out.append(entry)
+        out.append(
+            Condition(
+                type=cond.type,
+                status=cond.status_str,
+                # The schema's bounds: a long message is cut, never a refused status write.
+                reason=cond.reason[:1024],
+                message=cond.message[:32768],
+                lastTransitionTime=stamp if changed else before.get("lastTransitionTime") or stamp,  # type: ignore[union-attr]
+                observedGeneration=generation,
+            )
+        )
     return out
-
-
-def find(conditions: list[dict[str, Any]], type_: str) -> dict[str, Any] | None:
-    return next((c for c in conditions if c.get("type") == type_), None)

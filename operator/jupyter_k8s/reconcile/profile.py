@@ -9,7 +9,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..api.common import ConditionType
-from ..api.execution_profile import WorkspaceExecutionProfileSpec
+from ..api.execution_profile import (
+    WorkspaceExecutionProfileSpec,
+    WorkspaceExecutionProfileStatus,
+)
 from .conditions import Cond, merge_conditions
 
 
@@ -51,15 +54,15 @@ def profile_status(
     old: Mapping[str, Any],
     users: int,
     now: str | None = None,
-) -> dict[str, Any]:
+) -> WorkspaceExecutionProfileStatus:
     """The status to store (conditions keep their transition time while unchanged)."""
-    return {
-        "workspaceCount": users,
-        "observedGeneration": generation,
-        "conditions": merge_conditions(
+    return WorkspaceExecutionProfileStatus(
+        workspaceCount=users,
+        observedGeneration=generation,
+        conditions=merge_conditions(
             list(old.get("conditions") or []), [validity(spec)], generation, now
         ),
-    }
+    )
 
 
 def status_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:

@@ -9,7 +9,7 @@ from ..api.common import ConditionType
 from ..api.execution_profile import WorkspaceExecutionProfileSpec
 from ..api.manager import WorkspaceManagerSpec
 from ..api.template import WorkspaceTemplateSpec
-from ..api.workspace import OWNER_ANNOTATION, DesiredStatus, Phase, WorkspaceSpec
+from ..api.workspace import OWNER_ANNOTATION, DesiredStatus, Phase, WorkspaceSpec, WorkspaceStatus
 from ..names import workspace_child
 from . import health
 from .access import access_objects
@@ -77,8 +77,8 @@ class Event:
 class WorkspacePlan:
     apply: list[dict[str, Any]]
     delete: list[tuple[str, str]]  # (kind, name) of children that must go
-    status: dict[str, Any]
-    status_changed: bool
+    status: WorkspaceStatus
+    status_changed: bool  # whether `status` says something the stored one does not
     events: list[Event]
 
 
@@ -185,19 +185,16 @@ def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePla
     routed = _routed(inp.manager)
     if routed is not None:
         conditions.append(routed)
-    new_status: dict[str, Any] = {
-        "phase": outcome.phase.value,
-        "conditions": merge_conditions(
-            old.get("conditions") or [], conditions, inp.generation, now
-        ),
-        "observedGeneration": inp.generation,
-        "url": where.url if outcome.phase != Phase.INVALID and manager_spec is not None else None,
-        "owner": owner,
-        "pvcName": pvc_name(inp.ref) if apply or inp.pvc else None,
-        "template": inp.template_name,
-    }
-    new_status = {k: v for k, v in new_status.items() if v is not None}
-    changed = any(old.get(k) != new_status.get(k) for k in set(old) | set(new_status))
+    new_status = WorkspaceStatus(
+        phase=outcome.phase,
+        conditions=merge_conditions(old.get("conditions") or [], conditions, inp.generation, now),
+        observedGeneration=inp.generation,
+        url=where.url if outcome.phase != Phase.INVALID and manager_spec is not None else None,
+        owner=owner,
+        pvcName=pvc_name(inp.ref) if apply or inp.pvc else None,
+        template=inp.template_name,
+    )
+    changed = new_status.wire() != old
     events = []
     if old.get("phase") != outcome.phase.value:
         events.append(_transition_event(outcome))
