@@ -53,7 +53,8 @@ build_etcd() {
   go mod tidy
   mkdir -p "$OUT/bin"
   go build -trimpath -ldflags "-s -w" -o "$OUT/bin/etcd" go.etcd.io/etcd/server/v3
-  "$OUT/bin/etcd" --version | head -1
+  # Its first line only, without `| head` (which ends the pipe early: SIGPIPE under pipefail).
+  "$OUT/bin/etcd" --version | sed -n 1p
 }
 
 build_kwok() {

