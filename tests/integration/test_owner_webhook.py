@@ -64,8 +64,8 @@ def test_in_cluster_mode_fills_in_the_installed_configuration(
     import yaml
 
     from jupyter_k8s.config import Settings
+    from jupyter_k8s.core.runtime import Runtime
     from jupyter_k8s.handlers.lifecycle import publish_webhook
-    from jupyter_k8s.handlers.runtime import Runtime
     from jupyter_k8s.kube.client import Kube, load_api_client
     from tests.support.fixtures import ROOT
 

@@ -8,8 +8,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from jupyter_k8s.handlers.applier import Applier, StatusCache
-from jupyter_k8s.handlers.indexes import Seen, trimmed
+from jupyter_k8s.core.applier import Applier, StatusCache
+from jupyter_k8s.core.indexes import Seen, trimmed
 from jupyter_k8s.reconcile.drift import stamped
 
 KEY = ("team-a", "lab")

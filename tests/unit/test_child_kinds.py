@@ -22,7 +22,7 @@ def _allowed(group: str, plural: str, verb: str) -> bool:
 
 def test_every_child_kind_is_watched_and_indexed_by_workspace() -> None:
     import jupyter_k8s.handlers  # noqa: F401
-    from jupyter_k8s.handlers.indexes import Indexes
+    from jupyter_k8s.core.indexes import Indexes
 
     registry = kopf.get_default_registry()  # type: ignore[attr-defined]
     for child in CHILD_KINDS:

@@ -7,7 +7,7 @@ from typing import Any
 import kopf
 import pytest
 
-from jupyter_k8s.handlers.applier import Applier
+from jupyter_k8s.core.applier import Applier
 from jupyter_k8s.handlers.kopf_tuning import NoDiffBase, tune
 
 

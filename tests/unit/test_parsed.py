@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from jupyter_k8s.api.template import WorkspaceTemplateSpec
-from jupyter_k8s.handlers.parsed import ParseCache
+from jupyter_k8s.core.parsed import ParseCache
 
 IMAGE = "jupyter/base:1"
 

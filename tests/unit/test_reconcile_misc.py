@@ -34,7 +34,7 @@ def test_template_finalizer_follows_its_users() -> None:
 
 def test_drift_check_sees_every_top_level_field() -> None:
     """A Role has rules and a RoleBinding subjects, not a spec: all of them are compared."""
-    from jupyter_k8s.handlers.indexes import trimmed
+    from jupyter_k8s.core.indexes import trimmed
     from jupyter_k8s.reconcile.access import access_objects
     from jupyter_k8s.reconcile.children import WorkspaceRef
 
@@ -53,7 +53,7 @@ def test_a_failing_apply_keeps_the_degraded_transition_time() -> None:
     # Retried every few seconds: only the first failure moves the time, so the status is not
     # rewritten (and watchers not woken) on every retry.
     from jupyter_k8s.api.workspace import WorkspaceStatus
-    from jupyter_k8s.handlers.workspaces import _degraded_status
+    from jupyter_k8s.core.workspace import _degraded_status
 
     healthy = {"type": "Degraded", "status": "False", "reason": "AsExpected", "message": ""}
     t0 = "2026-01-01T00:00:00Z"

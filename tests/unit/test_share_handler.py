@@ -7,8 +7,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from jupyter_k8s.api.admission import SHARE_WORKSPACE_UID_ANNOTATION
-from jupyter_k8s.handlers.runtime import Runtime
-from jupyter_k8s.handlers.shares import reconcile_share
+from jupyter_k8s.core.runtime import Runtime
+from jupyter_k8s.core.share import reconcile_share
 from jupyter_k8s.kube import KubeError
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_k8s.handlers.workqueue import Key, WorkQueue
+from jupyter_k8s.core.workqueue import Key, WorkQueue
 from jupyter_k8s.kube import KubeError
 
 

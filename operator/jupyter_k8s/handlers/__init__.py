@@ -1,4 +1,4 @@
-"""Thin Kopf handlers: look up, call the pure reconcile functions, apply, patch status.
+"""Kopf registration: events say what to reconcile (core/ does it), indexes keep the views.
 
 Importing this package registers every handler with Kopf; the admission webhook's handlers are
 registered by `register_webhooks()` only when a webhook server runs (JK_WEBHOOK_MODE != off).

@@ -30,6 +30,8 @@ from ..api import API_VERSION
 from ..api.common import AppType
 from ..api.template import WorkspaceTemplateSpec
 from ..api.workspace import DesiredStatus, WorkspaceSpec
+from ..core import indexes as ix
+from ..core.runtime import Runtime
 from ..deploy.settings import LABELS, LAST_ACTIVITY, TUNNEL_ACTIVITY
 from ..kube import KubeError
 from ..metrics import CULLED, IDLE_SECONDS, PROBES
@@ -44,8 +46,6 @@ from ..reconcile.idle import (
     verdict,
 )
 from ..reconcile.resolve import resolve
-from . import indexes as ix
-from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from ..core.runtime import Runtime
 from ..kube import KubeError
 from ..leader import LEASE_API, LeaseTerms, holder, next_lease, released
 from ..metrics import LEADER
-from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,10 @@ from ..api import (
     WORKSPACE_TEMPLATE,
 )
 from ..config import Settings
+from ..core import manager, profile, share, template, workspace
+from ..core.manager import resync_managers
+from ..core.missed import forget_missed
+from ..core.runtime import Runtime, runtime
 from ..deploy.installer import webhook_configuration
 from ..deploy.settings import WEBHOOK_TLS_SECRET
 from ..kube import Kube, KubeError
@@ -28,13 +32,9 @@ from ..kube.client import load_api_client
 from ..metrics import API_REQUESTS, LEADER
 from ..proxy_secret import KEY_ENV, KEY_SECRET, load_key
 from ..tls import make_serving_cert, serving_cert_pem
-from . import managers, profiles, shares, templates, workspaces
 from .culling import cull_forever
 from .election import elect_forever, release
 from .kopf_tuning import tune
-from .managers import resync_managers
-from .missed import forget_missed
-from .runtime import Runtime, runtime
 
 log = logging.getLogger(__name__)
 MANAGER_RECHECK_SECONDS = 10.0
@@ -208,13 +208,13 @@ async def full_pass(rt: Runtime) -> None:
 
 
 def register_reconcilers(rt: Runtime) -> None:
-    """Each kind's entry into the one work queue (handlers/workqueue.py)."""
+    """Each kind's pass, the one work queue's entry for it (core/workqueue.py)."""
     for kind, module in (
-        (WORKSPACE, workspaces),
-        (WORKSPACE_TEMPLATE, templates),
-        (WORKSPACE_MANAGER, managers),
-        (WORKSPACE_EXECUTION_PROFILE, profiles),
-        (WORKSPACE_SHARE, shares),
+        (WORKSPACE, workspace),
+        (WORKSPACE_TEMPLATE, template),
+        (WORKSPACE_MANAGER, manager),
+        (WORKSPACE_EXECUTION_PROFILE, profile),
+        (WORKSPACE_SHARE, share),
     ):
         rt.queue.register(kind.kind, functools.partial(module.reconcile_key, rt))
 

@@ -9,8 +9,8 @@ import kopf
 
 from ..api import WORKSPACE
 from ..child_kinds import POD
+from ..core.runtime import context
 from ..reconcile.observed import node_fault
-from .runtime import context
 
 
 @kopf.on.event("v1", "nodes")

@@ -21,9 +21,9 @@ from ..api.admission import (
 )
 from ..api.common import DNS_SUBDOMAIN
 from ..api.workspace import OWNER_ANNOTATION
+from ..core.runtime import runtime
 from ..deploy.settings import SHARE_WEBHOOK, WORKSPACE_WEBHOOK
 from ..metrics import admitting
-from .runtime import runtime
 
 
 async def _is_admin(memo: Any, userinfo: dict[str, Any], namespace: str, name: str) -> bool:

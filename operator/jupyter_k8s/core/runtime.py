@@ -31,7 +31,7 @@ class Runtime:
     indexes: Indexes | None = None  # once the first handler ran (Kopf hands them to handlers)
     proxy_key: bytes | None = None  # derives each workspace's proxy secret
     webhook_url: str = ""  # url mode: where this process registered its webhook
-    # What workspaces last saw of each manager (see handlers/managers.py).
+    # What workspaces last saw of each manager (see handlers/managers.py, core/manager.py).
     managers_seen: dict[str, Any] = field(default_factory=dict)
     # Workspaces found deleted although the index still has them: a watch that reconnected
     # re-lists, and Kopf reports no DELETED for what vanished meanwhile. (namespace, name) ->
@@ -39,7 +39,7 @@ class Runtime:
     gone: dict[tuple[str, str], str] = field(default_factory=dict)
     # The generation of each execution profile the workspaces were last reconciled against.
     profiles_seen: dict[str, int] = field(default_factory=dict)
-    # Our own writes, remembered until the watches deliver them (handlers/applier.py).
+    # Our own writes, remembered until the watches deliver them (core/applier.py).
     applier: Applier = field(init=False)
     statuses: StatusCache = field(default_factory=StatusCache)
     parsed: ParseCache = field(default_factory=ParseCache)

@@ -1,0 +1,221 @@
+"""One workspace's pass: read what the indexes hold, plan (reconcile/workspace.py), apply
+the children, write the status. The work queue runs it; handlers/workspaces.py says when."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..api import API_VERSION
+from ..api.common import Condition, ConditionType
+from ..api.execution_profile import WorkspaceExecutionProfileSpec
+from ..api.manager import WorkspaceManagerSpec
+from ..api.template import WorkspaceTemplateSpec
+from ..api.workspace import Phase, WorkspaceSpec, WorkspaceStatus
+from ..child_kinds import OPTIONAL_KINDS
+from ..kube import KubeError
+from ..metrics import reconciling
+from ..proxy_secret import workspace_secret
+from ..reconcile import health
+from ..reconcile.children import SshKeys, WorkspaceRef
+from ..reconcile.conditions import merge_conditions, now_iso
+from ..reconcile.resolve import resolve
+from ..reconcile.workspace import ManagerState, WorkspaceInputs, plan_workspace
+from ..ssh_keys import host_key, private_openssh, public_openssh, user_ca
+from . import indexes as ix
+from .indexes import Indexes
+from .missed import check_still_there, live_workspace
+from .runtime import Runtime
+from .workqueue import Key
+
+log = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=16384)
+def ssh_keys(key: bytes, namespace: str, name: str, uid: str) -> SshKeys:
+    """Derived once per workspace, not per pass (an ed25519 derivation and two encodings)."""
+    return SshKeys(
+        host_key=private_openssh(host_key(key, namespace, name, uid)),
+        user_ca=public_openssh(user_ca(key)),
+    )
+
+
+def _template(rt: Runtime, idx: Indexes, name: str | None) -> WorkspaceTemplateSpec | None:
+    body = ix.one(idx.templates, name) if name else None
+    return rt.parsed.spec(WorkspaceTemplateSpec, name, body["spec"]) if body else None
+
+
+def _manager_state(rt: Runtime, idx: Indexes, name: str | None) -> ManagerState | None:
+    if not name:
+        return None
+    body = ix.one(idx.managers, name)
+    if body is None:
+        return ManagerState(name, None)
+    ready = next(
+        (c for c in body["status"].get("conditions") or [] if c.get("type") == ConditionType.READY),
+        None,
+    )
+    return ManagerState(
+        name,
+        rt.parsed.spec(WorkspaceManagerSpec, name, body["spec"]),
+        # Not evaluated yet counts as ready: the manager's own reconciliation follows shortly.
+        ready=ready is None or ready.get("status") == "True",
+        message=(ready or {}).get("message", ""),
+    )
+
+
+def _profile(rt: Runtime, idx: Indexes, name: str | None) -> WorkspaceExecutionProfileSpec | None:
+    body = ix.one(idx.profiles, name) if name else None
+    return rt.parsed.spec(WorkspaceExecutionProfileSpec, name, body["spec"]) if body else None
+
+
+def _status_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A merge patch turning `old` into `new` (keys that disappear are nulled)."""
+    return {**{k: None for k in old if k not in new}, **new}
+
+
+async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: str) -> None:
+    key = (namespace, name)
+    ws = live_workspace(rt, idx, key)
+    if ws is None or ws["metadata"].get("deletionTimestamp"):
+        rt.phases.set(key, None)  # gone, or going: the garbage collector takes the children
+        rt.applier.forget(key)
+        rt.parsed.forget(WorkspaceSpec, key)
+        if ws is not None:
+            rt.statuses.forget(ws["metadata"]["uid"])
+        return
+    meta = ws["metadata"]
+    ws = {**ws, "status": rt.statuses.latest(ws)}
+    with reconciling("Workspace"):
+        try:
+            spec = rt.parsed.spec(WorkspaceSpec, key, ws["spec"])
+            template = _template(rt, idx, spec.templateRef)
+        except ValidationError as err:
+            await _write_status(rt, ws, _invalid_status(ws, str(err)))
+            return
+        refs = resolve(spec, template)
+        children = idx.children(key)
+        seen_pvc, seen_deploy = ix.pvc(idx, key), ix.deployment(idx, key)
+        pods = ix.pods(idx, key)
+        plan = plan_workspace(
+            WorkspaceInputs(
+                ref=WorkspaceRef(name=name, namespace=namespace, uid=meta["uid"]),
+                generation=meta["generation"],
+                spec=spec,
+                annotations=meta["annotations"],
+                status=ws["status"],
+                template_name=spec.templateRef,
+                template=template,
+                manager=_manager_state(rt, idx, refs.manager_ref),
+                profile_name=refs.profile_ref,
+                profile=_profile(rt, idx, refs.profile_ref),
+                pvc=seen_pvc.view if seen_pvc else None,
+                deployment=seen_deploy.view if seen_deploy else None,
+                pods=pods,
+                node_faults={
+                    p.node: fault
+                    for p in pods
+                    if p.node and (fault := ix.one(idx.node_faults, p.node))
+                },
+                proxy_secret=workspace_secret(rt.proxy_key, namespace, name, meta["uid"])
+                if rt.proxy_key
+                else None,
+                ssh=ssh_keys(rt.proxy_key, namespace, name, meta["uid"])
+                if rt.proxy_key and rt.settings.ssh_server
+                else None,
+                existing=frozenset(
+                    k for k, c in children.items() if k[0] in OPTIONAL_KINDS and not c.share_owned
+                ),
+            )
+        )
+        status = plan.status
+        try:
+            await rt.applier.apply(key, plan.apply, children)
+            await rt.applier.delete(namespace, plan.delete)
+        except KubeError as err:
+            # Tell the user (the usual causes: a quota, a storage class that cannot grow)
+            # and try again later; nothing else is touched.
+            status = _degraded_status(
+                plan.status, ws["status"], f"Applying the workspace failed: {err.message}"
+            )
+            await _write_status(rt, ws, status)
+            raise  # the work queue comes back with backoff
+        await _write_status(rt, ws, status if plan.status_changed else None)
+        for event in plan.events:
+            await rt.call(rt.kube.event, ws, event.type, event.reason, event.message)
+        rt.phases.set(key, status.phase)
+
+
+def _invalid_status(ws: dict[str, Any], message: str) -> WorkspaceStatus:
+    outcome = health.invalid(message)
+    old = ws["status"]
+    return WorkspaceStatus(
+        owner=old.get("owner"),
+        pvcName=old.get("pvcName"),
+        phase=outcome.phase,
+        conditions=merge_conditions(
+            old.get("conditions") or [], list(outcome.conditions), ws["metadata"]["generation"]
+        ),
+        observedGeneration=ws["metadata"]["generation"],
+    )
+
+
+def _degraded_status(
+    status: WorkspaceStatus, stored: dict[str, Any], message: str
+) -> WorkspaceStatus:
+    """`status` with Degraded=True ApplyFailed. The transition time is the stored one while the
+    stored status already says so: a retry every few seconds must not rewrite the status."""
+    was: dict[str, Any] = next(
+        (c for c in stored.get("conditions") or [] if c["type"] == ConditionType.DEGRADED), {}
+    )
+    since = was.get("lastTransitionTime") if was.get("status") == "True" else None
+    conditions = [
+        Condition(
+            **{
+                **cond.model_dump(),
+                "status": "True",
+                "reason": "ApplyFailed",
+                "message": message[:2000],
+                "lastTransitionTime": since or now_iso(),
+            }
+        )
+        if cond.type == ConditionType.DEGRADED
+        else cond
+        for cond in status.conditions
+    ]
+    return status.model_copy(update={"phase": Phase.DEGRADED.value, "conditions": conditions})
+
+
+async def _write_status(rt: Runtime, ws: dict[str, Any], status: WorkspaceStatus | None) -> None:
+    if status is None:
+        return
+    wire = status.wire()
+    if wire == ws["status"]:
+        return  # written only when something changed
+    meta = ws["metadata"]
+    try:
+        done = await rt.call(
+            rt.kube.merge_patch,
+            API_VERSION,
+            "Workspace",
+            meta["namespace"],
+            meta["name"],
+            {"status": _status_patch(ws["status"], wire)},
+            "status",
+        )
+        rt.statuses.remember(meta["uid"], int(done["metadata"]["resourceVersion"]), wire)
+    except KubeError as err:
+        if err.status != 404:
+            raise
+        # Deleted meanwhile: nothing to report on. If its DELETED event never comes (a watch
+        # that reconnected), it is forgotten now rather than reconciled forever.
+        if rt.indexes is not None:
+            await check_still_there(rt, rt.indexes, (meta["namespace"], meta["name"]))
+
+
+async def reconcile_key(rt: Runtime, key: Key) -> None:
+    """The work queue's entry for ("Workspace", namespace, name)."""
+    await reconcile_workspace(rt, rt.idx, key[1], key[2])
