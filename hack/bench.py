@@ -23,6 +23,7 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import cluster  # hack/cluster.py
 from kubernetes import client, config, watch
@@ -106,6 +107,36 @@ def where_the_cpu_went(path: Path, top: int = 25) -> None:
         print(f"  {ct:7.2f} s {100 * ct / total:5.1f}%  {nc:7d} calls  {name(func)}")
 
 
+def instant_volumes(core: Any, storage: Any, name: str, n: int) -> None:
+    """A storage class that binds a claim on creation, and n volumes of it (1Gi, what the
+    bench's template asks for). Nothing mounts them: the bench's pods run on kwok nodes."""
+    storage.create_storage_class(
+        {
+            "metadata": {"name": name},
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "Immediate",
+            "reclaimPolicy": "Delete",
+        }
+    )
+
+    def make(i: int) -> None:
+        core.create_persistent_volume(
+            {
+                "metadata": {"name": f"{name}-{i:05d}", "labels": {"bench": name}},
+                "spec": {
+                    "capacity": {"storage": "1Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": name,
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "hostPath": {"path": f"/nonexistent/{name}/{i}"},
+                },
+            }
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(make, range(n)))
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -126,6 +157,13 @@ def main() -> int:
         type=Path,
         help="trace the operator's allocations (tracemalloc) and write what it holds once all "
         "are Available, by package and by line, here (slower: CPU figures include the tracing)",
+    )
+    parser.add_argument(
+        "--instant-binding",
+        action="store_true",
+        help="volumes bind at once: N PersistentVolumes made beforehand, of a storage class "
+        "that binds on creation (Immediate), so that what is measured is the operator and "
+        "the scheduler, not the volume provisioner",
     )
     parser.add_argument(
         "--results",
@@ -166,7 +204,11 @@ def main() -> int:
     cfg.connection_pool_maxsize = 16
     api = client.ApiClient(cfg)
     custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+    apps, storage = client.AppsV1Api(api), client.StorageV1Api(api)
     core.create_namespace({"metadata": {"name": ns}})
+    storage_class = f"bench-instant-{run_id}" if args.instant_binding else None
+    if storage_class:
+        instant_volumes(core, storage, storage_class, n)
     custom.create_cluster_custom_object(
         GROUP,
         VERSION,
@@ -179,7 +221,10 @@ def main() -> int:
                 "displayName": "bench",
                 "defaultImage": "ghcr.io/jupyter-k8s/jupyterlab:0.1.0",
                 "defaultResources": {"requests": {"cpu": "10m", "memory": "32Mi"}},
-                "primaryStorage": {"defaultSize": "1Gi"},
+                "primaryStorage": {
+                    "defaultSize": "1Gi",
+                    **({"storageClassName": storage_class} if storage_class else {}),
+                },
             },
         },
     )
@@ -262,15 +307,20 @@ def main() -> int:
                             done.set()
                             w.stop()
 
-        stages: dict[str, dict[str, float]] = {"pvc bound": {}, "pod created": {}, "pod ready": {}}
+        stages: dict[str, dict[str, float]] = {
+            "deployment made": {},  # the operator's own: its event -> children applied
+            "pvc bound": {},
+            "pod created": {},
+            "pod ready": {},
+        }
 
         def child_watcher(kind: str) -> None:
             w = watch.Watch()
-            lister = (
-                core.list_namespaced_persistent_volume_claim
-                if kind == "pvc"
-                else core.list_namespaced_pod
-            )
+            lister = {
+                "pvc": core.list_namespaced_persistent_volume_claim,
+                "pod": core.list_namespaced_pod,
+                "deployment": apps.list_namespaced_deployment,
+            }[kind]
             while not done.is_set():
                 for ev in w.stream(lister, ns, timeout_seconds=5):
                     obj = ev["object"]
@@ -278,6 +328,8 @@ def main() -> int:
                     if not owner:
                         continue
                     now = time.monotonic()
+                    if kind == "deployment":
+                        stages["deployment made"].setdefault(owner, now)
                     if kind == "pvc" and obj.status.phase == "Bound":
                         stages["pvc bound"].setdefault(owner, now)
                     if kind == "pod":
@@ -291,6 +343,7 @@ def main() -> int:
         threading.Thread(target=watcher, daemon=True).start()
         threading.Thread(target=child_watcher, args=("pvc",), daemon=True).start()
         threading.Thread(target=child_watcher, args=("pod",), daemon=True).start()
+        threading.Thread(target=child_watcher, args=("deployment",), daemon=True).start()
         time.sleep(0.5)
 
         def create(i: int) -> None:
@@ -330,6 +383,7 @@ def main() -> int:
 
         print(
             f"\n== make bench: N={n} workspaces on the local cluster (kwok nodes, 2 cores shared) =="
+            + ("\n   volumes bind at once (--instant-binding)" if storage_class else "")
         )
         print(
             f"created in                 {t_created:8.1f} s   ({n / t_created:.0f}/s through the API and the owner webhook)"
@@ -382,6 +436,7 @@ def main() -> int:
         )
         print(f"operator log               {log}")
         bound = [t - created[x] for x, t in stages["pvc bound"].items() if x in created]
+        made = [t - created[x] for x, t in stages["deployment made"].items() if x in created]
         figures = {
             "commit": commit(),
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -393,6 +448,9 @@ def main() -> int:
             "max_s": round(max(latencies), 2) if latencies else None,
             "ready_to_available_p50_s": round(pct(lag, 0.5), 2) if lag else None,
             "create_to_pvc_bound_p50_s": round(pct(bound, 0.5), 2) if bound else None,
+            "create_to_deployment_p50_s": round(pct(made, 0.5), 2) if made else None,
+            "create_to_deployment_p95_s": round(pct(made, 0.95), 2) if made else None,
+            "instant_binding": bool(storage_class),
             "cpu_ms_per_ws": round((cpu - cpu0) / n * 1000, 1),
             "peak_rss_mib": round(rss, 1),
             "requests_per_ws": round(requests / n, 1),
@@ -418,6 +476,12 @@ def main() -> int:
             [*k, "delete", "workspacetemplate", template, "--wait=true", "--timeout=120s"],
             capture_output=True,
         )
+        if storage_class:
+            subprocess.run(
+                [*k, "delete", "pv", "-l", f"bench={storage_class}", "--wait=false"],
+                capture_output=True,
+            )
+            subprocess.run([*k, "delete", "storageclass", storage_class], capture_output=True)
         op.terminate()
         op.wait(30)
 
