@@ -159,6 +159,14 @@ def main() -> int:
         "are Available, by package and by line, here (slower: CPU figures include the tracing)",
     )
     parser.add_argument(
+        "--idle",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="once all are Available, count the operator's API requests for this long and "
+        "print them per minute (an idle operator should send none between resyncs)",
+    )
+    parser.add_argument(
         "--instant-binding",
         action="store_true",
         help="volumes bind at once: N PersistentVolumes made beforehand, of a storage class "
@@ -434,6 +442,16 @@ def main() -> int:
             + ", ".join(f"{kind} {v / n:.1f}" for kind, v in sorted(passes.items()))
             + " per workspace"
         )
+        idle_per_min = None
+        if args.idle > 0:
+            before_idle = sum(api_requests(ports["JK_METRICS_PORT"]).values())
+            time.sleep(args.idle)
+            idle_calls = sum(api_requests(ports["JK_METRICS_PORT"]).values()) - before_idle
+            idle_per_min = round(idle_calls / args.idle * 60, 1)
+            print(
+                f"idle API requests          {idle_per_min:8.1f} /min (over {args.idle:.0f} s once "
+                f"all were Available; resync every {os.environ.get('JK_RESYNC_SECONDS', 300)} s)"
+            )
         print(f"operator log               {log}")
         bound = [t - created[x] for x, t in stages["pvc bound"].items() if x in created]
         made = [t - created[x] for x, t in stages["deployment made"].items() if x in created]
@@ -451,6 +469,7 @@ def main() -> int:
             "create_to_deployment_p50_s": round(pct(made, 0.5), 2) if made else None,
             "create_to_deployment_p95_s": round(pct(made, 0.95), 2) if made else None,
             "instant_binding": bool(storage_class),
+            "idle_requests_per_min": idle_per_min,
             "cpu_ms_per_ws": round((cpu - cpu0) / n * 1000, 1),
             "peak_rss_mib": round(rss, 1),
             "requests_per_ws": round(requests / n, 1),

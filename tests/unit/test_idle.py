@@ -127,3 +127,46 @@ def test_code_servers_heartbeat_is_read_from_healthz(
     finally:
         loop.close()
     assert (found.ok, found.last_activity) == (ok, last)
+
+
+def test_a_culling_round_with_nothing_running_asks_the_api_server_nothing() -> None:
+    # An idle operator sends no request between resyncs: the tunnels' activity is read only
+    # when some workspace is judged.
+    import asyncio
+    from types import SimpleNamespace
+    from typing import Any
+
+    import jupyter_k8s.handlers.culling as culling
+    from jupyter_k8s.core.runtime import Runtime
+
+    class CountingKube:
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def get(self, *args: Any) -> dict[str, Any]:
+            self.calls.append("GET " + args[3])
+            return {"data": {}}
+
+        def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+            self.calls.append("APPLY")
+            return obj
+
+    stopped = {
+        "metadata": {"name": "w", "namespace": "n", "uid": "u"},
+        "spec": {"desiredStatus": "Stopped"},
+        "status": {"phase": "Stopped"},
+    }
+    kube = CountingKube()
+    rt = Runtime(settings=SimpleNamespace(webhook_namespace="jk"), kube=kube)  # type: ignore[arg-type]
+    rt.proxy_key = b"k" * 32
+    rt.indexes = SimpleNamespace(workspaces={("n", "w"): [stopped]}, templates={})  # type: ignore[assignment]
+    culling._last_active = None  # as in a process that just started
+    loop = asyncio.new_event_loop()  # not asyncio.run: see the test above
+    try:
+        loop.run_until_complete(culling.cull_round(rt, None))  # type: ignore[arg-type]
+        first = list(kube.calls)
+        loop.run_until_complete(culling.cull_round(rt, None))  # type: ignore[arg-type]
+    finally:
+        loop.close()
+    assert first == [f"GET {culling.LAST_ACTIVITY}"]  # once, at the first round
+    assert kube.calls == first  # and nothing in the rounds after

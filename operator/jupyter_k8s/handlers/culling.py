@@ -143,7 +143,18 @@ async def cull_round(rt: Runtime, http: aiohttp.ClientSession) -> None:
     idx = rt.indexes
     if idx is None or rt.proxy_key is None:
         return
-    tunnels = await rt.call(read_configmap, rt, TUNNEL_ACTIVITY) or {}
+    tunnels: dict[tuple[str, str], float] | None = None
+    reading = asyncio.Lock()
+
+    async def tunnel_activity() -> dict[tuple[str, str], float]:
+        """Read once per round, and only when a workspace is judged: a round with nothing
+        running sends no request."""
+        nonlocal tunnels
+        async with reading:
+            if tunnels is None:
+                tunnels = await rt.call(read_configmap, rt, TUNNEL_ACTIVITY) or {}
+        return tunnels
+
     if _last_active is None:
         _last_active = await rt.call(read_configmap, rt, LAST_ACTIVITY)
     last = dict(_last_active or {})
@@ -168,7 +179,7 @@ async def cull_round(rt: Runtime, http: aiohttp.ClientSession) -> None:
         if found.started is None:
             found = replace(found, started=parse_time(pods[0].started))
         PROBES.labels("ok" if found.ok else "failed").inc()
-        said = verdict(found, timeout, time.time(), tunnels.get(key))
+        said = verdict(found, timeout, time.time(), (await tunnel_activity()).get(key))
         if said.idle_seconds is not None:
             seen.add(key)
             IDLE_SECONDS.labels(*key).set(said.idle_seconds)
