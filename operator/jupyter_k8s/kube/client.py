@@ -12,7 +12,7 @@ import logging
 import os
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import urllib3
 from kubernetes import client, config
@@ -89,20 +89,26 @@ class Kube:
         query: list[tuple[str, str]] | None = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
-        method_, url, headers, payload, _ = self.api.param_serialize(
-            method,
-            path,
-            query_params=query or [],
-            header_params={"Content-Type": content_type, "Accept": "application/json"},
-            body=body,
-            auth_settings=["BearerToken"],
-        )
+        headers = HTTPHeaderDict({"Content-Type": content_type, "Accept": "application/json"})
+        return self._send(method, path + (f"?{urlencode(query)}" if query else ""), body, headers)
+
+    def _send(self, method: str, path: str, body: Any, headers: HTTPHeaderDict) -> dict[str, Any]:
+        """One request on the client's connection pool. Straight to urllib3: the generated
+        client's serialisation walks every body and answer (it costs more than the request),
+        and the objects are plain JSON already."""
+        cfg = self.api.configuration
+        bearer = cfg.auth_settings().get("BearerToken")  # refreshes a rotated token
+        if bearer:
+            headers["Authorization"] = bearer["value"]
+        if body is not None and not isinstance(body, bytes):
+            body = json.dumps(body).encode()
         try:
-            resp = self.api.call_api(method_, url, headers, payload, _request_timeout=30)
-        except client.ApiException as err:  # transport-level failures surface here
-            raise KubeError(err.status or 0, err.reason or "", str(err)) from None
-        data = resp.read()  # type: ignore[no-untyped-call]
-        return _answer(resp.status, resp.reason, data)
+            resp = self.api.rest_client.pool_manager.request(
+                method, f"{cfg.host}{path}", body=body, headers=headers, timeout=30
+            )
+        except urllib3.exceptions.HTTPError as err:
+            raise KubeError(0, "transport", str(err)) from None
+        return _answer(resp.status, resp.reason, resp.data)
 
     def call_as(
         self,
@@ -115,27 +121,12 @@ class Kube:
     ) -> dict[str, Any]:
         """A request made as `user` with `groups` (Kubernetes impersonation): RBAC and
         admission decide it as for that user. Only for identities the caller authenticated."""
-        cfg = self.api.configuration
         headers = HTTPHeaderDict(
             {"Content-Type": content_type, "Accept": "application/json", "Impersonate-User": user}
         )
         for group in groups:
             headers.add("Impersonate-Group", group)
-        bearer = cfg.auth_settings().get("BearerToken")
-        if bearer:
-            headers["Authorization"] = bearer["value"]
-        try:
-            resp = self.api.rest_client.pool_manager.request(
-                method,
-                f"{cfg.host}{path}",
-                body=json.dumps(body).encode() if body is not None else None,
-                headers=headers,
-                timeout=30,
-            )
-        except urllib3.exceptions.HTTPError as err:
-            raise KubeError(0, "transport", str(err)) from None
-        data = resp.data
-        return _answer(resp.status, resp.reason, data)
+        return self._send(method, path, body, headers)
 
     def get(
         self, api_version: str, kind: str, namespace: str | None, name: str

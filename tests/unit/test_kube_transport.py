@@ -1,0 +1,123 @@
+"""The operator's API client on the wire: paths, queries, bodies, headers and errors, against a
+local HTTP server that records what it is sent (the real API server: tests/integration)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from jupyter_k8s.kube import Kube, KubeError
+
+Seen = list[dict[str, Any]]
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[Kube, Seen]]:
+    seen: Seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            seen.append(
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": self.headers,
+                    "body": self.rfile.read(length) if length else b"",
+                }
+            )
+            if "/missing" in self.path:
+                status, body = 404, {"kind": "Status", "message": 'pods "missing" not found'}
+            elif "/refused" in self.path:
+                status, body = 422, {"kind": "Status", "message": "spec.x: Invalid value"}
+            else:
+                status, body = 200, {"metadata": {"resourceVersion": "7"}}
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    cfg = client.Configuration()
+    cfg.host = f"http://127.0.0.1:{httpd.server_address[1]}"
+    cfg.api_key = {"authorization": "t0ken"}
+    cfg.api_key_prefix = {"authorization": "Bearer"}
+    try:
+        yield Kube(client.ApiClient(cfg), field_manager="fm"), seen
+    finally:
+        httpd.shutdown()
+
+
+def test_server_side_apply_sends_the_object_as_utf8_with_the_field_manager(
+    server: tuple[Kube, Seen],
+) -> None:
+    kube, seen = server
+    obj = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "n"},
+        "data": {"k": "\U0001f600"},  # outside the BMP: UTF-8, not a surrogate pair
+    }
+    assert kube.apply(obj)["metadata"]["resourceVersion"] == "7"
+    (req,) = seen
+    assert req["method"] == "PATCH"
+    assert req["path"] == "/api/v1/namespaces/n/configmaps/c?fieldManager=fm&force=true"
+    assert req["headers"]["Content-Type"] == "application/apply-patch+yaml"
+    assert req["headers"]["Authorization"] == "Bearer t0ken"
+    assert json.loads(req["body"]) == obj and "\\ud83d" not in req["body"].decode()
+
+
+def test_merge_patch_status_and_list_query(server: tuple[Kube, Seen]) -> None:
+    kube, seen = server
+    kube.merge_patch(
+        "workspace.jupyter.org/v1alpha1", "Workspace", "n", "w", {"status": {"a": 1}}, "status"
+    )
+    kube.list_objects("v1", "Pod", None)
+    patch, listing = seen
+    assert patch["path"] == "/apis/workspace.jupyter.org/v1alpha1/namespaces/n/workspaces/w/status"
+    assert patch["headers"]["Content-Type"] == "application/merge-patch+json"
+    assert json.loads(patch["body"]) == {"status": {"a": 1}}
+    assert listing["method"] == "GET" and listing["path"] == "/api/v1/pods?limit=500"
+
+
+def test_errors_carry_the_servers_message_and_a_missing_object_is_none(
+    server: tuple[Kube, Seen],
+) -> None:
+    kube, _ = server
+    assert kube.get("v1", "Pod", "n", "missing") is None
+    assert kube.delete("v1", "Pod", "n", "missing") is False
+    with pytest.raises(KubeError) as err:
+        kube.merge_patch("v1", "Pod", "n", "refused", {"spec": {}})
+    assert err.value.status == 422 and err.value.message == "spec.x: Invalid value"
+
+
+def test_impersonation_names_the_user_and_every_group(server: tuple[Kube, Seen]) -> None:
+    kube, seen = server
+    kube.call_as("alice", ["team-a", "devs"], "GET", "/api/v1/namespaces/n/pods")
+    (req,) = seen
+    assert req["headers"]["Impersonate-User"] == "alice"
+    assert req["headers"].get_all("Impersonate-Group") == ["team-a", "devs"]
+    assert req["headers"]["Authorization"] == "Bearer t0ken"
+
+
+def test_an_unreachable_server_is_a_transport_error() -> None:
+    cfg = client.Configuration()
+    cfg.host = "http://127.0.0.1:9"  # discard: nothing listens
+    cfg.retries = 0
+    with pytest.raises(KubeError) as err:
+        Kube(client.ApiClient(cfg)).get("v1", "Pod", "n", "p")
+    assert err.value.status == 0
