@@ -21,7 +21,7 @@ class RecordingKube:
         self.applied: list[dict[str, Any]] = []
         self.deleted: list[tuple[Any, ...]] = []
 
-    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+    def apply(self, obj: dict[str, Any], metadata_only: bool = False) -> dict[str, Any]:
         self.version += 1
         self.applied.append(obj)
         return {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self.version)}}
@@ -30,8 +30,8 @@ class RecordingKube:
         self.deleted.append(args)
 
 
-async def _call(fn: Callable[..., Any], *args: Any) -> Any:
-    return fn(*args)
+async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return fn(*args, **kwargs)
 
 
 def run(coro: Any) -> Any:

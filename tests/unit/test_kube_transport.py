@@ -121,3 +121,17 @@ def test_an_unreachable_server_is_a_transport_error() -> None:
     with pytest.raises(KubeError) as err:
         Kube(client.ApiClient(cfg)).get("v1", "Pod", "n", "p")
     assert err.value.status == 0
+
+
+def test_writes_read_only_for_their_version_ask_for_the_metadata_alone(
+    server: tuple[Kube, Seen],
+) -> None:
+    kube, seen = server
+    obj = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "n"}}
+    kube.apply(obj, metadata_only=True)
+    kube.merge_patch("v1", "Service", "n", "s", {"spec": {}}, metadata_only=True)
+    kube.apply(obj)
+    lean, lean_patch, whole = (r["headers"]["Accept"] for r in seen)
+    assert lean == lean_patch and lean.startswith("application/json;as=PartialObjectMetadata;")
+    assert lean.endswith(",application/json")  # a server that cannot: the whole object
+    assert whole == "application/json"

@@ -51,7 +51,7 @@ class Applier:
             if current is not None and contains(current.body, obj):
                 mine[child] = (digest, current.version)  # no need to look again until it changes
                 continue
-            done = await self.call(self.kube.apply, obj)
+            done = await self.call(self.kube.apply, obj, metadata_only=True)
             mine[child] = (digest, int(done.get("metadata", {}).get("resourceVersion") or 0))
             written += 1
         return written

@@ -205,6 +205,7 @@ async def _write_status(rt: Runtime, ws: dict[str, Any], status: WorkspaceStatus
             meta["name"],
             {"status": _status_patch(ws["status"], wire)},
             "status",
+            metadata_only=True,
         )
         rt.statuses.remember(meta["uid"], int(done["metadata"]["resourceVersion"]), wire)
     except KubeError as err:

@@ -38,6 +38,12 @@ PLURALS = {
 }
 
 
+# For writes whose answer is read only for its resourceVersion: the server sends the object's
+# metadata instead of the whole object (a Deployment's answer is tens of KB to decode). A server
+# that cannot transform answers sends the object, as "application/json" asks.
+METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+
+
 class KubeError(Exception):
     def __init__(self, status: int, reason: str, message: str) -> None:
         super().__init__(f"{status} {reason}: {message}")
@@ -88,8 +94,9 @@ class Kube:
         body: Any = None,
         query: list[tuple[str, str]] | None = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> dict[str, Any]:
-        headers = HTTPHeaderDict({"Content-Type": content_type, "Accept": "application/json"})
+        headers = HTTPHeaderDict({"Content-Type": content_type, "Accept": accept})
         return self._send(method, path + (f"?{urlencode(query)}" if query else ""), body, headers)
 
     def _send(self, method: str, path: str, body: Any, headers: HTTPHeaderDict) -> dict[str, Any]:
@@ -165,8 +172,11 @@ class Kube:
         path = object_path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
         return self._call("PUT", path, body=obj)
 
-    def apply(self, obj: dict[str, Any], subresource: str = "") -> dict[str, Any]:
-        """Server-side apply with the operator's single field manager (force: we own these)."""
+    def apply(
+        self, obj: dict[str, Any], subresource: str = "", metadata_only: bool = False
+    ) -> dict[str, Any]:
+        """Server-side apply with the operator's single field manager (force: we own these).
+        `metadata_only`: the answer need only carry the metadata (see METADATA_ONLY)."""
         meta = obj["metadata"]
         path = object_path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
 
@@ -181,6 +191,7 @@ class Kube:
                 body=body,
                 query=[("fieldManager", self.field_manager), ("force", "true")],
                 content_type="application/apply-patch+yaml",
+                accept=METADATA_ONLY if metadata_only else "application/json",
             )
 
         try:
@@ -200,6 +211,7 @@ class Kube:
         name: str,
         patch: dict[str, Any],
         subresource: str = "",
+        metadata_only: bool = False,
     ) -> dict[str, Any]:
         path = object_path(api_version, kind, namespace, name)
         return self._call(
@@ -207,6 +219,7 @@ class Kube:
             path + (f"/{subresource}" if subresource else ""),
             body=patch,
             content_type="application/merge-patch+json",
+            accept=METADATA_ONLY if metadata_only else "application/json",
         )
 
     def delete(
