@@ -334,8 +334,23 @@ def _restore_ipv6() -> None:
         IPV6_SAVED.unlink()
 
 
+NETNS_DIR = Path("/run/netns")
+
+
+def _netns_dir() -> None:
+    """/run/netns a shared mount point of its own before the first pod, as `ip netns add` makes
+    it. Otherwise the first tool to "upgrade" it later (a bind mount of the directory on itself)
+    covers the pods' namespaces made before: hidden there, they cannot be unmounted or removed
+    by name (EBUSY), and node-down left one behind on a fresh machine."""
+    NETNS_DIR.mkdir(parents=True, exist_ok=True)
+    if _sh("mountpoint", "-q", str(NETNS_DIR)).returncode != 0:
+        _sh("mount", "--rbind", str(NETNS_DIR), str(NETNS_DIR), check=True)
+    _sh("mount", "--make-rshared", str(NETNS_DIR), check=True)
+
+
 def _network(service_cidr: str) -> None:
     _quiet_ipv6()
+    _netns_dir()
     if _sh("ip", "link", "show", BRIDGE).returncode != 0:
         _sh("ip", "link", "add", BRIDGE, "type", "bridge", check=True)
     _sh("ip", "addr", "replace", f"{NODE_IP}/24", "dev", BRIDGE, check=True)
@@ -689,9 +704,15 @@ def _unmount() -> None:
 
 
 def _remove_netns() -> None:
-    netns = Path("/run/netns")
-    if netns.is_dir():
-        for ns in netns.glob("cni-*"):
+    if not NETNS_DIR.is_dir():
+        return
+    for ns in NETNS_DIR.glob("cni-*"):
+        _sh("ip", "netns", "del", ns.name)
+    if any(NETNS_DIR.glob("cni-*")) and _sh("mountpoint", "-q", str(NETNS_DIR)).returncode == 0:
+        # Left by a run before _netns_dir(): namespaces covered by a later bind mount of the
+        # directory. Uncover them and remove them; the next node-up makes the mount point again.
+        _sh("umount", "-l", str(NETNS_DIR))
+        for ns in NETNS_DIR.glob("cni-*"):
             _sh("ip", "netns", "del", ns.name)
 
 
