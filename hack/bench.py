@@ -30,6 +30,7 @@ from kubernetes import client, config, watch
 
 import jupyter_k8s
 from jupyter_k8s.deploy.settings import WEBHOOK_CONFIGURATION
+from jupyter_k8s.names import workspace_child
 
 GROUP, VERSION = "workspace.jupyter.org", "v1alpha1"
 TICK = os.sysconf("SC_CLK_TCK")
@@ -107,9 +108,11 @@ def where_the_cpu_went(path: Path, top: int = 25) -> None:
         print(f"  {ct:7.2f} s {100 * ct / total:5.1f}%  {nc:7d} calls  {name(func)}")
 
 
-def instant_volumes(core: Any, storage: Any, name: str, n: int) -> None:
-    """A storage class that binds a claim on creation, and n volumes of it (1Gi, what the
-    bench's template asks for). Nothing mounts them: the bench's pods run on kwok nodes."""
+def instant_volumes(core: Any, storage: Any, name: str, namespace: str, n: int) -> None:
+    """Each workspace's claim made and bound beforehand, under the name the operator gives it
+    (its apply then finds it bound: the volume "binds instantly"), to a volume of a storage
+    class of its own. Nothing mounts them: the bench's pods run on kwok nodes. Returns once
+    all are Bound: binding is the PersistentVolume controller's work, one claim at a time."""
     storage.create_storage_class(
         {
             "metadata": {"name": name},
@@ -120,21 +123,46 @@ def instant_volumes(core: Any, storage: Any, name: str, n: int) -> None:
     )
 
     def make(i: int) -> None:
+        claim = workspace_child(f"ws-{i:05d}")
+        volume = f"{name}-{i:05d}"
         core.create_persistent_volume(
             {
-                "metadata": {"name": f"{name}-{i:05d}", "labels": {"bench": name}},
+                "metadata": {"name": volume, "labels": {"bench": name}},
                 "spec": {
                     "capacity": {"storage": "1Gi"},
                     "accessModes": ["ReadWriteOnce"],
                     "storageClassName": name,
                     "persistentVolumeReclaimPolicy": "Retain",
                     "hostPath": {"path": f"/nonexistent/{name}/{i}"},
+                    "claimRef": {"namespace": namespace, "name": claim},
                 },
             }
         )
+        core.create_namespaced_persistent_volume_claim(
+            namespace,
+            {
+                "metadata": {"name": claim},
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": name,
+                    "volumeName": volume,
+                    "resources": {"requests": {"storage": "1Gi"}},
+                },
+            },
+        )
 
+    t0 = time.monotonic()
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(make, range(n)))
+    while True:
+        claims = core.list_namespaced_persistent_volume_claim(namespace).items
+        bound = sum(c.status.phase == "Bound" for c in claims)
+        if bound == n:
+            break
+        if time.monotonic() - t0 > 60 + n:
+            raise SystemExit(f"only {bound} of {n} claims bound beforehand")
+        time.sleep(1)
+    print(f"{n} claims made and bound beforehand in {time.monotonic() - t0:.1f} s")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -169,9 +197,9 @@ def main() -> int:
     parser.add_argument(
         "--instant-binding",
         action="store_true",
-        help="volumes bind at once: N PersistentVolumes made beforehand, of a storage class "
-        "that binds on creation (Immediate), so that what is measured is the operator and "
-        "the scheduler, not the volume provisioner",
+        help="volumes bind at once: each workspace's claim is made and bound beforehand (its "
+        "volume too), so that what is measured is the operator and the scheduler, not the "
+        "provisioner and the PersistentVolume controller",
     )
     parser.add_argument(
         "--results",
@@ -216,7 +244,7 @@ def main() -> int:
     core.create_namespace({"metadata": {"name": ns}})
     storage_class = f"bench-instant-{run_id}" if args.instant_binding else None
     if storage_class:
-        instant_volumes(core, storage, storage_class, n)
+        instant_volumes(core, storage, storage_class, ns, n)
     custom.create_cluster_custom_object(
         GROUP,
         VERSION,
