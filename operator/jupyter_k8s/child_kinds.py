@@ -1,7 +1,7 @@
 """What a workspace's children are: the one registry of child kinds.
 
-Everything that treats children kind by kind reads it: the operator's indexes and watches
-(handlers/indexes.py, handlers/workspaces.py, core/indexes.py), its drift checks, applies and deletes, the API
+Everything that treats children kind by kind reads it: the operator's watches and indexes
+of them (core/child_watch.py, core/indexes.py), its drift checks, applies and deletes, the API
 client's paths (kube/client.py) and the operator's RBAC (deploy/rbac.py). A new child kind is
 one entry here (and its builder in reconcile/children.py).
 """
@@ -35,11 +35,6 @@ class ChildKind:
     @property
     def version(self) -> str:
         return self.api_version.rpartition("/")[2]
-
-    @property
-    def index(self) -> str:
-        """The name of the operator's index of this kind by workspace."""
-        return f"workspace_{self.plural}"
 
 
 PVC = ChildKind("PersistentVolumeClaim", "v1", "persistentvolumeclaims")

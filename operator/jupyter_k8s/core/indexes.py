@@ -1,5 +1,6 @@
-"""In-memory views of everything the reconcilers read, kept current by Kopf's watches
-(their indexers are registered in handlers/indexes.py).
+"""In-memory views of everything the reconcilers read, kept current by watches: Kopf's for
+the workspaces and the other kinds (their indexers are in handlers/indexes.py), the operator's
+own for a workspace's children (core/child_watch.py).
 
 Reconciliation reads these instead of asking the API server, so a pass over an unchanged
 workspace costs no API call at all. Values are trimmed to what decisions need.
@@ -8,6 +9,7 @@ workspace costs no API call at all. Values are trimmed to what decisions need.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +17,11 @@ import kopf
 
 from ..api.workspace import WORKSPACE_LABEL
 from ..child_kinds import CHILD_KINDS, DEPLOYMENT, OWNED, POD, PVC, ChildKind
-from ..reconcile.observed import PodView
+from ..kube.watch import Event
+from ..reconcile.access import SHARE_LABEL
+from ..reconcile.observed import PodView, deployment_view, pod_view, pvc_view
 
-CHILD = {WORKSPACE_LABEL: kopf.PRESENT}
+Key = tuple[str, str]  # a workspace's (namespace, name)
 _DROP_META = ("managedFields", "resourceVersion", "creationTimestamp", "generation", "uid")
 
 
@@ -58,8 +62,8 @@ class Seen:
 
 @dataclass(frozen=True)
 class Indexes:
-    """All indexes, taken from a handler's keyword arguments (Kopf hands the same live
-    objects to every handler)."""
+    """All indexes: Kopf's, taken from a handler's keyword arguments (it hands the same live
+    objects to every handler), and the children's."""
 
     workspaces: kopf.Index[Any, Any]
     workspaces_by_template: kopf.Index[Any, Any]
@@ -69,14 +73,14 @@ class Indexes:
     shares_by_workspace: kopf.Index[Any, Any]
     node_faults: kopf.Index[Any, Any]
     # Each child kind's index by workspace, by kind (child_kinds.CHILD_KINDS).
-    by_kind: dict[str, kopf.Index[Any, Any]]
+    by_kind: dict[str, ChildIndex]
 
     @classmethod
-    def of(cls, kwargs: dict[str, Any]) -> Indexes:
+    def of(cls, kwargs: dict[str, Any], by_kind: dict[str, ChildIndex]) -> Indexes:
         named = {name: kwargs[name] for name in cls.__dataclass_fields__ if name != "by_kind"}
-        return cls(**named, by_kind={c.kind: kwargs[c.index] for c in CHILD_KINDS})
+        return cls(**named, by_kind=by_kind)
 
-    def of_kind(self, kind: ChildKind) -> kopf.Index[Any, Any]:
+    def of_kind(self, kind: ChildKind) -> ChildIndex:
         return self.by_kind[kind.kind]
 
     def children(self, key: Any) -> dict[tuple[str, str], Seen]:
@@ -88,7 +92,116 @@ class Indexes:
         return found
 
 
-def one(index: kopf.Index[Any, Any], key: Any) -> Any:
+# What each child kind's index keeps besides the trimmed body: the status view decisions read.
+# Pods are never written by the operator: their view alone.
+_VIEWS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    PVC.kind: pvc_view,
+    DEPLOYMENT.kind: deployment_view,
+}
+
+
+def seen(kind: ChildKind, obj: dict[str, Any]) -> Any:
+    """What the index keeps of one child."""
+    if not kind.owned:
+        return pod_view(obj)
+    view = _VIEWS.get(kind.kind)
+    meta = obj["metadata"]
+    return Seen.of(
+        trimmed(obj),
+        view(obj) if view else None,
+        kind=kind.kind,
+        name=meta["name"],
+        share_owned=SHARE_LABEL in (meta.get("labels") or {}),
+        version=_version(obj),
+    )
+
+
+def _version(obj: dict[str, Any]) -> int:
+    return int(obj["metadata"].get("resourceVersion") or 0)
+
+
+def owner_key(obj: dict[str, Any]) -> Key | None:
+    meta = obj.get("metadata") or {}
+    owner = (meta.get("labels") or {}).get(WORKSPACE_LABEL)
+    return (meta["namespace"], owner) if owner and meta.get("namespace") else None
+
+
+class ChildIndex:
+    """One child kind by workspace: (namespace, workspace) -> what was seen of each child.
+    Read like Kopf's indexes: `get(key)` is the workspace's children of this kind, or None."""
+
+    def __init__(self, kind: ChildKind) -> None:
+        self.kind = kind
+        # (namespace, workspace) -> child name -> (resourceVersion, what the index keeps)
+        self._by_ws: dict[Key, dict[str, tuple[int, Any]]] = {}
+
+    def get(self, key: Key, default: Any = None) -> list[Any] | Any:
+        found = self._by_ws.get(key)
+        return [value for _, value in found.values()] if found else default
+
+    def items(self) -> Iterator[tuple[Key, list[Any]]]:
+        for key, found in list(self._by_ws.items()):
+            yield key, [value for _, value in found.values()]
+
+    def __len__(self) -> int:
+        return len(self._by_ws)
+
+    def apply(self, kind: str, obj: dict[str, Any]) -> Key | None:
+        """One watch event; the workspace it belongs to (None: not a workspace's child)."""
+        key = owner_key(obj)
+        if key is None:
+            return None
+        name = obj["metadata"]["name"]
+        if kind == "DELETED":
+            found = self._by_ws.get(key)
+            if found is not None:
+                found.pop(name, None)
+                if not found:
+                    del self._by_ws[key]
+        else:
+            self._by_ws.setdefault(key, {})[name] = (_version(obj), seen(self.kind, obj))
+        return key
+
+    def replace(self, namespace: str | None, objs: list[dict[str, Any]]) -> list[Event]:
+        """A full list of one scope (a namespace, or None: all): it becomes the index's content
+        there. Returns what differs from before, as events (a list after a lost watch)."""
+        listed: dict[tuple[Key, str], dict[str, Any]] = {}
+        for obj in objs:
+            key = owner_key(obj)
+            if key is not None:
+                listed[(key, obj["metadata"]["name"])] = obj
+        changes: list[Event] = []
+        for key, found in list(self._by_ws.items()):
+            if namespace is not None and key[0] != namespace:
+                continue
+            for name, (version, _) in list(found.items()):
+                now = listed.get((key, name))
+                if now is None:
+                    changes.append(("DELETED", _gone(self.kind, key, name)))
+                elif _version(now) == version:
+                    listed.pop((key, name))  # unchanged
+        for obj in listed.values():
+            changes.append(("MODIFIED", obj))
+        for kind, obj in changes:
+            self.apply(kind, obj)
+        return changes
+
+
+def _gone(kind: ChildKind, key: Key, name: str) -> dict[str, Any]:
+    """What a DELETED event would carry, for a child that vanished while unwatched."""
+    return {
+        "apiVersion": kind.api_version,
+        "kind": kind.kind,
+        "metadata": {"namespace": key[0], "name": name, "labels": {WORKSPACE_LABEL: key[1]}},
+    }
+
+
+def child_indexes() -> dict[str, ChildIndex]:
+    """An empty index for each child kind."""
+    return {c.kind: ChildIndex(c) for c in CHILD_KINDS}
+
+
+def one(index: Any, key: Any) -> Any:
     store = index.get(key)
     if not store:
         return None

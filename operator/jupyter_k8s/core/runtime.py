@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +13,7 @@ from ..config import Settings
 from ..kube import Kube
 from ..metrics import PhaseBook
 from .applier import Applier, StatusCache
-from .indexes import Indexes
+from .indexes import ChildIndex, Indexes, child_indexes
 from .parsed import ParseCache
 from .workqueue import WorkQueue
 
@@ -29,6 +29,10 @@ class Runtime:
     queue: WorkQueue = field(default_factory=WorkQueue)
     tasks: set[asyncio.Future[None]] = field(default_factory=set)
     indexes: Indexes | None = None  # once the first handler ran (Kopf hands them to handlers)
+    # A workspace's children by kind, kept by the operator's own watches (core/child_watch.py),
+    # and whether each has been listed once (no pass before: it would see no children).
+    children: dict[str, ChildIndex] = field(default_factory=child_indexes)
+    children_listed: asyncio.Event = field(default_factory=asyncio.Event)
     proxy_key: bytes | None = None  # derives each workspace's proxy secret
     webhook_url: str = ""  # url mode: where this process registered its webhook
     # What workspaces last saw of each manager (see handlers/managers.py, core/manager.py).
@@ -75,6 +79,12 @@ class Runtime:
         for name in list(self.idx.profiles):
             self.queue.later((WORKSPACE_EXECUTION_PROFILE.kind, name), PROFILE_COUNT_DELAY)
 
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro` as a task of its own, kept until done (a pass set off by a watch)."""
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking API call off the event loop."""
         return await asyncio.to_thread(fn, *args, **kwargs)
@@ -84,7 +94,7 @@ def context(kw: dict[str, Any]) -> tuple[Runtime, Indexes]:
     """What a Kopf handler needs: the runtime and the indexes (kept for the queue's passes,
     which run outside any handler: retries, timers, the resync)."""
     rt = runtime(kw["memo"])
-    rt.indexes = Indexes.of(kw)
+    rt.indexes = Indexes.of(kw, rt.children)
     return rt, rt.indexes
 
 

@@ -42,6 +42,8 @@ class _KeyState:
 class WorkQueue:
     # Whether this replica reconciles at all (a standby only keeps its indexes warm).
     active: Callable[[], bool] = lambda: True
+    # Set once what passes read is known (the children listed); passes wait for it.
+    ready: asyncio.Event | None = None
     base_delay: float = 1.0
     max_delay: float = 300.0
     jitter: float = 0.1  # up to this fraction added to each backoff delay
@@ -61,6 +63,8 @@ class WorkQueue:
         Never raises for a failed reconciliation: it is logged and retried with backoff."""
         if not self.active():
             return
+        if self.ready is not None and not self.ready.is_set():
+            await self.ready.wait()
         state = self._states.setdefault(key, _KeyState())
         state.dirty = True
         if state.running:

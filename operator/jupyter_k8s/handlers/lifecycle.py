@@ -22,6 +22,7 @@ from ..api import (
 )
 from ..config import Settings
 from ..core import manager, profile, share, template, workspace
+from ..core.child_watch import ChildWatches
 from ..core.manager import resync_managers
 from ..core.missed import forget_missed
 from ..core.runtime import Runtime, runtime
@@ -225,6 +226,10 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
     rt = Runtime(settings=s, kube=CountingKube(load_api_client(pool_size=s.workers * 2)))
     memo.runtime = rt
     register_reconcilers(rt)
+    # The children's own watches; passes wait until each kind has been listed once.
+    rt.queue.ready = rt.children_listed
+    memo.child_watches = ChildWatches(rt)
+    memo.child_watches.start()
     rt.proxy_key = load_key()
     if rt.proxy_key is None:
         log.warning(
@@ -285,6 +290,9 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
 async def stop_background(memo: Any, **_: Any) -> None:
     rt = runtime(memo)
     rt.queue.close()
+    watches = getattr(memo, "child_watches", None)
+    if isinstance(watches, ChildWatches):
+        watches.stop()
     for task in list(rt.tasks):
         task.cancel()
     if rt.settings.leader_election:

@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -116,6 +117,38 @@ class Kube:
         except urllib3.exceptions.HTTPError as err:
             raise KubeError(0, "transport", str(err)) from None
         return _answer(resp.status, resp.reason, resp.data)
+
+    def get_path(self, path: str, query: list[tuple[str, str]]) -> dict[str, Any]:
+        """GET a collection's path with a query (a page of a list)."""
+        return self._call("GET", path, query=query)
+
+    def stream(
+        self, path: str, query: list[tuple[str, str]], read_timeout: float
+    ) -> Iterator[bytes]:
+        """A long GET (a watch), as the bytes arrive; an error answer raises KubeError."""
+        cfg = self.api.configuration
+        headers = HTTPHeaderDict({"Accept": "application/json"})
+        bearer = cfg.auth_settings().get("BearerToken")
+        if bearer:
+            headers["Authorization"] = bearer["value"]
+        try:
+            resp = self.api.rest_client.pool_manager.request(
+                "GET",
+                f"{cfg.host}{path}?{urlencode(query)}",
+                headers=headers,
+                preload_content=False,
+                timeout=urllib3.Timeout(connect=10, read=read_timeout),
+            )
+        except urllib3.exceptions.HTTPError as err:
+            raise KubeError(0, "transport", str(err)) from None
+        try:
+            if not 200 <= resp.status < 300:
+                _answer(resp.status, resp.reason, resp.read())
+            yield from resp.stream(65536)
+        finally:
+            # Closed, not returned to the pool: a watch left mid-stream has unread bytes.
+            resp.close()
+            resp.release_conn()
 
     def call_as(
         self,

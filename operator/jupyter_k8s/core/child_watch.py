@@ -1,0 +1,120 @@
+"""A workspace's children, as the operator last saw them, and what their changes set off.
+
+Kept current by the operator's own list-watches (kube/watch.py), one per child kind and
+watched scope, not by Kopf: a child's event needs only its index entry updated and its
+workspace queued, and Kopf's per-event machinery cost more than everything else the operator
+does (make bench --profile). The workspaces and the other kinds stay Kopf's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ..api import WORKSPACE
+from ..api.workspace import WORKSPACE_LABEL
+from ..child_kinds import CHILD_KINDS, ChildKind
+from ..kube.client import object_path
+from ..kube.watch import Event, ListWatch
+from .indexes import Key, owner_key
+from .missed import check_still_there, live_workspace
+from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class ChildWatches:
+    """The list-watches of every child kind (into the runtime's indexes), and what an event
+    sets off."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._unlisted: set[tuple[str, str | None]] = set()
+        self._watches: list[ListWatch] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        scopes: tuple[str | None, ...] = self.rt.settings.namespaces or (None,)
+        for kind in CHILD_KINDS:
+            for namespace in scopes:
+                self._unlisted.add((kind.kind, namespace))
+                watch = ListWatch(
+                    self.rt.kube,
+                    object_path(kind.api_version, kind.kind, namespace),
+                    WORKSPACE_LABEL,  # every child carries it: the server filters
+                    on_listed=self._from_thread(self._on_listed, kind, namespace),
+                    on_events=self._from_thread(self._on_events, kind),
+                )
+                watch.start(f"watch-{kind.plural}-{namespace or 'all'}")
+                self._watches.append(watch)
+
+    def stop(self) -> None:
+        for watch in self._watches:
+            watch.stop()
+
+    def _from_thread(self, fn: Callable[..., None], *args: Any) -> Callable[[Any], None]:
+        """A callback for a watch's thread that runs `fn(*args, payload)` on the event loop."""
+        loop, bound = self._loop, functools.partial(fn, *args)
+        if loop is None:
+            raise RuntimeError("start() the watches from the event loop")
+
+        def deliver(payload: Any) -> None:
+            loop.call_soon_threadsafe(bound, payload)
+
+        return deliver
+
+    def _on_listed(
+        self, kind: ChildKind, namespace: str | None, objs: list[dict[str, Any]]
+    ) -> None:
+        for obj in objs:  # a list's items carry no kind (a watch event's do)
+            obj.setdefault("apiVersion", kind.api_version)
+            obj.setdefault("kind", kind.kind)
+        changes = self.rt.children[kind.kind].replace(namespace, objs)
+        if (kind.kind, namespace) in self._unlisted:
+            # The first list: the workspaces' own first events reconcile every one of them.
+            self._unlisted.discard((kind.kind, namespace))
+            if not self._unlisted:
+                self.rt.children_listed.set()
+            return
+        self._changed(kind, changes)
+
+    def _on_events(self, kind: ChildKind, events: list[Event]) -> None:
+        index = self.rt.children[kind.kind]
+        for type_, obj in events:
+            index.apply(type_, obj)
+        self._changed(kind, events)
+
+    def _changed(self, kind: ChildKind, events: list[Event]) -> None:
+        """Each workspace whose child changed reconciles (once per batch), which repairs drift."""
+        rt = self.rt
+        if rt.indexes is None:
+            return  # Kopf has not started the handlers yet: their first events reconcile all
+        keys: dict[Key, list[str]] = {}
+        for type_, obj in events:
+            key = owner_key(obj)
+            if key is None:
+                continue
+            if type_ != "DELETED" and rt.applier.is_echo(key, obj):
+                continue  # our own write of a status-less child: nothing new
+            if type_ == "DELETED":  # whatever we wrote is gone: write it again if wanted
+                rt.applier.forget_child(key, (kind.kind, obj["metadata"]["name"]))
+            keys.setdefault(key, []).append(type_)
+        for key, types in keys.items():
+            rt.spawn(self._reconcile(kind, key, "DELETED" in types))
+
+    async def _reconcile(self, kind: ChildKind, key: Key, deleted: bool) -> None:
+        rt = self.rt
+        if deleted and kind.owned:
+            ws = live_workspace(rt, rt.idx, key)
+            # A child of a workspace we think is alive vanished: deleted by hand, or by the
+            # garbage collector because its owner is gone and we missed that. One GET tells.
+            # (Pods come and go with every stop and rollout and are never the operator's
+            # own objects: no GET for them.)
+            alive = ws is not None and not ws["metadata"].get("deletionTimestamp")
+            if alive and not await check_still_there(rt, rt.idx, key):
+                return
+        await rt.reconcile(WORKSPACE, *key)
