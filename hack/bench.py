@@ -26,10 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import cluster  # hack/cluster.py
-from kubernetes import client, config, watch
+from kubernetes import client, config
 
 import jupyter_k8s
+from jupyter_k8s.api.workspace import WORKSPACE_LABEL
 from jupyter_k8s.deploy.settings import WEBHOOK_CONFIGURATION
+from jupyter_k8s.kube import Kube
+from jupyter_k8s.kube.watch import ListWatch
 from jupyter_k8s.names import workspace_child
 
 GROUP, VERSION = "workspace.jupyter.org", "v1alpha1"
@@ -240,7 +243,7 @@ def main() -> int:
     cfg.connection_pool_maxsize = 16
     api = client.ApiClient(cfg)
     custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
-    apps, storage = client.AppsV1Api(api), client.StorageV1Api(api)
+    storage = client.StorageV1Api(api)
     core.create_namespace({"metadata": {"name": ns}})
     storage_class = f"bench-instant-{run_id}" if args.instant_binding else None
     if storage_class:
@@ -321,28 +324,6 @@ def main() -> int:
         available: dict[str, float] = {}
         done = threading.Event()
 
-        def watcher() -> None:
-            w = watch.Watch()
-            while not done.is_set():
-                for ev in w.stream(
-                    custom.list_namespaced_custom_object,
-                    GROUP,
-                    VERSION,
-                    ns,
-                    "workspaces",
-                    timeout_seconds=5,
-                ):
-                    obj = ev["object"]
-                    name = obj["metadata"]["name"]
-                    conds = (obj.get("status") or {}).get("conditions") or []
-                    if name not in available and any(
-                        c["type"] == "Available" and c["status"] == "True" for c in conds
-                    ):
-                        available[name] = time.monotonic()
-                        if len(available) == n:
-                            done.set()
-                            w.stop()
-
         stages: dict[str, dict[str, float]] = {
             "deployment made": {},  # the operator's own: its event -> children applied
             "pvc bound": {},
@@ -350,36 +331,66 @@ def main() -> int:
             "pod ready": {},
         }
 
-        def child_watcher(kind: str) -> None:
-            w = watch.Watch()
-            lister = {
-                "pvc": core.list_namespaced_persistent_volume_claim,
-                "pod": core.list_namespaced_pod,
-                "deployment": apps.list_namespaced_deployment,
-            }[kind]
-            while not done.is_set():
-                for ev in w.stream(lister, ns, timeout_seconds=5):
-                    obj = ev["object"]
-                    owner = (obj.metadata.labels or {}).get("workspace.jupyter.org/workspace-name")
-                    if not owner:
-                        continue
-                    now = time.monotonic()
-                    if kind == "deployment":
-                        stages["deployment made"].setdefault(owner, now)
-                    if kind == "pvc" and obj.status.phase == "Bound":
-                        stages["pvc bound"].setdefault(owner, now)
-                    if kind == "pod":
-                        stages["pod created"].setdefault(owner, now)
-                        if any(
-                            c.type == "Ready" and c.status == "True"
-                            for c in obj.status.conditions or []
-                        ):
-                            stages["pod ready"].setdefault(owner, now)
+        def seen_workspaces(objs: list[dict[str, Any]]) -> None:
+            now = time.monotonic()
+            for obj in objs:
+                conds = (obj.get("status") or {}).get("conditions") or []
+                name = obj["metadata"]["name"]
+                if name not in available and any(
+                    c["type"] == "Available" and c["status"] == "True" for c in conds
+                ):
+                    available[name] = now
+                    if len(available) == n:
+                        done.set()
 
-        threading.Thread(target=watcher, daemon=True).start()
-        threading.Thread(target=child_watcher, args=("pvc",), daemon=True).start()
-        threading.Thread(target=child_watcher, args=("pod",), daemon=True).start()
-        threading.Thread(target=child_watcher, args=("deployment",), daemon=True).start()
+        def seen_children(kind: str, objs: list[dict[str, Any]]) -> None:
+            now = time.monotonic()
+            for obj in objs:
+                owner = (obj["metadata"].get("labels") or {}).get(WORKSPACE_LABEL)
+                if not owner:
+                    continue
+                status = obj.get("status") or {}
+                if kind == "deployments":
+                    stages["deployment made"].setdefault(owner, now)
+                if kind == "persistentvolumeclaims" and status.get("phase") == "Bound":
+                    stages["pvc bound"].setdefault(owner, now)
+                if kind == "pods":
+                    stages["pod created"].setdefault(owner, now)
+                    if any(
+                        c.get("type") == "Ready" and c.get("status") == "True"
+                        for c in status.get("conditions") or []
+                    ):
+                        stages["pod ready"].setdefault(owner, now)
+
+        # The operator's own list-watch (raw JSON, lists again after an error such as a lagging
+        # watch cache's 504): the generated client's models cost this process half a core at
+        # N=1000, taken from the machine under test, and its watch died of that 504.
+        kube = Kube(api)
+        watches = [
+            ListWatch(
+                kube,
+                f"/apis/{GROUP}/{VERSION}/namespaces/{ns}/workspaces",
+                "",
+                on_listed=seen_workspaces,
+                on_events=lambda evs: seen_workspaces([o for _, o in evs]),
+            )
+        ]
+        for prefix, plural in (
+            ("api/v1", "persistentvolumeclaims"),
+            ("api/v1", "pods"),
+            ("apis/apps/v1", "deployments"),
+        ):
+            watches.append(
+                ListWatch(
+                    kube,
+                    f"/{prefix}/namespaces/{ns}/{plural}",
+                    WORKSPACE_LABEL,
+                    on_listed=lambda objs, k=plural: seen_children(k, objs),
+                    on_events=lambda evs, k=plural: seen_children(k, [o for _, o in evs]),
+                )
+            )
+        for i, w in enumerate(watches):
+            w.start(f"bench-watch-{i}")
         time.sleep(0.5)
 
         def create(i: int) -> None:
@@ -403,6 +414,8 @@ def main() -> int:
             list(pool.map(create, range(n)))
         t_created = time.monotonic() - t0
         done.wait(timeout)
+        for w in watches:
+            w.stop()
         elapsed = (max(available.values()) if available else time.monotonic()) - t0
         rss, cpu = proc_stats(op.pid)
         after = api_requests(ports["JK_METRICS_PORT"])

@@ -97,9 +97,10 @@ def _run_kopf(verbose: bool, settings: Settings) -> None:
         verbose=verbose,
         log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.PLAIN,
     )
-    if not verbose:
-        from .handlers.kopf_tuning import quiet_handler_logs
+    from .handlers.kopf_tuning import quiet_handler_logs, watches_survive_errors
 
+    watches_survive_errors()
+    if not verbose:
         quiet_handler_logs()
     import uvloop
 

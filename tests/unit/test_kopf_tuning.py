@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import kopf
@@ -44,3 +46,33 @@ def test_only_the_echo_of_our_own_write_of_a_statusless_child_is_skipped(
     applier = Applier(kube=None, call=None, applied={key: {(kind, "ws-lab"): ("digest", 42)}})  # type: ignore[arg-type]
     assert applier.is_echo(key, child(kind, rv)) is echo
     assert applier.is_echo(("team-a", "other"), child(kind, "42")) is False
+
+
+def test_a_kopf_watch_that_fails_starts_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error event other than 410 (a lagging cache's 504) used to end Kopf's watch of a
+    kind for good, leaving the operator deaf to it."""
+    from kopf._cogs.clients import watching
+
+    from jupyter_k8s.handlers.kopf_tuning import watches_survive_errors
+
+    calls: list[int] = []
+
+    async def flaky(**_: Any) -> AsyncIterator[str]:
+        calls.append(1)
+        yield f"event {len(calls)}"
+        if len(calls) == 1:
+            raise watching.WatchingError("Error in the watch-stream: {'code': 504}")
+
+    monkeypatch.setattr(watching, "infinite_watch", flaky)
+    watches_survive_errors(retry_after=0)
+    watches_survive_errors(retry_after=0)  # twice: wrapped once
+
+    async def consume() -> list[str]:
+        return [e async for e in watching.infinite_watch(resource="workspaces")]
+
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(consume()) == ["event 1", "event 2"]
+    finally:
+        loop.close()
+    assert len(calls) == 2

@@ -9,11 +9,14 @@ core/child_watch.py.)
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import kopf
+
+log = logging.getLogger(__name__)
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -41,3 +44,28 @@ def quiet_handler_logs() -> None:
     """No "Handler 'pvc_event' succeeded." for every event of every child (noise that cost
     CPU); warnings and errors of handlers still show. Not with --verbose."""
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+
+
+def watches_survive_errors(retry_after: float = 1.0) -> None:
+    """Kopf ends a kind's watch for good when the server sends an error event other than
+    410 Gone (a lagging watch cache's 504 "Too large resource version", seen under a burst of
+    a thousand workspaces), or a request keeps failing: the operator would stay deaf to that
+    kind until restarted. Kopf's stream is wrapped so that it starts again (a fresh list)."""
+    from kopf._cogs.clients import errors, watching  # Kopf has no public hook for this
+
+    original = watching.infinite_watch
+    if getattr(original, "survives_errors", False):
+        return
+
+    async def infinite_watch(**kwargs: Any) -> AsyncIterator[Any]:
+        while True:
+            try:
+                async for event in original(**kwargs):
+                    yield event
+                return
+            except (watching.WatchingError, errors.APIError) as err:
+                log.warning("the watch of %s failed (%s); listing again", kwargs["resource"], err)
+                await asyncio.sleep(retry_after)
+
+    infinite_watch.survives_errors = True  # type: ignore[attr-defined]
+    watching.infinite_watch = infinite_watch
