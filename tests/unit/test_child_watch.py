@@ -62,7 +62,11 @@ def test_the_index_follows_events_by_workspace() -> None:
     assert set(found) == {"r1", "r2"}
     assert isinstance(found["r2"], Seen) and found["r2"].version == 3
     assert found["r2"].body["rules"] == [] and "resourceVersion" not in found["r2"].body["metadata"]
-    index.apply("DELETED", _obj("r1", 4))
+    # A new version that changes nothing a pass reads: no pass (None).
+    assert index.apply("MODIFIED", _obj("r2", 6, rules=[])) is None
+    assert {s.version for s in index.get(("team", "lab"))} == {1, 6}
+    assert index.apply("DELETED", _obj("r1", 4)) == ("team", "lab")
+    assert index.apply("DELETED", _obj("r1", 4)) is None, "already gone"
     index.apply("DELETED", _obj("r2", 5))
     assert index.get(("team", "lab")) is None and len(index) == 0
     # Not a workspace's child: ignored.
@@ -96,7 +100,9 @@ def test_a_relist_reports_what_changed_while_unwatched() -> None:
 def test_pods_are_kept_as_their_status_view() -> None:
     index = ChildIndex(POD)
     pod = {"metadata": {"name": "p", "namespace": "team", "labels": {WORKSPACE_LABEL: "lab"}}}
-    index.apply("ADDED", {**pod, "status": {"phase": "Running"}})
+    index.apply("ADDED", {**pod, "status": {"phase": "Pending"}})
+    assert index.apply("MODIFIED", {**pod, "status": {"phase": "Pending", "qosClass": "x"}}) is None
+    assert index.apply("MODIFIED", {**pod, "status": {"phase": "Running"}}) == ("team", "lab")
     (view,) = index.get(("team", "lab"))
     assert view.name == "p" and view.phase == "Running"
 

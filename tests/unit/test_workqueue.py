@@ -158,3 +158,25 @@ def test_a_kind_without_a_reconciler_is_a_programming_error() -> None:
 
     with pytest.raises(LookupError, match="no reconciler registered for kind 'Gadget'"):
         run(main)
+
+
+def test_no_pass_runs_before_the_queue_is_ready() -> None:
+    """Passes wait until the children's watches have listed once: a pass before would see a
+    workspace without children and write them all again."""
+    passes: list[Key] = []
+
+    async def main() -> None:
+        async def record(key: Key) -> None:
+            passes.append(key)
+
+        ready = asyncio.Event()
+        q = WorkQueue(ready=ready)
+        q.register("Workspace", record)
+        waiting = asyncio.ensure_future(q.run(("Workspace", "team", "lab")))
+        await asyncio.sleep(0.01)
+        assert passes == []
+        ready.set()
+        await waiting
+
+    run(main)
+    assert passes == [("Workspace", "team", "lab")]

@@ -84,9 +84,7 @@ class ChildWatches:
 
     def _on_events(self, kind: ChildKind, events: list[Event]) -> None:
         index = self.rt.children[kind.kind]
-        for type_, obj in events:
-            index.apply(type_, obj)
-        self._changed(kind, events)
+        self._changed(kind, [(t, obj) for t, obj in events if index.apply(t, obj) is not None])
 
     def _changed(self, kind: ChildKind, events: list[Event]) -> None:
         """Each workspace whose child changed reconciles (once per batch), which repairs drift."""

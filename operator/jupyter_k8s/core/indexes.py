@@ -147,20 +147,25 @@ class ChildIndex:
         return len(self._by_ws)
 
     def apply(self, kind: str, obj: dict[str, Any]) -> Key | None:
-        """One watch event; the workspace it belongs to (None: not a workspace's child)."""
+        """One watch event. Returns the workspace it belongs to when what a pass reads of it
+        changed (None: nothing did, or not a workspace's child): most events of a starting
+        workspace's children change only fields no decision reads (a pod's container
+        statuses, a Deployment's counters), and a pass for those would plan the same again."""
         key = owner_key(obj)
         if key is None:
             return None
         name = obj["metadata"]["name"]
+        found = self._by_ws.get(key)
         if kind == "DELETED":
-            found = self._by_ws.get(key)
-            if found is not None:
-                found.pop(name, None)
-                if not found:
-                    del self._by_ws[key]
-        else:
-            self._by_ws.setdefault(key, {})[name] = (_version(obj), seen(self.kind, obj))
-        return key
+            if found is None or found.pop(name, None) is None:
+                return None
+            if not found:
+                del self._by_ws[key]
+            return key
+        value = seen(self.kind, obj)
+        old = found.get(name) if found is not None else None
+        self._by_ws.setdefault(key, {})[name] = (_version(obj), value)
+        return None if old is not None and _same(old[1], value) else key
 
     def replace(self, namespace: str | None, objs: list[dict[str, Any]]) -> list[Event]:
         """A full list of one scope (a namespace, or None: all): it becomes the index's content
@@ -185,6 +190,13 @@ class ChildIndex:
         for kind, obj in changes:
             self.apply(kind, obj)
         return changes
+
+
+def _same(old: Any, new: Any) -> bool:
+    """The same to a pass (a Seen's resourceVersion aside)."""
+    if isinstance(old, Seen) and isinstance(new, Seen):
+        return (old.packed, old.view, old.share_owned) == (new.packed, new.view, new.share_owned)
+    return bool(old == new)
 
 
 def _gone(kind: ChildKind, key: Key, name: str) -> dict[str, Any]:

@@ -8,17 +8,19 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api import WORKSPACE, WORKSPACE_EXECUTION_PROFILE, KindDef
+from ..api import WORKSPACE, WORKSPACE_EXECUTION_PROFILE, WORKSPACE_TEMPLATE, KindDef
+from ..api.template import TEMPLATE_FINALIZER
 from ..config import Settings
 from ..kube import Kube
 from ..metrics import PhaseBook
+from . import indexes as ix
 from .applier import Applier, StatusCache
 from .indexes import ChildIndex, Indexes, child_indexes
 from .parsed import ParseCache
 from .workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
-PROFILE_COUNT_DELAY = 1.0  # seconds: how stale a profile's workspaceCount may be
+COUNT_DELAY = 1.0  # seconds: how stale a template's or profile's workspaceCount may be
 
 
 @dataclass
@@ -72,12 +74,23 @@ class Runtime:
         for namespace, name in list(self.idx.workspaces):
             await self.reconcile(WORKSPACE, namespace, name)
 
+    async def template_used(self, name: str) -> None:
+        """A workspace naming template `name` came or went. The template's pass walks all of
+        its workspaces, so in a burst (hundreds created at once) it runs soon and once, not
+        once per workspace; but at once while the template lacks our finalizer: it is in use
+        now and must not be deleted from under its workspaces."""
+        body = ix.one(self.idx.templates, name)
+        if body is not None and TEMPLATE_FINALIZER not in body["metadata"]["finalizers"]:
+            await self.reconcile(WORKSPACE_TEMPLATE, name)
+        else:
+            self.queue.later((WORKSPACE_TEMPLATE.kind, name), COUNT_DELAY)
+
     def recount_profiles(self) -> None:
         """Every profile's workspaceCount, soon and once: counting walks every workspace for
         every profile, and a burst of workspace events (hundreds created at once) must cost
         one count, not one per event."""
         for name in list(self.idx.profiles):
-            self.queue.later((WORKSPACE_EXECUTION_PROFILE.kind, name), PROFILE_COUNT_DELAY)
+            self.queue.later((WORKSPACE_EXECUTION_PROFILE.kind, name), COUNT_DELAY)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run `coro` as a task of its own, kept until done (a pass set off by a watch)."""

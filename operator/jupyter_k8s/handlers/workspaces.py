@@ -8,7 +8,7 @@ from typing import Any
 
 import kopf
 
-from ..api import GROUP, VERSION, WORKSPACE, WORKSPACE_SHARE, WORKSPACE_TEMPLATE
+from ..api import GROUP, VERSION, WORKSPACE, WORKSPACE_SHARE
 from ..core.runtime import context
 
 
@@ -20,7 +20,7 @@ async def workspace_event(**kw: Any) -> None:
         return  # the echo of our own status write: planned from these very inputs already
     await rt.reconcile(WORKSPACE, namespace, kw["name"])
     if kw["type"] in (None, "ADDED", "DELETED") and spec.get("templateRef"):
-        await rt.reconcile(WORKSPACE_TEMPLATE, spec["templateRef"])
+        await rt.template_used(spec["templateRef"])
     # Counting is cheap and writes only on a change: any event may have moved a workspace
     # onto another profile (its reference edited) or off one (deleted).
     rt.recount_profiles()

@@ -1,0 +1,61 @@
+"""A workspace naming a template sets off the template's pass: at once while the template lacks
+the operator's finalizer (in use now: it must not be deleted from under the workspace), else
+once per burst (the pass walks all of the template's workspaces)."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+from jupyter_k8s.api.template import TEMPLATE_FINALIZER
+from jupyter_k8s.core.runtime import COUNT_DELAY, Runtime
+from jupyter_k8s.core.workqueue import Key
+
+
+def _runtime(finalizers: list[str]) -> tuple[Runtime, list[Key]]:
+    rt = Runtime(settings=None, kube=None)  # type: ignore[arg-type]
+    template = {"metadata": {"name": "lab", "finalizers": finalizers}}
+    rt.indexes = SimpleNamespace(templates={"lab": [template]})  # type: ignore[assignment]
+    passes: list[Key] = []
+
+    async def record(key: Key) -> None:
+        passes.append(key)
+
+    rt.queue.register("WorkspaceTemplate", record)
+    return rt, passes
+
+
+def _run(main: Any) -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+
+
+def test_without_the_finalizer_the_template_pass_runs_at_once() -> None:
+    rt, passes = _runtime([])
+
+    async def main() -> None:
+        await rt.template_used("lab")
+        assert passes == [("WorkspaceTemplate", "lab")]
+        assert rt.queue.pending(("WorkspaceTemplate", "lab")) is None
+
+    _run(main)
+
+
+def test_with_the_finalizer_a_burst_costs_one_pass_soon() -> None:
+    rt, passes = _runtime([TEMPLATE_FINALIZER])
+
+    async def main() -> None:
+        for _ in range(100):
+            await rt.template_used("lab")
+        assert passes == []
+        due = rt.queue.pending(("WorkspaceTemplate", "lab"))
+        assert due is not None and due <= COUNT_DELAY
+        await asyncio.sleep(COUNT_DELAY + 0.2)
+        assert passes == [("WorkspaceTemplate", "lab")]
+        rt.queue.close()
+
+    _run(main)
