@@ -112,6 +112,53 @@ def where_the_cpu_went(path: Path, top: int = 25) -> None:
         print(f"  {ct:7.2f} s {100 * ct / total:5.1f}%  {nc:7d} calls  {name(func)}")
 
 
+def where_the_samples_fell(path: Path, top: int = 25) -> None:
+    """py-spy's samples (every thread, only while running): by own frame and by package."""
+    own: dict[str, int] = {}
+    by_area: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = stack.split(";")
+        leaf = (
+            frames[-1].split(" (")[0]
+            + " ("
+            + frames[-1].split(" (")[-1].split("/site-packages/")[-1]
+        )
+        own[leaf] = own.get(leaf, 0) + n
+        # The first of our frames from the leaf up names the area; else the library's.
+        area = next(
+            (
+                f.split("(")[-1].split("/jupyter_k8s/")[-1].split(":")[0]
+                for f in reversed(frames)
+                if "/jupyter_k8s/" in f
+            ),
+            None,
+        )
+        if area is None:
+            lib = (
+                frames[-1].split("site-packages/")[-1].split("/")[0]
+                if "site-packages/" in frames[-1]
+                else "python"
+            )
+            area = f"(library) {lib}"
+        by_area[area] = by_area.get(area, 0) + n
+    if not total:
+        print("(no samples)")
+        return
+    print(f"\n== where the operator's CPU went ({total} samples, every thread; py-spy) ==")
+    print("by the operator's innermost module on the stack (else the library running):")
+    for area, n in sorted(by_area.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {100 * n / total:5.1f}%  {area}")
+    print("own frames:")
+    for leaf, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {100 * n / total:5.1f}%  {leaf}")
+
+
 def instant_volumes(core: Any, storage: Any, name: str, namespace: str, n: int) -> None:
     """Each workspace's claim made and bound beforehand, under the name the operator gives it
     (its apply then finds it bound: the volume "binds instantly"), to a volume of a storage
@@ -187,6 +234,12 @@ def main() -> int:
         type=Path,
         help="run the operator under cProfile, write its stats here and print where the CPU "
         "went (the CPU figures of such a run include the profiler's own cost)",
+    )
+    parser.add_argument(
+        "--sample",
+        type=Path,
+        help="sample the operator with py-spy (every thread, 100 Hz, only while running) and "
+        "print where its CPU went; the raw stacks are written here",
     )
     parser.add_argument(
         "--memory",
@@ -322,6 +375,27 @@ def main() -> int:
                 raise SystemExit(f"the operator did not start; see {log}")
             time.sleep(0.3)
         rss0, cpu0 = proc_stats(op.pid)
+        sampler = None
+        if args.sample:
+            spy = Path(sys.executable).parent / "py-spy"
+            sampler = subprocess.Popen(
+                [
+                    str(spy),
+                    "record",
+                    "--pid",
+                    str(op.pid),
+                    "--rate",
+                    "100",
+                    "--threads",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(args.sample),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         requests0 = api_requests(ports["JK_METRICS_PORT"])
         passes0 = reconciles(ports["JK_METRICS_PORT"])
 
@@ -426,6 +500,10 @@ def main() -> int:
             w.stop()
         elapsed = (max(available.values()) if available else time.monotonic()) - t0
         rss, cpu = proc_stats(op.pid)
+        if sampler is not None:
+            sampler.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT
+            sampler.wait(60)
+            where_the_samples_fell(args.sample)
         after = api_requests(ports["JK_METRICS_PORT"])
         by_kind = {
             k: v - requests0.get(k, 0) for k, v in after.items() if v - requests0.get(k, 0) > 0

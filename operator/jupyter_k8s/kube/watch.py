@@ -72,6 +72,10 @@ class ListWatch:
                 log.warning("watch of %s failed: %s; listing again", self.path, err)
                 version = None
                 failures += 1
+            except Exception:  # a thread that ended would leave the operator deaf to the kind
+                log.exception("watch of %s failed; listing again", self.path)
+                version = None
+                failures += 1
             if failures:
                 # 0.5, 1, 2 ... s (jittered), so that many watches failing together do not
                 # come back together; the first retry is quick (a 410 is routine).
