@@ -112,45 +112,49 @@ def where_the_cpu_went(path: Path, top: int = 25) -> None:
         print(f"  {ct:7.2f} s {100 * ct / total:5.1f}%  {nc:7d} calls  {name(func)}")
 
 
+# Innermost frames of a thread that waits (the event loop's poll, a watch's socket read, an idle
+# worker of the pool): py-spy cannot always tell those threads idle, so they are left out here.
+WAITING = (
+    "reactor/running.py",
+    "ssl.py:1167",
+    "futures/thread.py:81",
+    "threading.py:3",
+    "selectors.py",
+    "wait.py:",
+)
+
+
 def where_the_samples_fell(path: Path, top: int = 25) -> None:
-    """py-spy's samples (every thread, only while running): by own frame and by package."""
+    """py-spy's samples of every thread, waiting ones left out: by the innermost module of the
+    operator on the stack (else the library running), and by own frame."""
     own: dict[str, int] = {}
     by_area: dict[str, int] = {}
-    total = 0
+    total = waiting = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
+        frames = stack.split(";")[1:] or ["(no frame) (?)"]  # the first names the thread
+        leaf = frames[-1]
+        if any(w in leaf for w in WAITING):
+            waiting += int(count)
+            continue
         n = int(count)
         total += n
-        frames = stack.split(";")
-        leaf = (
-            frames[-1].split(" (")[0]
-            + " ("
-            + frames[-1].split(" (")[-1].split("/site-packages/")[-1]
-        )
         own[leaf] = own.get(leaf, 0) + n
-        # The first of our frames from the leaf up names the area; else the library's.
-        area = next(
-            (
-                f.split("(")[-1].split("/jupyter_k8s/")[-1].split(":")[0]
-                for f in reversed(frames)
-                if "/jupyter_k8s/" in f
-            ),
-            None,
+        files = [f.rpartition(" (")[2].rstrip(")") for f in frames]
+        ours = [f for f in files if f.startswith("jupyter_k8s/") and "main.py" not in f]
+        area = (
+            ours[-1].split(":")[0] if ours else "(library) " + files[-1].split("/")[0].split(":")[0]
         )
-        if area is None:
-            lib = (
-                frames[-1].split("site-packages/")[-1].split("/")[0]
-                if "site-packages/" in frames[-1]
-                else "python"
-            )
-            area = f"(library) {lib}"
         by_area[area] = by_area.get(area, 0) + n
     if not total:
         print("(no samples)")
         return
-    print(f"\n== where the operator's CPU went ({total} samples, every thread; py-spy) ==")
+    print(
+        f"\n== where the operator's CPU went ({total} samples running, {waiting} waiting "
+        "left out; every thread; py-spy) =="
+    )
     print("by the operator's innermost module on the stack (else the library running):")
     for area, n in sorted(by_area.items(), key=lambda kv: -kv[1])[:top]:
         print(f"  {100 * n / total:5.1f}%  {area}")
