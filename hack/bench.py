@@ -163,6 +163,34 @@ def where_the_samples_fell(path: Path, top: int = 25) -> None:
         print(f"  {100 * n / total:5.1f}%  {leaf}")
 
 
+PODS_PER_NODE = 1000  # what hack/cluster.py gives each kwok node
+
+
+def more_nodes(core: Any, run_id: str, n: int) -> list[str]:
+    """kwok nodes beyond the cluster's two, so that N pods fit (N=5000: three more)."""
+    names = [f"kwok-bench-{run_id}-{i}" for i in range(max(0, -(-n // PODS_PER_NODE) - 2))]
+    capacity = {"cpu": "32", "memory": "128Gi", "pods": str(PODS_PER_NODE)}
+    for name in names:
+        core.create_node(
+            {
+                "metadata": {
+                    "name": name,
+                    "annotations": {
+                        "kwok.x-k8s.io/node": "fake",
+                        "node.alpha.kubernetes.io/ttl": "0",
+                    },
+                    "labels": {
+                        "kubernetes.io/hostname": name,
+                        "kubernetes.io/os": "linux",
+                        "type": "kwok",
+                    },
+                },
+                "status": {"capacity": capacity, "allocatable": capacity},
+            }
+        )
+    return names
+
+
 def instant_volumes(core: Any, storage: Any, name: str, namespace: str, n: int) -> None:
     """Each workspace's claim made and bound beforehand, under the name the operator gives it
     (its apply then finds it bound: the volume "binds instantly"), to a volume of a storage
@@ -307,6 +335,7 @@ def main() -> int:
     custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
     storage = client.StorageV1Api(api)
     core.create_namespace({"metadata": {"name": ns}})
+    extra_nodes = more_nodes(core, run_id, n)
     storage_class = f"bench-instant-{run_id}" if args.instant_binding else None
     if storage_class:
         instant_volumes(core, storage, storage_class, ns, n)
@@ -637,6 +666,8 @@ def main() -> int:
             [*k, "delete", "workspacetemplate", template, "--wait=true", "--timeout=120s"],
             capture_output=True,
         )
+        for node in extra_nodes:
+            subprocess.run([*k, "delete", "node", node, "--wait=false"], capture_output=True)
         if storage_class:
             subprocess.run(
                 [*k, "delete", "pv", "-l", f"bench={storage_class}", "--wait=false"],
