@@ -19,6 +19,7 @@ import json
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,8 +63,11 @@ class ListWatch:
             try:
                 if version is None:
                     version = self._list()
+                began = time.monotonic()
                 version = self._watch(version)
                 failures = 0
+                if time.monotonic() - began < 1.0:
+                    self._stop.wait(1.0)  # a server that ends every watch at once: no busy loop
             except Relist as why:
                 log.info("watch of %s: %s; listing again", self.path, why)
                 version = None
