@@ -163,31 +163,12 @@ def where_the_samples_fell(path: Path, top: int = 25) -> None:
         print(f"  {100 * n / total:5.1f}%  {leaf}")
 
 
-PODS_PER_NODE = 1000  # what hack/cluster.py gives each kwok node
-
-
 def more_nodes(core: Any, run_id: str, n: int) -> list[str]:
     """kwok nodes beyond the cluster's two, so that N pods fit (N=5000: three more)."""
-    names = [f"kwok-bench-{run_id}-{i}" for i in range(max(0, -(-n // PODS_PER_NODE) - 2))]
-    capacity = {"cpu": "32", "memory": "128Gi", "pods": str(PODS_PER_NODE)}
+    extra = max(0, -(-n // cluster.PODS_PER_NODE) - len(cluster.NODES))
+    names = [f"kwok-bench-{run_id}-{i}" for i in range(extra)]
     for name in names:
-        core.create_node(
-            {
-                "metadata": {
-                    "name": name,
-                    "annotations": {
-                        "kwok.x-k8s.io/node": "fake",
-                        "node.alpha.kubernetes.io/ttl": "0",
-                    },
-                    "labels": {
-                        "kubernetes.io/hostname": name,
-                        "kubernetes.io/os": "linux",
-                        "type": "kwok",
-                    },
-                },
-                "status": {"capacity": capacity, "allocatable": capacity},
-            }
-        )
+        core.create_node(cluster.kwok_node(name, "32", "128Gi"))
     return names
 
 

@@ -30,6 +30,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import node  # hack/node.py: the real node
 import tools  # hack/tools.py, next to this file
@@ -360,33 +361,35 @@ def kubectl(bins: dict[str, Path], *args: str, stdin: str | None = None) -> str:
     return res.stdout
 
 
+PODS_PER_NODE = (
+    1000  # room for `make bench N=1000` (a kubelet would say 110; kwok pods cost nothing)
+)
+
+
+def kwok_node(name: str, cpu: str, mem: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
+    """A fake node that kwok runs (its annotation) and keeps Ready."""
+    capacity = {"cpu": cpu, "memory": mem, "pods": str(PODS_PER_NODE), **(extra or {})}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+                **({"nvidia.com/gpu.present": "true"} if extra else {}),
+            },
+        },
+        "status": {"capacity": capacity, "allocatable": capacity},
+    }
+
+
 def bootstrap_objects() -> str:
     """Fake nodes and a default StorageClass, as kind would have them."""
-    docs = []
-    for name, cpu, mem, extra in NODES:
-        # Room for `make bench N=1000` (a kubelet would say 110; kwok pods cost nothing).
-        capacity = {"cpu": cpu, "memory": mem, "pods": "1000", **extra}
-        docs.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Node",
-                "metadata": {
-                    "name": name,
-                    "annotations": {
-                        "kwok.x-k8s.io/node": "fake",
-                        "node.alpha.kubernetes.io/ttl": "0",
-                    },
-                    "labels": {
-                        "kubernetes.io/hostname": name,
-                        "kubernetes.io/os": "linux",
-                        "kubernetes.io/arch": "amd64",
-                        "type": "kwok",
-                        **({"nvidia.com/gpu.present": "true"} if extra else {}),
-                    },
-                },
-                "status": {"capacity": capacity, "allocatable": capacity},
-            }
-        )
+    docs = [kwok_node(name, cpu, mem, extra) for name, cpu, mem, extra in NODES]
     docs.append(
         {
             "apiVersion": "storage.k8s.io/v1",
