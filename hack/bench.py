@@ -165,7 +165,8 @@ def where_the_samples_fell(path: Path, top: int = 25) -> None:
 
 def more_nodes(core: Any, run_id: str, n: int) -> list[str]:
     """kwok nodes beyond the cluster's two, so that N pods fit (N=5000: three more)."""
-    extra = max(0, -(-n // cluster.PODS_PER_NODE) - len(cluster.NODES))
+    plain = [name for name, *_, gpu in cluster.NODES if not gpu]  # the GPU node is kept for GPUs
+    extra = max(0, -(-n // cluster.PODS_PER_NODE) - len(plain))
     names = [f"kwok-bench-{run_id}-{i}" for i in range(extra)]
     for name in names:
         core.create_node(cluster.kwok_node(name, "32", "128Gi"))
