@@ -33,6 +33,7 @@ import jupyter_k8s
 from jupyter_k8s.api.workspace import WORKSPACE_LABEL
 from jupyter_k8s.deploy.settings import WEBHOOK_CONFIGURATION
 from jupyter_k8s.kube import Kube
+from jupyter_k8s.kube.connection import from_kubeconfig
 from jupyter_k8s.kube.watch import ListWatch
 from jupyter_k8s.names import workspace_child
 
@@ -462,7 +463,7 @@ def main() -> int:
         # The operator's own list-watch (raw JSON, lists again after an error such as a lagging
         # watch cache's 504): the generated client's models cost this process half a core at
         # N=1000, taken from the machine under test, and its watch died of that 504.
-        kube = Kube(api)
+        kube = Kube(from_kubeconfig(str(kubeconfig)), pool_size=16)
         watches = [
             ListWatch(
                 kube,

@@ -1,7 +1,7 @@
 """What a workspace's children are: the one registry of child kinds.
 
 Everything that treats children kind by kind reads it: the operator's watches and indexes
-of them (core/child_watch.py, core/indexes.py), its drift checks, applies and deletes, the API
+of them (core/watches.py, core/indexes.py), its drift checks, applies and deletes, the API
 client's paths (kube/client.py) and the operator's RBAC (deploy/rbac.py). A new child kind is
 one entry here (and its builder in reconcile/children.py).
 """

@@ -7,22 +7,25 @@ import os
 import socket
 import sys
 
-import kopf
+# Kopf imports the official client, when it is installed, only to offer a login through it (at
+# the cost of ~20 MiB per process: every generated model). The operator logs in itself
+# (kube/connection.py); in the image the client is not installed, in a dev environment it is.
+sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
 
-from .config import ConfigError, Settings
+import kopf  # noqa: E402
+
+from .config import ConfigError, Settings  # noqa: E402
 
 PROG = "jupyter-k8s-operator"
 
 
 def _cluster_or_exit() -> None:
     """One clear line instead of retrying forever (or a traceback) without a cluster."""
-    from kubernetes.config import ConfigException
-
-    from .kube.client import load_api_client
+    from .kube.connection import KubeconfigError, load_connection
 
     try:
-        load_api_client()
-    except (ConfigException, OSError) as err:
+        load_connection().pool(1)  # reads every file it names (certificates too)
+    except (KubeconfigError, OSError, ValueError) as err:
         print(
             f"{PROG}: no Kubernetes cluster to talk to ({err}); run it in a cluster (its "
             "ServiceAccount) or point KUBECONFIG / --kubeconfig at one",

@@ -66,7 +66,8 @@ def test_in_cluster_mode_fills_in_the_installed_configuration(
     from jupyter_k8s.config import Settings
     from jupyter_k8s.core.runtime import Runtime
     from jupyter_k8s.handlers.lifecycle import publish_webhook
-    from jupyter_k8s.kube.client import Kube, load_api_client
+    from jupyter_k8s.kube.client import Kube
+    from jupyter_k8s.kube.connection import from_kubeconfig
     from tests.support.fixtures import ROOT
 
     name = f"owner-stamp-{unique}"
@@ -84,7 +85,7 @@ def test_in_cluster_mode_fills_in_the_installed_configuration(
         settings = dataclasses.replace(
             Settings.from_env(), webhook_mode="service", webhook_configuration=name
         )
-        rt = Runtime(settings=settings, kube=Kube(load_api_client(str(kubectl.kubeconfig))))
+        rt = Runtime(settings=settings, kube=Kube(from_kubeconfig(str(kubectl.kubeconfig))))
         publish_webhook(
             rt, {"url": "https://ignored:9443", "caBundle": base64.b64encode(b"CA PEM").decode()}
         )

@@ -4,15 +4,14 @@ local HTTP server that records what it is sent (the real API server: tests/integ
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from kubernetes import client
 
 from jupyter_k8s.kube import Kube, KubeError
+from jupyter_k8s.kube.connection import Connection, TokenSource
+from tests.support.local_api import JsonHandler, local_server
 
 Seen = list[dict[str, Any]]
 
@@ -21,7 +20,7 @@ Seen = list[dict[str, Any]]
 def server() -> Iterator[tuple[Kube, Seen]]:
     seen: Seen = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             seen.append(
@@ -38,28 +37,13 @@ def server() -> Iterator[tuple[Kube, Seen]]:
                 status, body = 422, {"kind": "Status", "message": "spec.x: Invalid value"}
             else:
                 status, body = 200, {"metadata": {"resourceVersion": "7"}}
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(status, body)
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _answer
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    cfg = client.Configuration()
-    cfg.host = f"http://127.0.0.1:{httpd.server_address[1]}"
-    cfg.api_key = {"authorization": "t0ken"}
-    cfg.api_key_prefix = {"authorization": "Bearer"}
-    try:
-        yield Kube(client.ApiClient(cfg), field_manager="fm"), seen
-    finally:
-        httpd.shutdown()
+    with local_server(Handler) as url:
+        token = TokenSource(lambda: ("t0ken", None), ttl=None)
+        yield Kube(Connection(server=url, token=token), field_manager="fm"), seen
 
 
 def test_server_side_apply_sends_the_object_as_utf8_with_the_field_manager(
@@ -115,11 +99,9 @@ def test_impersonation_names_the_user_and_every_group(server: tuple[Kube, Seen])
 
 
 def test_an_unreachable_server_is_a_transport_error() -> None:
-    cfg = client.Configuration()
-    cfg.host = "http://127.0.0.1:9"  # discard: nothing listens
-    cfg.retries = 0
+    conn = Connection(server="http://127.0.0.1:9")  # discard: nothing listens
     with pytest.raises(KubeError) as err:
-        Kube(client.ApiClient(cfg)).get("v1", "Pod", "n", "p")
+        Kube(conn, retries=0).get("v1", "Pod", "n", "p")
     assert err.value.status == 0
 
 

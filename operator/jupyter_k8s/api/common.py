@@ -7,11 +7,12 @@ Every field carries a description: the CRD generator copies it into the schema, 
 from __future__ import annotations
 
 import functools
+import re
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any
 
-from kubernetes.utils.quantity import parse_quantity
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic.config import JsonDict
 
@@ -29,6 +30,34 @@ ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 QUANTITY_PATTERN = r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 
 
+# Suffix -> multiplier, as resource.Quantity reads them (binary, decimal SI).
+_SUFFIXES: dict[str, Decimal] = {
+    **{f"{p}i": Decimal(1024) ** (i + 1) for i, p in enumerate("KMGTPE")},
+    **{p: Decimal(1000) ** (i + 1) for i, p in enumerate("kMGTPE")},
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "": Decimal(1),
+}
+_QUANTITY = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(.*)")
+
+
+def parse_quantity(value: str) -> Decimal:
+    """The value of a quantity (`500m` -> 0.5, `4Gi` -> 4294967296); ValueError if it is not
+    one. The grammar is the schema's (QUANTITY_PATTERN), as the API server reads it."""
+    match = _QUANTITY.fullmatch(value) if re.fullmatch(QUANTITY_PATTERN, value) else None
+    if match is None:
+        raise ValueError(f"{value!r} is not a quantity")
+    number, suffix = match.groups()
+    try:
+        if suffix not in _SUFFIXES:  # an exponent: 1e3, 2E-2
+            return Decimal(number + suffix)
+        # Multiplying rounds to 28 digits: a bare number is taken exactly.
+        return Decimal(number) * _SUFFIXES[suffix] if suffix else Decimal(number)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a quantity") from None
+
+
 def _quantity(value: Any) -> str:
     """Accept `1`, `0.5` or `"500m"` like Kubernetes does, store the canonical string form."""
     if isinstance(value, bool):
@@ -38,7 +67,7 @@ def _quantity(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("a quantity is a number or a string such as 500m or 10Gi")
     try:
-        parse_quantity(value)  # type: ignore[no-untyped-call]
+        parse_quantity(value)
     except ValueError as err:
         raise ValueError(
             f"{value!r} is not a Kubernetes quantity (examples: 500m, 2, 4Gi)"
@@ -66,10 +95,10 @@ LabelName = Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL)
 
 
 @functools.lru_cache(maxsize=4096)
-def quantity_value(q: str) -> Any:
-    """The numeric value of a quantity (a Decimal), for comparisons. Cached: every pass
-    compares the same few quantities (requests, limits, bounds) again."""
-    return parse_quantity(q)  # type: ignore[no-untyped-call]
+def quantity_value(q: str) -> Decimal:
+    """The numeric value of a quantity, for comparisons. Cached: every pass compares the same
+    few quantities (requests, limits, bounds) again."""
+    return parse_quantity(q)
 
 
 class Model(BaseModel):

@@ -35,7 +35,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from ..api import API_VERSION, GROUP
 from ..api.workspace import DesiredStatus
 from ..kube import Kube, KubeError
-from ..kube.client import load_api_client, object_path
+from ..kube.client import object_path
+from ..kube.connection import load_connection
 from ..proxy_secret import HEADER, load_key, workspace_secret
 from ..reconcile.idle import read_activity
 from . import pages, portal, sessions, user_api
@@ -591,7 +592,7 @@ def run() -> None:
         format='{"level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}',
     )
     settings = AuthzSettings.from_env()
-    authorizer = Authorizer(settings, Kube(load_api_client()), key=load_key())
+    authorizer = Authorizer(settings, Kube(load_connection()), key=load_key())
     web.run_app(
         build_app(authorizer), host=settings.addr, port=settings.port, access_log=None, print=None
     )

@@ -1,6 +1,6 @@
-"""In-memory views of everything the reconcilers read, kept current by watches: Kopf's for
-the workspaces and the other kinds (their indexers are in handlers/indexes.py), the operator's
-own for a workspace's children (core/child_watch.py).
+"""In-memory views of everything the reconcilers read, kept current by watches: the
+operator's own for the workspaces and their children (core/watches.py), Kopf's for the other
+kinds (their indexers are in handlers/indexes.py).
 
 Reconciliation reads these instead of asking the API server, so a pass over an unchanged
 workspace costs no API call at all. Values are trimmed to what decisions need.
@@ -63,10 +63,12 @@ class Seen:
 @dataclass(frozen=True)
 class Indexes:
     """All indexes: Kopf's, taken from a handler's keyword arguments (it hands the same live
-    objects to every handler), and the children's."""
+    objects to every handler), and the operator's own (workspaces, children). Each is read
+    alike: `index.get(key)` is a collection of values, or None; iterating gives the keys."""
 
-    workspaces: kopf.Index[Any, Any]
-    workspaces_by_template: kopf.Index[Any, Any]
+    # (namespace, name) -> [the workspace, trimmed]; template name -> {"namespace/name", ...}
+    workspaces: dict[Key, list[dict[str, Any]]]
+    workspaces_by_template: dict[str, set[str]]
     templates: kopf.Index[Any, Any]
     managers: kopf.Index[Any, Any]
     profiles: kopf.Index[Any, Any]
@@ -76,9 +78,17 @@ class Indexes:
     by_kind: dict[str, ChildIndex]
 
     @classmethod
-    def of(cls, kwargs: dict[str, Any], by_kind: dict[str, ChildIndex]) -> Indexes:
-        named = {name: kwargs[name] for name in cls.__dataclass_fields__ if name != "by_kind"}
-        return cls(**named, by_kind=by_kind)
+    def of(
+        cls, kwargs: dict[str, Any], workspaces: WorkspaceIndex, by_kind: dict[str, ChildIndex]
+    ) -> Indexes:
+        own = ("workspaces", "workspaces_by_template", "by_kind")
+        named = {name: kwargs[name] for name in cls.__dataclass_fields__ if name not in own}
+        return cls(
+            **named,
+            workspaces=workspaces.by_key,
+            workspaces_by_template=workspaces.by_template,
+            by_kind=by_kind,
+        )
 
     def of_kind(self, kind: ChildKind) -> ChildIndex:
         return self.by_kind[kind.kind]
@@ -206,6 +216,82 @@ def _gone(kind: ChildKind, key: Key, name: str) -> dict[str, Any]:
         "kind": kind.kind,
         "metadata": {"namespace": key[0], "name": name, "labels": {WORKSPACE_LABEL: key[1]}},
     }
+
+
+def workspace_entry(obj: dict[str, Any]) -> dict[str, Any]:
+    """What the index keeps of a workspace: no managedFields, no server bookkeeping besides
+    the version (the status cache compares it)."""
+    meta = obj["metadata"]
+    return {
+        "apiVersion": obj.get("apiVersion"),
+        "kind": obj.get("kind"),
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta.get("uid"),
+            "generation": meta.get("generation", 1),
+            "annotations": dict(meta.get("annotations") or {}),
+            "deletionTimestamp": meta.get("deletionTimestamp"),
+            "resourceVersion": _version(obj),
+        },
+        "spec": dict(obj.get("spec") or {}),
+        "status": dict(obj.get("status") or {}),
+    }
+
+
+def _without_version(entry: dict[str, Any]) -> dict[str, Any]:
+    return {**entry, "metadata": {**entry["metadata"], "resourceVersion": 0}}
+
+
+class WorkspaceIndex:
+    """The workspaces by (namespace, name), and by the template they name."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[Key, list[dict[str, Any]]] = {}
+        self.by_template: dict[str, set[str]] = {}
+
+    def apply(self, kind: str, obj: dict[str, Any]) -> bool:
+        """One watch event; False when nothing but the version changed (nothing to plan)."""
+        meta = obj["metadata"]
+        key = (meta["namespace"], meta["name"])
+        old = self.by_key.get(key)
+        self._untemplate(key, old[0] if old else None)
+        if kind == "DELETED":
+            return self.by_key.pop(key, None) is not None
+        entry = workspace_entry(obj)
+        self.by_key[key] = [entry]
+        ref = entry["spec"].get("templateRef")
+        if ref:
+            self.by_template.setdefault(ref, set()).add(f"{key[0]}/{key[1]}")
+        return old is None or _without_version(old[0]) != _without_version(entry)
+
+    def _untemplate(self, key: Key, entry: dict[str, Any] | None) -> None:
+        ref = (entry or {}).get("spec", {}).get("templateRef")
+        users = self.by_template.get(ref) if ref else None
+        if users is not None:
+            users.discard(f"{key[0]}/{key[1]}")
+            if not users:
+                del self.by_template[str(ref)]
+
+    def replace(self, namespace: str | None, objs: list[dict[str, Any]]) -> list[Event]:
+        """A full list of one scope (a namespace, or None: all): it becomes the index's content
+        there. Returns what differs from before, as events: ADDED for a workspace new to the
+        index, MODIFIED for a changed one, DELETED for one gone while unwatched."""
+        changes: list[Event] = []
+        listed = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objs}
+        for key, (entry,) in list(self.by_key.items()):
+            if namespace is not None and key[0] != namespace:
+                continue
+            now = listed.get(key)
+            if now is None:
+                changes.append(("DELETED", {**entry, "metadata": dict(entry["metadata"])}))
+            elif _version(now) == entry["metadata"]["resourceVersion"]:
+                listed.pop(key)  # unchanged
+        for key, obj in listed.items():
+            changes.append(("MODIFIED" if key in self.by_key else "ADDED", obj))
+        for kind, obj in changes:
+            self.apply(kind, obj)
+        return changes
 
 
 def child_indexes() -> dict[str, ChildIndex]:

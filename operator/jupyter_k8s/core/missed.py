@@ -1,7 +1,8 @@
 """Deletions the watches missed.
 
-When a watch reconnects (an API server restart, a 410 Gone), Kopf lists the objects again but
-reports nothing for the ones deleted meanwhile, so their entries stay in the indexes. A
+When a watch reconnects (an API server restart, a 410 Gone), it lists the objects again; the
+operator's own watch reports the ones deleted meanwhile (core/indexes.py), Kopf's did not, and
+a list can still race a deletion, so an entry may outlive its workspace. A
 workspace left there would be reconciled forever: its children recreated (owned by a dead UID),
 removed by the garbage collector, recreated... and its template never released. The operator
 notices such a workspace when one of its children is deleted behind its back, when a status

@@ -15,7 +15,7 @@ from ..kube import Kube
 from ..metrics import PhaseBook
 from . import indexes as ix
 from .applier import Applier, StatusCache
-from .indexes import ChildIndex, Indexes, child_indexes
+from .indexes import ChildIndex, Indexes, WorkspaceIndex, child_indexes
 from .parsed import ParseCache
 from .workqueue import WorkQueue
 
@@ -31,16 +31,21 @@ class Runtime:
     queue: WorkQueue = field(default_factory=WorkQueue)
     tasks: set[asyncio.Future[None]] = field(default_factory=set)
     indexes: Indexes | None = None  # once the first handler ran (Kopf hands them to handlers)
-    # A workspace's children by kind, kept by the operator's own watches (core/child_watch.py),
-    # and whether each has been listed once (no pass before: it would see no children).
+    # The workspaces and their children by kind, kept by the operator's own watches
+    # (core/watches.py), and whether each has been listed once.
+    workspaces: WorkspaceIndex = field(default_factory=WorkspaceIndex)
     children: dict[str, ChildIndex] = field(default_factory=child_indexes)
-    children_listed: asyncio.Event = field(default_factory=asyncio.Event)
+    listed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set once every index a pass reads is filled: ours listed, and Kopf's (Kopf runs no
+    # resource handler before its own are; the nodes' handler runs at start in any cluster).
+    # No pass runs before: it would see no children, or no template, and write that down.
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
     proxy_key: bytes | None = None  # derives each workspace's proxy secret
     webhook_url: str = ""  # url mode: where this process registered its webhook
     # What workspaces last saw of each manager (see handlers/managers.py, core/manager.py).
     managers_seen: dict[str, Any] = field(default_factory=dict)
     # Workspaces found deleted although the index still has them: a watch that reconnected
-    # re-lists, and Kopf reports no DELETED for what vanished meanwhile. (namespace, name) ->
+    # re-lists, and a list can race a deletion (core/missed.py). (namespace, name) ->
     # the UID found gone; a new workspace of the same name has another UID.
     gone: dict[tuple[str, str], str] = field(default_factory=dict)
     # The generation of each execution profile the workspaces were last reconciled against.
@@ -58,6 +63,17 @@ class Runtime:
     def __post_init__(self) -> None:
         self.queue.active = lambda: self.leading
         self.applier = Applier(self.kube, self.call)
+
+    def mark_listed(self) -> None:
+        self.listed.set()
+        self.check_ready()
+
+    def check_ready(self) -> None:
+        if self.listed.is_set() and self.indexes is not None:
+            self.ready.set()
+
+    async def wait_ready(self) -> None:
+        await self.ready.wait()
 
     @property
     def idx(self) -> Indexes:
@@ -107,7 +123,9 @@ def context(kw: dict[str, Any]) -> tuple[Runtime, Indexes]:
     """What a Kopf handler needs: the runtime and the indexes (kept for the queue's passes,
     which run outside any handler: retries, timers, the resync)."""
     rt = runtime(kw["memo"])
-    rt.indexes = Indexes.of(kw, rt.children)
+    if rt.indexes is None:
+        rt.indexes = Indexes.of(kw, rt.workspaces, rt.children)
+        rt.check_ready()
     return rt, rt.indexes
 
 

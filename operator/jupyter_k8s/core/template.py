@@ -33,7 +33,7 @@ async def sync_template(rt: Runtime, idx: Indexes, name: str) -> None:
     holders = [
         ref
         for ref in idx.workspaces_by_template.get(name) or []
-        if live_workspace(rt, idx, tuple(ref.split("/", 1)))
+        if live_workspace(rt, idx, _key(ref))
     ]
     plan = plan_template(deleting, holders)
     has = TEMPLATE_FINALIZER in meta["finalizers"]
@@ -75,3 +75,8 @@ async def sync_template(rt: Runtime, idx: Indexes, name: str) -> None:
         if plan.blocked_message:
             involved = {"apiVersion": API_VERSION, "kind": "WorkspaceTemplate", "metadata": meta}
             await rt.call(rt.kube.event, involved, "Warning", "TemplateInUse", plan.blocked_message)
+
+
+def _key(ref: str) -> tuple[str, str]:
+    namespace, name = ref.split("/", 1)
+    return namespace, name

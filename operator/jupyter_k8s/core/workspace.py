@@ -1,5 +1,5 @@
 """One workspace's pass: read what the indexes hold, plan (reconcile/workspace.py), apply
-the children, write the status. The work queue runs it; handlers/workspaces.py says when."""
+the children, write the status. The work queue runs it; core/watches.py says when."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The indexes Kopf keeps current from its watches (what core/indexes.py reads). A workspace's
-children are not among them: the operator watches those itself (core/child_watch.py).
+"""The indexes Kopf keeps current from its watches (what core/indexes.py reads). The
+workspaces and their children are not among them: the operator watches those itself
+(core/watches.py).
 
 The indexers are coroutines although they do not wait for anything: Kopf runs plain functions
 in a thread pool, a hop per event per index that cost more than the indexing itself.
@@ -13,35 +14,6 @@ import kopf
 
 from ..api import GROUP, VERSION
 from ..reconcile.observed import node_fault
-
-
-@kopf.index(GROUP, VERSION, "workspaces")
-async def workspaces(name: str, body: kopf.Body, **kw: Any) -> dict[Any, Any]:
-    namespace = kw["namespace"]
-    return {
-        (namespace, name): {
-            "apiVersion": body.get("apiVersion"),
-            "kind": body.get("kind"),
-            "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "uid": body.metadata.uid,
-                "generation": body.metadata.get("generation", 1),
-                "annotations": dict(body.metadata.annotations),
-                "deletionTimestamp": body.metadata.get("deletionTimestamp"),
-                "resourceVersion": int(body.metadata.get("resourceVersion") or 0),
-            },
-            "spec": dict(body.spec),
-            "status": dict(body.status),
-        }
-    }
-
-
-@kopf.index(GROUP, VERSION, "workspaces")
-async def workspaces_by_template(name: str, spec: kopf.Spec, **kw: Any) -> dict[Any, Any]:
-    namespace = kw["namespace"]
-    ref = spec.get("templateRef")
-    return {ref: f"{namespace}/{name}"} if ref else {}
 
 
 @kopf.index(GROUP, VERSION, "workspacetemplates")

@@ -4,7 +4,7 @@ Measured with `make bench BENCH_ARGS="--profile /tmp/op.prof"` (cProfile): for a
 event handlers and indexes only, Kopf still deep-copies every object of every event twice to
 detect changes for handlers it does not have (a fifth of the operator's CPU), and writes one
 log line per handler call. (A workspace's children, which change most, are not Kopf's at all:
-core/child_watch.py.)
+core/watches.py.)
 """
 
 from __future__ import annotations

@@ -22,14 +22,14 @@ from ..api import (
 )
 from ..config import Settings
 from ..core import manager, profile, share, template, workspace
-from ..core.child_watch import ChildWatches
 from ..core.manager import resync_managers
 from ..core.missed import forget_missed
 from ..core.runtime import Runtime, runtime
+from ..core.watches import Watches
 from ..deploy.installer import webhook_configuration
 from ..deploy.settings import WEBHOOK_TLS_SECRET
 from ..kube import Kube, KubeError
-from ..kube.client import load_api_client
+from ..kube.connection import load_connection
 from ..metrics import API_REQUESTS, LEADER
 from ..proxy_secret import KEY_ENV, KEY_SECRET, load_key
 from ..tls import make_serving_cert, serving_cert_pem
@@ -220,16 +220,36 @@ def register_reconcilers(rt: Runtime) -> None:
         rt.queue.register(kind.kind, functools.partial(module.reconcile_key, rt))
 
 
+@kopf.on.login()
+def login(**_: Any) -> kopf.ConnectionInfo:
+    """Kopf's watches connect as the operator's own client does (kube/connection.py); called
+    again when the server refuses the token, or before an exec plugin's token expires."""
+    conn = load_connection()
+    return kopf.ConnectionInfo(
+        server=conn.server,
+        ca_path=conn.ca_file,
+        insecure=conn.insecure or None,
+        certificate_path=conn.cert_file,
+        private_key_path=conn.key_file,
+        token=conn.token.token() if conn.token else None,
+        username=conn.basic_auth.split(":", 1)[0] if conn.basic_auth else None,
+        password=conn.basic_auth.split(":", 1)[1] if conn.basic_auth else None,
+        default_namespace=conn.namespace,
+        expiration=conn.token.expires_at() if conn.token else None,
+    )
+
+
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     s = Settings.from_env()
-    rt = Runtime(settings=s, kube=CountingKube(load_api_client(pool_size=s.workers * 2)))
+    rt = Runtime(settings=s, kube=CountingKube(load_connection(), pool_size=s.workers * 2))
     memo.runtime = rt
     register_reconcilers(rt)
-    # The children's own watches; passes wait until each kind has been listed once.
-    rt.queue.ready = rt.children_listed
-    memo.child_watches = ChildWatches(rt)
-    memo.child_watches.start()
+    # The operator's own watches (workspaces, children); passes wait until each kind has been
+    # listed once and Kopf has filled its indexes.
+    rt.queue.ready = rt.ready
+    memo.watches = Watches(rt)
+    memo.watches.start()
     rt.proxy_key = load_key()
     if rt.proxy_key is None:
         log.warning(
@@ -290,8 +310,8 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
 async def stop_background(memo: Any, **_: Any) -> None:
     rt = runtime(memo)
     rt.queue.close()
-    watches = getattr(memo, "child_watches", None)
-    if isinstance(watches, ChildWatches):
+    watches = getattr(memo, "watches", None)
+    if isinstance(watches, Watches):
         watches.stop()
     for task in list(rt.tasks):
         task.cancel()

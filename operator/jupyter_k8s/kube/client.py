@@ -1,7 +1,7 @@
-"""A thin, typed wrapper over the official client for the few calls the operator makes.
+"""A thin, typed client for the few calls the operator makes, straight on a urllib3 pool.
 
-Objects stay plain dicts (JSON in, JSON out): the generated model classes cost time and memory
-at the scale of thousands of workspaces and add nothing to server-side apply.
+Objects stay plain dicts (JSON in, JSON out): the official client's generated model classes cost
+time and memory at the scale of thousands of workspaces and add nothing to server-side apply.
 """
 
 from __future__ import annotations
@@ -9,19 +9,18 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import urllib3
-from kubernetes import client, config
 from urllib3 import HTTPHeaderDict
 
 from ..api import KINDS
 from ..child_kinds import CHILD_KINDS
 from ..deploy.settings import FIELD_MANAGER
+from .connection import Connection, KubeconfigError
 
 log = logging.getLogger(__name__)
 
@@ -60,19 +59,6 @@ def object_path(api_version: str, kind: str, namespace: str | None, name: str | 
     return f"{base}{ns}/{PLURALS[kind]}{tail}"
 
 
-def load_api_client(kubeconfig: str | None = None, pool_size: int = 32) -> client.ApiClient:
-    """An API client from KUBECONFIG/`kubeconfig`, or the pod's service account in a cluster."""
-    cfg = client.Configuration()
-    try:
-        if kubeconfig or os.environ.get("KUBECONFIG"):
-            raise config.ConfigException("a kubeconfig was given")
-        config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)  # type: ignore[no-untyped-call]
-    cfg.connection_pool_maxsize = pool_size
-    return client.ApiClient(cfg)
-
-
 def _answer(status: int, reason: str | None, data: bytes) -> dict[str, Any]:
     """The body of a 2xx answer; any other raises KubeError with the server's message."""
     if not 200 <= status < 300:
@@ -84,9 +70,16 @@ def _answer(status: int, reason: str | None, data: bytes) -> dict[str, Any]:
 
 
 class Kube:
-    def __init__(self, api: client.ApiClient, field_manager: str = FIELD_MANAGER) -> None:
-        self.api = api
+    def __init__(
+        self,
+        conn: Connection,
+        field_manager: str = FIELD_MANAGER,
+        pool_size: int = 32,
+        retries: int | None = None,
+    ) -> None:
+        self.conn = conn
         self.field_manager = field_manager
+        self.pool = conn.pool(pool_size, retries)
 
     def _call(
         self,
@@ -100,22 +93,30 @@ class Kube:
         headers = HTTPHeaderDict({"Content-Type": content_type, "Accept": accept})
         return self._send(method, path + (f"?{urlencode(query)}" if query else ""), body, headers)
 
+    def _authorize(self, headers: HTTPHeaderDict) -> None:
+        try:
+            value = self.conn.authorization()  # a rotated token file is read again
+        except (KubeconfigError, OSError) as err:  # e.g. an exec plugin failing for now
+            raise KubeError(0, "credentials", str(err)) from None
+        if value:
+            headers["Authorization"] = value
+
     def _send(self, method: str, path: str, body: Any, headers: HTTPHeaderDict) -> dict[str, Any]:
-        """One request on the client's connection pool. Straight to urllib3: the generated
-        client's serialisation walks every body and answer (it costs more than the request),
-        and the objects are plain JSON already."""
-        cfg = self.api.configuration
-        bearer = cfg.auth_settings().get("BearerToken")  # refreshes a rotated token
-        if bearer:
-            headers["Authorization"] = bearer["value"]
+        """One request on the connection pool."""
         if body is not None and not isinstance(body, bytes):
             body = json.dumps(body).encode()
-        try:
-            resp = self.api.rest_client.pool_manager.request(
-                method, f"{cfg.host}{path}", body=body, headers=headers, timeout=30
-            )
-        except urllib3.exceptions.HTTPError as err:
-            raise KubeError(0, "transport", str(err)) from None
+        for attempt in (1, 2):
+            self._authorize(headers)
+            try:
+                resp = self.pool.request(
+                    method, f"{self.conn.server}{path}", body=body, headers=headers, timeout=30
+                )
+            except urllib3.exceptions.HTTPError as err:
+                raise KubeError(0, "transport", str(err)) from None
+            if resp.status == 401 and self.conn.token and attempt == 1:
+                self.conn.token.expire()  # an expired token: fetch a new one, once
+                continue
+            break
         return _answer(resp.status, resp.reason, resp.data)
 
     def get_path(self, path: str, query: list[tuple[str, str]]) -> dict[str, Any]:
@@ -126,15 +127,12 @@ class Kube:
         self, path: str, query: list[tuple[str, str]], read_timeout: float
     ) -> Iterator[bytes]:
         """A long GET (a watch), as the bytes arrive; an error answer raises KubeError."""
-        cfg = self.api.configuration
         headers = HTTPHeaderDict({"Accept": "application/json"})
-        bearer = cfg.auth_settings().get("BearerToken")
-        if bearer:
-            headers["Authorization"] = bearer["value"]
+        self._authorize(headers)
         try:
-            resp = self.api.rest_client.pool_manager.request(
+            resp = self.pool.request(
                 "GET",
-                f"{cfg.host}{path}?{urlencode(query)}",
+                f"{self.conn.server}{path}?{urlencode(query)}",
                 headers=headers,
                 preload_content=False,
                 timeout=urllib3.Timeout(connect=10, read=read_timeout),
@@ -143,6 +141,8 @@ class Kube:
             raise KubeError(0, "transport", str(err)) from None
         try:
             if not 200 <= resp.status < 300:
+                if resp.status == 401 and self.conn.token:
+                    self.conn.token.expire()  # the watch's next try fetches a new token
                 _answer(resp.status, resp.reason, resp.read())
             yield from resp.stream(65536)
         finally:

@@ -1,5 +1,6 @@
-"""The operator's own watches of a workspace's children: every child kind is listed and watched
-by label (and nothing else through Kopf), the index follows the events and a re-list, and a
+"""The operator's own watches of the workspaces and their children: every child kind is listed
+and watched by label, the workspaces in full (neither through Kopf), the indexes follow the
+events and a re-list, a workspace's event sets off its pass unless it is our own echo, and a
 watch survives the server's errors (a 410, a lagging cache's 504) by listing again."""
 
 from __future__ import annotations
@@ -9,23 +10,24 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import kopf
 import pytest
-from kubernetes import client
 
+from jupyter_k8s.api import API_VERSION, GROUP, VERSION
 from jupyter_k8s.api.workspace import WORKSPACE_LABEL
 from jupyter_k8s.child_kinds import CHILD_KINDS, POD, ROLE
-from jupyter_k8s.core.child_watch import ChildWatches
 from jupyter_k8s.core.indexes import ChildIndex, Seen
 from jupyter_k8s.core.runtime import Runtime
+from jupyter_k8s.core.watches import Watches
 from jupyter_k8s.kube import Kube
 from jupyter_k8s.kube.client import object_path
+from jupyter_k8s.kube.connection import Connection
 from jupyter_k8s.kube.watch import Event, ListWatch, lines
+from tests.support.local_api import JsonHandler, local_server
 
 
 def _obj(name: str, version: int, workspace: str = "lab", **extra: Any) -> dict[str, Any]:
@@ -42,15 +44,16 @@ def _obj(name: str, version: int, workspace: str = "lab", **extra: Any) -> dict[
     }
 
 
-def test_no_child_kind_goes_through_kopf() -> None:
+def test_neither_workspaces_nor_children_go_through_kopf() -> None:
     import jupyter_k8s.handlers  # noqa: F401
 
     registry = kopf.get_default_registry()
-    for child in CHILD_KINDS:
-        resource = kopf.Resource(child.group, child.version, child.plural)
-        for part in (registry._indexing, registry._watching):
+    kinds = [(c.group, c.version, c.plural) for c in CHILD_KINDS]
+    for group, version, plural in [*kinds, (GROUP, VERSION, "workspaces")]:
+        resource = kopf.Resource(group, version, plural)
+        for part in (registry._indexing, registry._watching, registry._changing):
             handlers = part.get_all_handlers()
-            assert not [h for h in handlers if h.selector and h.selector.check(resource)], child
+            assert not [h for h in handlers if h.selector and h.selector.check(resource)], plural
 
 
 def test_the_index_follows_events_by_workspace() -> None:
@@ -124,7 +127,7 @@ def api() -> Iterator[tuple[Kube, list[dict[str, Any]], threading.Event]]:
     requests: list[dict[str, Any]] = []
     release = threading.Event()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
@@ -133,7 +136,7 @@ def api() -> Iterator[tuple[Kube, list[dict[str, Any]], threading.Event]]:
             if query.get("watch") != "true":
                 lists = sum(1 for r in requests if r.get("watch") != "true")
                 items = [_obj("a", 5)] if lists == 1 else [_obj("b", 12)]
-                self._send(
+                self.send_json(
                     200,
                     {"metadata": {"resourceVersion": "10" if lists == 1 else "13"}, "items": items},
                 )
@@ -161,26 +164,11 @@ def api() -> Iterator[tuple[Kube, list[dict[str, Any]], threading.Event]]:
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
 
-        def _send(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    cfg = client.Configuration()
-    cfg.host = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
-        yield Kube(client.ApiClient(cfg)), requests, release
-    finally:
-        release.set()
-        httpd.shutdown()
+    with local_server(Handler) as url:
+        try:
+            yield Kube(Connection(server=url)), requests, release
+        finally:
+            release.set()
 
 
 def test_a_watch_lists_then_follows_and_lists_again_after_an_error(
@@ -213,23 +201,32 @@ def test_a_watch_lists_then_follows_and_lists_again_after_an_error(
     assert all(w["allowWatchBookmarks"] == "true" for w in watches)
 
 
-def test_every_child_kind_is_watched_by_label_in_each_scope(
+def test_the_workspaces_and_every_child_kind_are_watched_in_each_scope(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     started: list[str] = []
-    monkeypatch.setattr(ListWatch, "start", lambda self, name: started.append(self.path))
-    settings = SimpleNamespace(namespaces=("team-a", "team-b"))
-    rt = Runtime(settings=settings, kube=Kube(client.ApiClient()))  # type: ignore[arg-type]
+    selectors: dict[str, str] = {}
 
-    async def start() -> None:
-        ChildWatches(rt).start()
+    def start(self: ListWatch, name: str) -> None:
+        started.append(self.path)
+        selectors[self.path] = self.label_selector
+
+    monkeypatch.setattr(ListWatch, "start", start)
+    settings = SimpleNamespace(namespaces=("team-a", "team-b"))
+    rt = Runtime(settings=settings, kube=Kube(Connection(server="http://127.0.0.1:9")))  # type: ignore[arg-type]
+
+    async def begin() -> None:
+        Watches(rt).start()
 
     loop = asyncio.new_event_loop()
     try:
-        loop.run_until_complete(start())
+        loop.run_until_complete(begin())
     finally:
         loop.close()
-    assert sorted(started) == sorted(
+    children = [
         object_path(c.api_version, c.kind, ns) for c in CHILD_KINDS for ns in settings.namespaces
-    )
-    assert "/apis/apps/v1/namespaces/team-a/deployments" in started
+    ]
+    workspaces = [object_path(API_VERSION, "Workspace", ns) for ns in settings.namespaces]
+    assert sorted(started) == sorted(children + workspaces)
+    assert selectors["/apis/apps/v1/namespaces/team-a/deployments"] == WORKSPACE_LABEL
+    assert selectors[f"/apis/{API_VERSION}/namespaces/team-b/workspaces"] == ""

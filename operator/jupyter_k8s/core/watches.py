@@ -1,9 +1,11 @@
-"""A workspace's children, as the operator last saw them, and what their changes set off.
+"""The workspaces and their children, as the operator last saw them, and what their changes
+set off.
 
-Kept current by the operator's own list-watches (kube/watch.py), one per child kind and
-watched scope, not by Kopf: a child's event needs only its index entry updated and its
-workspace queued, and Kopf's per-event machinery cost more than everything else the operator
-does (make bench --profile). The workspaces and the other kinds stay Kopf's.
+Kept current by the operator's own list-watches (kube/watch.py), one per kind and watched
+scope, not by Kopf: an event needs only its index entry updated and a pass queued, and Kopf's
+per-event machinery (a worker per object, wrapped bodies, handler matching, keyword arguments)
+cost more than everything else the operator does (make bench --profile). The kinds that
+change rarely (templates, managers, profiles, shares, nodes) stay Kopf's.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..api import WORKSPACE
+from ..api import API_VERSION, WORKSPACE
 from ..api.workspace import WORKSPACE_LABEL
 from ..child_kinds import CHILD_KINDS, ChildKind
 from ..kube.client import object_path
@@ -22,13 +24,14 @@ from ..kube.watch import Event, ListWatch
 from .indexes import Key, owner_key
 from .missed import check_still_there, live_workspace
 from .runtime import Runtime
+from .workspace_events import sets_off_a_pass, workspace_changed
 
 log = logging.getLogger(__name__)
 
 
-class ChildWatches:
-    """The list-watches of every child kind (into the runtime's indexes), and what an event
-    sets off."""
+class Watches:
+    """The list-watches of the workspaces and every child kind (into the runtime's indexes),
+    and what an event sets off."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -39,18 +42,36 @@ class ChildWatches:
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         scopes: tuple[str | None, ...] = self.rt.settings.namespaces or (None,)
-        for kind in CHILD_KINDS:
-            for namespace in scopes:
+        for namespace in scopes:
+            self._unlisted.add((WORKSPACE.kind, namespace))
+            self._watch(
+                object_path(API_VERSION, WORKSPACE.kind, namespace),
+                "",
+                self._from_thread(self._on_workspaces_listed, namespace),
+                self._from_thread(self._on_workspace_events),
+                f"watch-workspaces-{namespace or 'all'}",
+            )
+            for kind in CHILD_KINDS:
                 self._unlisted.add((kind.kind, namespace))
-                watch = ListWatch(
-                    self.rt.kube,
+                self._watch(
                     object_path(kind.api_version, kind.kind, namespace),
                     WORKSPACE_LABEL,  # every child carries it: the server filters
-                    on_listed=self._from_thread(self._on_listed, kind, namespace),
-                    on_events=self._from_thread(self._on_events, kind),
+                    self._from_thread(self._on_listed, kind, namespace),
+                    self._from_thread(self._on_events, kind),
+                    f"watch-{kind.plural}-{namespace or 'all'}",
                 )
-                watch.start(f"watch-{kind.plural}-{namespace or 'all'}")
-                self._watches.append(watch)
+
+    def _watch(
+        self,
+        path: str,
+        selector: str,
+        on_listed: Callable[[Any], None],
+        on_events: Callable[[Any], None],
+        name: str,
+    ) -> None:
+        watch = ListWatch(self.rt.kube, path, selector, on_listed=on_listed, on_events=on_events)
+        watch.start(name)
+        self._watches.append(watch)
 
     def stop(self) -> None:
         for watch in self._watches:
@@ -74,13 +95,43 @@ class ChildWatches:
             obj.setdefault("apiVersion", kind.api_version)
             obj.setdefault("kind", kind.kind)
         changes = self.rt.children[kind.kind].replace(namespace, objs)
-        if (kind.kind, namespace) in self._unlisted:
-            # The first list: the workspaces' own first events reconcile every one of them.
-            self._unlisted.discard((kind.kind, namespace))
-            if not self._unlisted:
-                self.rt.children_listed.set()
-            return
+        if self._first_list(kind.kind, namespace):
+            return  # the workspaces' first list reconciles every one of them
         self._changed(kind, changes)
+
+    def _first_list(self, kind: str, namespace: str | None) -> bool:
+        if (kind, namespace) not in self._unlisted:
+            return False
+        self._unlisted.discard((kind, namespace))
+        if not self._unlisted:
+            self.rt.mark_listed()
+        return True
+
+    def _on_workspaces_listed(self, namespace: str | None, objs: list[dict[str, Any]]) -> None:
+        for obj in objs:
+            obj.setdefault("apiVersion", API_VERSION)
+            obj.setdefault("kind", WORKSPACE.kind)
+        changes = self.rt.workspaces.replace(namespace, objs)
+        if self._first_list(WORKSPACE.kind, namespace):
+            for obj in objs:  # all of them, found at start-up
+                self._workspace_event(None, obj)
+            return
+        for type_, obj in changes:
+            self._workspace_event(type_, obj)
+
+    def _on_workspace_events(self, events: list[Event]) -> None:
+        for type_, obj in events:
+            changed = self.rt.workspaces.apply(type_, obj)
+            if sets_off_a_pass(self.rt, type_, obj, changed):
+                self._workspace_event(type_, obj)
+
+    def _workspace_event(self, type_: str | None, obj: dict[str, Any]) -> None:
+        meta, spec = obj["metadata"], obj.get("spec") or {}
+        self.rt.spawn(
+            workspace_changed(
+                self.rt, type_, meta["namespace"], meta["name"], spec.get("templateRef")
+            )
+        )
 
     def _on_events(self, kind: ChildKind, events: list[Event]) -> None:
         index = self.rt.children[kind.kind]
@@ -89,8 +140,8 @@ class ChildWatches:
     def _changed(self, kind: ChildKind, events: list[Event]) -> None:
         """Each workspace whose child changed reconciles (once per batch), which repairs drift."""
         rt = self.rt
-        if rt.indexes is None:
-            return  # Kopf has not started the handlers yet: their first events reconcile all
+        if not rt.ready.is_set():
+            return  # the workspaces' first list reconciles all of them
         keys: dict[Key, list[str]] = {}
         for type_, obj in events:
             key = owner_key(obj)
