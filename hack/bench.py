@@ -81,6 +81,13 @@ def reconciles(metrics_port: int) -> dict[str, float]:
     return counters(metrics_port, "jupyter_k8s_reconciles_total", ("kind",))
 
 
+def gc_pauses(metrics_port: int) -> float:
+    """Seconds the operator has spent in Python's garbage collector so far."""
+    return sum(
+        counters(metrics_port, "jupyter_k8s_gc_pause_seconds_total", ("generation",)).values()
+    )
+
+
 def commit() -> str:
     """The commit of the operator measured (the package this process imports, as the
     operator's process does: PYTHONPATH=<another checkout>/operator measures that one)."""
@@ -414,6 +421,7 @@ def main() -> int:
             )
         requests0 = api_requests(ports["JK_METRICS_PORT"])
         passes0 = reconciles(ports["JK_METRICS_PORT"])
+        gc0 = gc_pauses(ports["JK_METRICS_PORT"])
 
         created: dict[str, float] = {}
         available: dict[str, float] = {}
@@ -530,6 +538,7 @@ def main() -> int:
             for kind, v in reconciles(ports["JK_METRICS_PORT"]).items()
             if v - passes0.get(kind, 0) > 0
         }
+        gc_s = gc_pauses(ports["JK_METRICS_PORT"]) - gc0
         latencies = [available[x] - created[x] for x in available]
 
         print(
@@ -585,6 +594,9 @@ def main() -> int:
             f"operator CPU               {cpu - cpu0:8.1f} s    ({(cpu - cpu0) / n * 1000:.1f} ms per workspace)"
         )
         print(
+            f"  of which garbage collector {gc_s:6.1f} s    ({gc_s / n * 1000:.1f} ms per workspace)"
+        )
+        print(
             f"operator API requests      {requests:8.0f}      ({requests / n:.1f} per workspace; watches not counted)"
         )
         top = sorted(by_kind.items(), key=lambda kv: -kv[1])[:8]
@@ -625,6 +637,7 @@ def main() -> int:
             "instant_binding": bool(storage_class),
             "idle_requests_per_min": idle_per_min,
             "cpu_ms_per_ws": round((cpu - cpu0) / n * 1000, 1),
+            "gc_ms_per_ws": round(gc_s / n * 1000, 1),
             "peak_rss_mib": round(rss, 1),
             "requests_per_ws": round(requests / n, 1),
             "requests_by_call": {k: round(v / n, 2) for k, v in sorted(by_kind.items())},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import socket
 import sys
@@ -107,6 +108,14 @@ def _run_kopf(verbose: bool, settings: Settings) -> None:
         quiet_handler_logs()
     import uvloop
 
+    from .metrics import time_gc
+
+    time_gc()
+    # What start-up made (modules, classes, Kopf's and pydantic's tables: ~70,000 objects)
+    # lives as long as the process: out of the collector's sight, so that a full collection
+    # walks only what the workspaces brought (it took 40-90 ms each time with them).
+    gc.collect()
+    gc.freeze()
     kopf.run(
         # uvloop, as Kopf's own CLI picks when installed: less CPU per watch event and API call.
         loop=uvloop.new_event_loop(),

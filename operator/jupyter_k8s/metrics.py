@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +49,27 @@ IDLE_SECONDS = Gauge(
 PROBES = Counter(
     "jupyter_k8s_activity_probes_total", "Activity probes of workspaces by outcome.", ["outcome"]
 )
+GC_SECONDS = Counter(
+    "jupyter_k8s_gc_pause_seconds_total",
+    "Time the process spent in Python's cyclic garbage collector, by generation.",
+    ["generation"],
+)
+
+
+def time_gc() -> None:
+    """Count the collector's pauses into GC_SECONDS (its cost grows with what the operator
+    holds: a full collection walks every object)."""
+    started = 0.0
+    by_generation = [GC_SECONDS.labels(generation=str(g)) for g in range(3)]
+
+    def hook(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            by_generation[info["generation"]].inc(time.perf_counter() - started)
+
+    gc.callbacks.append(hook)
 
 
 @contextmanager
