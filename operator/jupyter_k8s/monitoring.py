@@ -19,6 +19,7 @@ from .metrics import (
     ADMISSIONS,
     API_REQUESTS,
     CULLED,
+    GC_SECONDS,
     IDLE_SECONDS,
     LEADER,
     PROBES,
@@ -184,6 +185,11 @@ def dashboard() -> dict[str, Any]:
                 )
             ],
             "ops",
+        ),
+        (
+            "Share of time in Python's garbage collector",
+            [(f"sum by (generation) (rate({total(GC_SECONDS)}[5m]))", "generation {{generation}}")],
+            "percentunit",
         ),
         ("Active operator replica", [(f"sum({gauge(LEADER)})", "reconciling")], "short"),
         (

@@ -78,3 +78,21 @@ def test_a_field_no_longer_wanted_is_drift() -> None:
     assert not contains(before, after)
     assert before["metadata"]["labels"][APPLIED] != after["metadata"]["labels"][APPLIED]
     assert contains(after, stamped({"metadata": {"name": "x"}, "spec": {"limits": {"cpu": "1"}}}))
+
+
+def test_the_digest_is_the_one_earlier_versions_stamped() -> None:
+    # An upgraded operator that digested differently would re-apply every child of every
+    # workspace at start-up. Earlier versions hashed the stdlib's compact, sorted JSON.
+    import hashlib
+    import json
+
+    from jupyter_k8s.reconcile.drift import APPLIED, stamped
+
+    obj = {
+        "metadata": {"name": "x", "labels": {"b": "1", "a": "2"}},
+        "spec": {"env": [{"name": "E", "value": 'é 😀 \n\t\x01\x7f \u2028 "q" \\'}], "n": 3},
+        "data": {"flag": True, "none": None, "ratio": 0.5},
+    }
+    old = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    want = hashlib.sha256(old.encode()).hexdigest()[:16]
+    assert stamped(obj)["metadata"]["labels"][APPLIED] == want

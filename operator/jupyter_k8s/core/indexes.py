@@ -8,12 +8,12 @@ workspace costs no API call at all. Values are trimmed to what decisions need.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import kopf
+import orjson
 
 from ..api.workspace import WORKSPACE_LABEL
 from ..child_kinds import CHILD_KINDS, DEPLOYMENT, OWNED, POD, PVC, ChildKind
@@ -53,11 +53,11 @@ class Seen:
 
     @classmethod
     def of(cls, body: dict[str, Any], view: Any = None, **rest: Any) -> Seen:
-        return cls(json.dumps(body, separators=(",", ":")).encode(), view, **rest)
+        return cls(orjson.dumps(body), view, **rest)
 
     @property
     def body(self) -> dict[str, Any]:
-        return json.loads(self.packed)  # type: ignore[no-any-return]
+        return orjson.loads(self.packed)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ time and memory at the scale of thousands of workspaces and add nothing to serve
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import orjson
 import urllib3
 from urllib3 import HTTPHeaderDict
 
@@ -64,9 +64,9 @@ def _answer(status: int, reason: str | None, data: bytes) -> dict[str, Any]:
     if not 200 <= status < 300:
         message = reason or ""
         with contextlib.suppress(TypeError, ValueError):
-            message = json.loads(data).get("message", message)
+            message = orjson.loads(data).get("message", message)
         raise KubeError(status, reason or "", message)
-    return json.loads(data) if data else {}
+    return orjson.loads(data) if data else {}
 
 
 class Kube:
@@ -104,7 +104,7 @@ class Kube:
     def _send(self, method: str, path: str, body: Any, headers: HTTPHeaderDict) -> dict[str, Any]:
         """One request on the connection pool."""
         if body is not None and not isinstance(body, bytes):
-            body = json.dumps(body).encode()
+            body = orjson.dumps(body)
         for attempt in (1, 2):
             self._authorize(headers)
             try:
@@ -213,9 +213,10 @@ class Kube:
         meta = obj["metadata"]
         path = object_path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
 
-        # Serialised here as UTF-8: the client's json.dumps escapes characters outside the BMP
-        # as surrogate pairs ("\\ud83d..."), which the server's YAML decoder for apply refuses.
-        body = json.dumps(obj, ensure_ascii=False).encode()
+        # UTF-8 as it is: JSON escaping characters outside the BMP as surrogate pairs
+        # ("\\ud83d..."), which json.dumps does by default, is refused by the server's YAML
+        # decoder for apply. orjson never escapes them.
+        body = orjson.dumps(obj)
 
         def patch() -> dict[str, Any]:
             return self._call(

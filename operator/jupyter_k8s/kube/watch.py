@@ -15,7 +15,6 @@ wire part, in a thread (blocking reads on the client's connection pool, JSON dec
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -24,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import urllib3
 
 from .client import Kube, KubeError
@@ -111,7 +111,7 @@ class ListWatch:
         for batch in lines(self.kube.stream(self.path, query, self.timeout_seconds + 30)):
             events: list[Event] = []
             for line in batch:
-                raw = json.loads(line)
+                raw = orjson.loads(line)
                 kind, obj = raw.get("type"), raw.get("object") or {}
                 if kind == "ERROR":
                     raise Relist(f"{obj.get('code')} {obj.get('message', '')}".strip())
