@@ -100,6 +100,33 @@ def test_a_deleted_child_is_written_again_and_forgetting_a_workspace_forgets_its
     assert KEY not in applier.applied
 
 
+def test_a_failed_write_keeps_what_was_written_before_it() -> None:
+    class FailingSecond(RecordingKube):
+        fail = True
+
+        def apply(self, obj: dict[str, Any], metadata_only: bool = False) -> dict[str, Any]:
+            if obj["metadata"]["name"] == "second" and self.fail:
+                raise RuntimeError("quota")
+            return super().apply(obj, metadata_only)
+
+    kube = FailingSecond()
+    applier = Applier(kube, _call)  # type: ignore[arg-type]
+    objs = [
+        stamped({**service(), "metadata": {**service()["metadata"], "name": name}})
+        for name in ("first", "second", "third")
+    ]
+    try:
+        run(applier.apply(KEY, objs, {}))
+        raise AssertionError("the failure must reach the pass (it retries with backoff)")
+    except RuntimeError as err:
+        assert str(err) == "quota"
+    assert [o["metadata"]["name"] for o in kube.applied] == ["first"]
+    kube.fail = False
+    # The retry writes what is still missing, not the one already written.
+    assert run(applier.apply(KEY, objs, {})) == 2
+    assert [o["metadata"]["name"] for o in kube.applied] == ["first", "second", "third"]
+
+
 def test_deletes_use_the_kinds_propagation() -> None:
     kube = RecordingKube()
     applier = Applier(kube, _call)  # type: ignore[arg-type]

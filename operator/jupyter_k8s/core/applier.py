@@ -37,7 +37,7 @@ class Applier:
     ) -> int:
         """Apply what differs; the number of objects written."""
         mine = self.applied.setdefault(key, {})
-        written = 0
+        wanted: list[dict[str, Any]] = []
         for obj in planned:
             child = (obj["kind"], obj["metadata"]["name"])
             current = seen.get(child)
@@ -51,10 +51,32 @@ class Applier:
             if current is not None and contains(current.body, obj):
                 mine[child] = (digest, current.version)  # no need to look again until it changes
                 continue
-            done = await self.call(self.kube.apply, obj, metadata_only=True)
-            mine[child] = (digest, int(done.get("metadata", {}).get("resourceVersion") or 0))
-            written += 1
-        return written
+            wanted.append(obj)
+        if not wanted:
+            return 0
+        # All in one trip to a worker thread (a new workspace has six children to write):
+        # each hand-over costs about a third of what the request itself does.
+        done, failure = await self.call(self._apply_all, wanted)
+        for obj, version in zip(wanted, done, strict=False):
+            mine[(obj["kind"], obj["metadata"]["name"])] = (
+                obj["metadata"]["labels"][APPLIED],
+                version,
+            )
+        if failure is not None:
+            raise failure  # what was written before it is remembered
+        return len(done)
+
+    def _apply_all(self, objs: list[dict[str, Any]]) -> tuple[list[int], Exception | None]:
+        """In a worker thread: apply in order until one fails; the resourceVersions written,
+        and the failure."""
+        versions: list[int] = []
+        for obj in objs:
+            try:
+                done = self.kube.apply(obj, metadata_only=True)
+            except Exception as err:  # handed back to the pass, and raised there
+                return versions, err
+            versions.append(int(done.get("metadata", {}).get("resourceVersion") or 0))
+        return versions, None
 
     async def delete(self, namespace: str, gone: Iterable[ChildRef]) -> None:
         for kind, name in gone:
