@@ -185,3 +185,39 @@ def test_a_deleted_workspace_reconciles_and_releases_its_template_soon(
 
     loop.run_until_complete(scenario())
     assert passes == [("Workspace", "team", "a")]
+
+
+def _child(kind: str, name: str, version: int, **rest: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1" if kind == "Deployment" else "v1",
+        "kind": kind,
+        "metadata": {
+            "name": name,
+            "namespace": "team",
+            "resourceVersion": str(version),
+            "labels": {"workspace.jupyter.org/workspace-name": "a"},
+        },
+        **rest,
+    }
+
+
+def test_children_changing_together_cost_one_pass(loop: asyncio.AbstractEventLoop) -> None:
+    from jupyter_k8s.child_kinds import BY_KIND
+    from jupyter_k8s.core.watches import SETTLE_SECONDS
+
+    rt, watches, passes = _setup()
+
+    async def scenario() -> None:
+        await _running(rt, watches, passes, _ws("a", 1))
+        deployment, pvc = BY_KIND["Deployment"], BY_KIND["PersistentVolumeClaim"]
+        watches._on_events(deployment, [("ADDED", _child("Deployment", "ws-a", 2))])
+        watches._on_events(pvc, [("ADDED", _child("PersistentVolumeClaim", "ws-a", 3))])
+        bound = _child("PersistentVolumeClaim", "ws-a", 4, status={"phase": "Bound"})
+        watches._on_events(pvc, [("MODIFIED", bound)])
+        await _settle()
+        assert passes == [], "settling: more may come"
+        await asyncio.sleep(SETTLE_SECONDS * 2)
+        await _settle()
+
+    loop.run_until_complete(scenario())
+    assert passes == [("Workspace", "team", "a")]

@@ -28,6 +28,11 @@ from .workspace_events import sets_off_a_pass, workspace_changed
 
 log = logging.getLogger(__name__)
 
+# A child's change reconciles its workspace this much later, so that what changes together
+# (a PersistentVolumeClaim and a Deployment answering our writes, a pod and its Deployment's
+# counters) costs one pass, not one each: a burst of a starting workspace's events.
+SETTLE_SECONDS = 0.1
+
 
 class Watches:
     """The list-watches of the workspaces and every child kind (into the runtime's indexes),
@@ -153,17 +158,18 @@ class Watches:
                 rt.applier.forget_child(key, (kind.kind, obj["metadata"]["name"]))
             keys.setdefault(key, []).append(type_)
         for key, types in keys.items():
-            rt.spawn(self._reconcile(kind, key, "DELETED" in types))
+            if "DELETED" in types and kind.owned:
+                rt.spawn(self._deleted(key))
+            else:
+                rt.queue.later((WORKSPACE.kind, *key), SETTLE_SECONDS)
 
-    async def _reconcile(self, kind: ChildKind, key: Key, deleted: bool) -> None:
+    async def _deleted(self, key: Key) -> None:
+        """One of the workspace's own children vanished: deleted by hand, or by the garbage
+        collector because its owner is gone and we missed that. One GET tells. (Pods come and
+        go with every stop and rollout and are never the operator's own objects: no GET.)"""
         rt = self.rt
-        if deleted and kind.owned:
-            ws = live_workspace(rt, rt.idx, key)
-            # A child of a workspace we think is alive vanished: deleted by hand, or by the
-            # garbage collector because its owner is gone and we missed that. One GET tells.
-            # (Pods come and go with every stop and rollout and are never the operator's
-            # own objects: no GET for them.)
-            alive = ws is not None and not ws["metadata"].get("deletionTimestamp")
-            if alive and not await check_still_there(rt, rt.idx, key):
-                return
+        ws = live_workspace(rt, rt.idx, key)
+        alive = ws is not None and not ws["metadata"].get("deletionTimestamp")
+        if alive and not await check_still_there(rt, rt.idx, key):
+            return
         await rt.reconcile(WORKSPACE, *key)
