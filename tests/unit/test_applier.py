@@ -5,6 +5,7 @@ cache does the same for the workspace's status."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -168,3 +169,34 @@ def test_children_are_kept_compact_and_read_back_whole() -> None:
     body = {"kind": "Service", "metadata": {"name": "ws-lab"}, "spec": {"ports": [{"port": 1}]}}
     kept = Seen.of(body, kind="Service", name="ws-lab", version=3)
     assert isinstance(kept.packed, bytes) and kept.body == body
+
+
+def test_children_of_one_kind_pack_small_against_the_first_one_seen() -> None:
+    def deployment(name: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": f"ws-{name}", "labels": {"workspace": name}},
+            "spec": {
+                "replicas": 1,
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "workspace",
+                                "image": "ghcr.io/jupyter-k8s/jupyterlab:0.1.0",
+                                "args": ["jupyter", "lab", f"--ServerApp.base_url=/{name}/"],
+                                "securityContext": {"allowPrivilegeEscalation": False},
+                                "resources": {"requests": {"cpu": "200m", "memory": "512Mi"}},
+                            }
+                        ]
+                    }
+                },
+            },
+        }
+
+    Seen.of(deployment("first"), kind="Deployment", name="ws-first")
+    body = deployment("second-one")
+    kept = Seen.of(body, kind="Deployment", name="ws-second-one")
+    assert kept.body == body
+    assert len(kept.packed) * 3 < len(json.dumps(body)), "a third of its JSON at most"

@@ -8,6 +8,7 @@ workspace costs no API call at all. Values are trimmed to what decisions need.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -40,9 +41,10 @@ def trimmed(body: Any) -> dict[str, Any]:
 class Seen:
     """A child as last seen: the trimmed object (for drift checks) and a status view.
 
-    The object is kept as compact JSON, decoded only when a drift check needs it (a version
-    the applier has not verified yet): as Python dicts, the children's bodies were most of
-    what the operator held per workspace (a Deployment's alone some 30 KB)."""
+    The object is kept as compact JSON, compressed (see `_Packing`), decoded only when a
+    drift check needs it (a version the applier has not verified yet): as Python dicts, the
+    children's bodies were most of what the operator held per workspace (a Deployment's alone
+    some 30 KB), and as plain JSON still the largest part (14 MiB of 500 workspaces')."""
 
     packed: bytes
     view: Any
@@ -53,11 +55,42 @@ class Seen:
 
     @classmethod
     def of(cls, body: dict[str, Any], view: Any = None, **rest: Any) -> Seen:
-        return cls(orjson.dumps(body), view, **rest)
+        return cls(_packing(rest.get("kind", "")).pack(orjson.dumps(body)), view, **rest)
 
     @property
     def body(self) -> dict[str, Any]:
-        return orjson.loads(self.packed)  # type: ignore[no-any-return]
+        return orjson.loads(_packing(self.kind).unpack(self.packed))  # type: ignore[no-any-return]
+
+
+class _Packing:
+    """zlib with a preset dictionary: the first body of the kind this process packs. Two
+    children of one kind differ in little but names, so each compresses to a fifth (a
+    dictionary-less zlib: to half). The dictionary never changes once set: every body packed
+    with it can be read back."""
+
+    def __init__(self) -> None:
+        self.dictionary: bytes | None = None
+
+    def pack(self, raw: bytes) -> bytes:
+        if self.dictionary is None:
+            self.dictionary = raw
+        out = zlib.compressobj(1, zdict=self.dictionary)
+        return out.compress(raw) + out.flush()
+
+    def unpack(self, packed: bytes) -> bytes:
+        if self.dictionary is None:
+            raise ValueError("nothing of this kind was packed in this process")
+        return zlib.decompressobj(zdict=self.dictionary).decompress(packed)
+
+
+_PACKINGS: dict[str, _Packing] = {}
+
+
+def _packing(kind: str) -> _Packing:
+    found = _PACKINGS.get(kind)
+    if found is None:
+        found = _PACKINGS[kind] = _Packing()
+    return found
 
 
 @dataclass(frozen=True)
