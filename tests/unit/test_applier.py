@@ -144,12 +144,22 @@ def test_the_status_cache_plans_from_our_last_write_until_the_watch_delivers_it(
     assert cache.latest(ws) == {"phase": "Starting"}
     cache.remember("u1", 12, {"phase": "Running"})
     assert cache.latest(ws) == {"phase": "Running"}, "the watch is behind: ours counts"
-    assert cache.is_echo({"uid": "u1", "resourceVersion": "12"})
+    assert not cache.delivered({"uid": "u1", "resourceVersion": "11"}), "an older version"
+    assert cache.latest(ws) == {"phase": "Running"}, "still behind"
+    assert cache.delivered({"uid": "u1", "resourceVersion": "12"}), "the echo of our write"
+    echoed = {"metadata": {"uid": "u1", "resourceVersion": 12}, "status": {"phase": "Running"}}
+    assert cache.latest(echoed) == {"phase": "Running"}
+    assert not cache.written, "nothing is held once the watch has our write"
+    cache.forget("u1")  # a deleted workspace: no error when nothing is held
+
+
+def test_a_newer_write_by_anyone_replaces_ours() -> None:
+    cache = StatusCache()
+    cache.remember("u1", 12, {"phase": "Running"})
     newer = {"metadata": {"uid": "u1", "resourceVersion": 13}, "status": {"phase": "Stopping"}}
-    assert cache.latest(newer) == {"phase": "Stopping"}, "a newer write by anyone counts"
-    assert not cache.is_echo({"uid": "u1", "resourceVersion": "13"})
-    cache.forget("u1")
-    assert cache.latest(ws) == {"phase": "Starting"}
+    assert cache.latest(newer) == {"phase": "Stopping"}
+    assert not cache.delivered({"uid": "u1", "resourceVersion": "13"}), "not our write"
+    assert not cache.written, "and ours is dropped: the watch is past it"
 
 
 def test_a_version_found_to_hold_the_plan_is_not_decoded_again() -> None:

@@ -122,9 +122,18 @@ class StatusCache:
             return mine[1]
         return dict(ws.get("status") or {})
 
-    def is_echo(self, meta: Mapping[str, Any]) -> bool:
-        mine = self.written.get(meta.get("uid", ""))
-        return mine is not None and mine[0] == int(meta.get("resourceVersion") or -1)
+    def delivered(self, meta: Mapping[str, Any]) -> bool:
+        """The watch brought this version of the workspace: whether it is the echo of our own
+        write. Once the watch has our write (or a later version), the stored status is as new
+        as ours and ours is dropped: nothing is held for a workspace at rest."""
+        uid = meta.get("uid", "")
+        mine = self.written.get(uid)
+        if mine is None:
+            return False
+        version = int(meta.get("resourceVersion") or -1)
+        if version >= mine[0]:
+            del self.written[uid]
+        return mine[0] == version
 
     def forget(self, uid: str) -> None:
         self.written.pop(uid, None)

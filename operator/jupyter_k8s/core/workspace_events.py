@@ -15,9 +15,10 @@ EventType = str | None
 def sets_off_a_pass(rt: Runtime, type_: EventType, obj: dict[str, Any], changed: bool) -> bool:
     """Whether the event is news to the operator: not the echo of our own status write, and
     not an event that changed nothing a pass reads."""
+    echo = rt.statuses.delivered(obj["metadata"])
     if type_ != "MODIFIED":
         return True
-    return changed and not rt.statuses.is_echo(obj["metadata"])
+    return changed and not echo
 
 
 async def workspace_changed(
