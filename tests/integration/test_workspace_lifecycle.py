@@ -48,8 +48,12 @@ def test_valid_workspace_becomes_available_with_running_pod(
         pvc["status"]["phase"] == "Bound"
         and pvc["spec"]["resources"]["requests"]["storage"] == "1Gi"
     )
-    reasons = [e["reason"] for e in kubectl.events(namespace, "lab")]
-    assert "Running" in reasons
+    # Events are posted beside the pass (best effort), just after the status that says so.
+    eventually(
+        lambda: "Running" in [e["reason"] for e in kubectl.events(namespace, "lab")],
+        timeout=10,
+        what="the Running event",
+    )
 
 
 def test_invalid_workspace_is_accepted_but_gets_nothing(
