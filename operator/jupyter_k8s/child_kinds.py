@@ -27,6 +27,11 @@ class ChildKind:
     # Deployment: its ReplicaSets and pods), so a new one is never started next to an old pod
     # on the same ReadWriteOnce volume.
     foreground_delete: bool = False
+    # What Kubernetes' own controllers write on it that no plan sets and no decision reads:
+    # left out of what the index keeps, so that those writes (a Deployment's revision, a
+    # claim's binding bookkeeping) set off no pass. Annotation keys, and spec fields.
+    controller_annotations: tuple[str, ...] = ()
+    controller_spec: tuple[str, ...] = ()
 
     @property
     def group(self) -> str:
@@ -37,8 +42,26 @@ class ChildKind:
         return self.api_version.rpartition("/")[2]
 
 
-PVC = ChildKind("PersistentVolumeClaim", "v1", "persistentvolumeclaims")
-DEPLOYMENT = ChildKind("Deployment", "apps/v1", "deployments", foreground_delete=True)
+PVC = ChildKind(
+    "PersistentVolumeClaim",
+    "v1",
+    "persistentvolumeclaims",
+    controller_annotations=(
+        "pv.kubernetes.io/bind-completed",
+        "pv.kubernetes.io/bound-by-controller",
+        "volume.beta.kubernetes.io/storage-provisioner",
+        "volume.kubernetes.io/storage-provisioner",
+        "volume.kubernetes.io/selected-node",
+    ),
+    controller_spec=("volumeName",),  # the phase (Bound) is what decisions read
+)
+DEPLOYMENT = ChildKind(
+    "Deployment",
+    "apps/v1",
+    "deployments",
+    foreground_delete=True,
+    controller_annotations=("deployment.kubernetes.io/revision",),
+)
 POD = ChildKind("Pod", "v1", "pods", owned=False)
 SERVICE = ChildKind("Service", "v1", "services", statusless=True)
 INGRESS = ChildKind("Ingress", "networking.k8s.io/v1", "ingresses", optional=True, statusless=True)

@@ -210,3 +210,49 @@ def test_children_of_one_kind_pack_small_against_the_first_one_seen() -> None:
     kept = Seen.of(body, kind="Deployment", name="ws-second-one")
     assert kept.body == body
     assert len(kept.packed) * 3 < len(json.dumps(body)), "a third of its JSON at most"
+
+
+def test_what_other_controllers_write_on_a_child_sets_off_no_pass() -> None:
+    """A Deployment's revision, a claim's binding bookkeeping: no pass reads them, none runs
+    for them; the claim's phase moving to Bound does set one off."""
+    from jupyter_k8s.child_kinds import DEPLOYMENT, PVC
+    from jupyter_k8s.core.indexes import ChildIndex
+
+    labels = {"workspace.jupyter.org/workspace-name": "lab"}
+
+    def obj(kind: str, version: int, annotations: dict[str, str], **rest: Any) -> dict[str, Any]:
+        meta = {"name": "ws-lab", "namespace": "team-a", "labels": labels}
+        return {
+            "kind": kind,
+            "metadata": {**meta, "resourceVersion": str(version), "annotations": annotations},
+            **rest,
+        }
+
+    deployments = ChildIndex(DEPLOYMENT)
+    assert deployments.apply("ADDED", obj("Deployment", 1, {}, spec={"replicas": 1})) == KEY
+    revised = obj("Deployment", 2, {"deployment.kubernetes.io/revision": "1"}, spec={"replicas": 1})
+    assert deployments.apply("MODIFIED", revised) is None
+    edited = obj("Deployment", 3, {"deployment.kubernetes.io/revision": "1"}, spec={"replicas": 0})
+    assert deployments.apply("MODIFIED", edited) == KEY, "a change to what we wrote"
+
+    claims = ChildIndex(PVC)
+    pending, spec = {"phase": "Pending"}, {"resources": {"requests": {"storage": "1Gi"}}}
+    claim = obj("PersistentVolumeClaim", 1, {}, spec=spec, status=pending)
+    assert claims.apply("ADDED", claim) == KEY
+    provisioning = {"volume.kubernetes.io/storage-provisioner": "rancher.io/local-path"}
+    assert (
+        claims.apply(
+            "MODIFIED", obj("PersistentVolumeClaim", 2, provisioning, spec=spec, status=pending)
+        )
+        is None
+    )
+    bound = obj(
+        "PersistentVolumeClaim",
+        3,
+        {**provisioning, "pv.kubernetes.io/bind-completed": "yes"},
+        spec={**spec, "volumeName": "pv-1"},
+        status=pending,
+    )
+    assert claims.apply("MODIFIED", bound) is None
+    bound["status"] = {"phase": "Bound"}
+    assert claims.apply("MODIFIED", bound) == KEY

@@ -414,3 +414,16 @@ def test_leaving_a_profile_leaves_its_account() -> None:
     plan = plan_workspace(_inputs({}, pvc=BOUND, deployment=named, pods=[READY_POD]))
     pod = _by_kind(plan.apply)["Deployment"]["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == pod["serviceAccount"] == "default"
+
+
+def test_no_plan_sets_what_other_controllers_write_on_its_children() -> None:
+    """What the index leaves out of a child (so that those writes set off no pass) must be
+    nothing a plan asks for, or a drift check could never see it."""
+    from jupyter_k8s.child_kinds import BY_KIND
+
+    plan = plan_workspace(_inputs({}, pvc=BOUND, deployment=READY_DEPLOY, pods=[READY_POD]))
+    for obj in plan.apply:
+        kind = BY_KIND[obj["kind"]]
+        annotations = obj["metadata"].get("annotations") or {}
+        assert not set(kind.controller_annotations) & set(annotations), obj["kind"]
+        assert not set(kind.controller_spec) & set(obj.get("spec") or {}), obj["kind"]

@@ -26,14 +26,20 @@ Key = tuple[str, str]  # a workspace's (namespace, name)
 _DROP_META = ("managedFields", "resourceVersion", "creationTimestamp", "generation", "uid")
 
 
-def trimmed(body: Any) -> dict[str, Any]:
+def trimmed(body: Any, kind: ChildKind | None = None) -> dict[str, Any]:
     """The object without status and server bookkeeping: what desired state is compared to.
     (Every other top-level field stays: spec, but also a Role's rules, a RoleBinding's
-    subjects, a ServiceAccount's automountServiceAccountToken.)"""
+    subjects, a ServiceAccount's automountServiceAccountToken.) With its `kind`, also without
+    what other controllers write on it (ChildKind.controller_annotations/controller_spec)."""
     out = {k: v for k, v in dict(body).items() if k != "status"}
-    out["metadata"] = {
-        k: v for k, v in dict(body.get("metadata", {})).items() if k not in _DROP_META
-    }
+    meta = {k: v for k, v in dict(body.get("metadata", {})).items() if k not in _DROP_META}
+    if kind is not None and kind.controller_annotations and meta.get("annotations"):
+        meta["annotations"] = {
+            k: v for k, v in meta["annotations"].items() if k not in kind.controller_annotations
+        }
+    if kind is not None and kind.controller_spec and isinstance(out.get("spec"), dict):
+        out["spec"] = {k: v for k, v in out["spec"].items() if k not in kind.controller_spec}
+    out["metadata"] = meta
     return out
 
 
@@ -150,7 +156,7 @@ def seen(kind: ChildKind, obj: dict[str, Any]) -> Any:
     view = _VIEWS.get(kind.kind)
     meta = obj["metadata"]
     return Seen.of(
-        trimmed(obj),
+        trimmed(obj, kind),
         view(obj) if view else None,
         kind=kind.kind,
         name=meta["name"],
