@@ -24,7 +24,8 @@ def _report(signum: int, frame: FrameType | None) -> None:
     by_package: Counter[str] = Counter()
     for stat in snapshot.statistics("filename"):
         by_package[_package(stat.traceback[0].filename)] += stat.size
-    lines = [f"traced now {tracemalloc.get_traced_memory()[0] / 2**20:.1f} MiB"]
+    now, peak = tracemalloc.get_traced_memory()
+    lines = [f"traced now {now / 2**20:.1f} MiB (peak {peak / 2**20:.1f} MiB)"]
     lines += [f"  {size / 2**20:7.1f} MiB  {pkg}" for pkg, size in by_package.most_common(12)]
     lines.append("by line (where the memory was allocated):")
     for stat in snapshot.statistics("lineno")[:25]:
