@@ -17,6 +17,7 @@ from . import indexes as ix
 from .applier import Applier, StatusCache
 from .indexes import ChildIndex, Indexes, WorkspaceIndex, child_indexes
 from .parsed import ParseCache
+from .slots import PassSlots
 from .workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ class Runtime:
     kube: Kube
     phases: PhaseBook = field(default_factory=PhaseBook)
     queue: WorkQueue = field(default_factory=WorkQueue)
+    # How many workspace passes run at once (as many as API threads), and which go first.
+    slots: PassSlots = field(default_factory=lambda: PassSlots(64))
     tasks: set[asyncio.Future[None]] = field(default_factory=set)
     indexes: Indexes | None = None  # once the first handler ran (Kopf hands them to handlers)
     # The workspaces and their children by kind, kept by the operator's own watches

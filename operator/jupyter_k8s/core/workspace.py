@@ -30,6 +30,7 @@ from . import indexes as ix
 from .indexes import Indexes
 from .missed import check_still_there, live_workspace
 from .runtime import Runtime
+from .slots import FIRST, UPDATE
 from .workqueue import Key
 
 log = logging.getLogger(__name__)
@@ -227,5 +228,8 @@ async def _write_status(rt: Runtime, ws: dict[str, Any], status: WorkspaceStatus
 
 
 async def reconcile_key(rt: Runtime, key: Key) -> None:
-    """The work queue's entry for ("Workspace", namespace, name)."""
-    await reconcile_workspace(rt, rt.idx, key[1], key[2])
+    """The work queue's entry for ("Workspace", namespace, name): a pass when a slot is free
+    (core/slots.py), before the first passes of others if its Deployment exists."""
+    first = ix.deployment(rt.idx, (key[1], key[2])) is None
+    async with rt.slots.slot(FIRST if first else UPDATE):
+        await reconcile_workspace(rt, rt.idx, key[1], key[2])

@@ -25,6 +25,7 @@ from ..core import manager, profile, share, template, workspace
 from ..core.manager import resync_managers
 from ..core.missed import forget_missed
 from ..core.runtime import Runtime, runtime
+from ..core.slots import PassSlots
 from ..core.watches import Watches
 from ..deploy.installer import webhook_configuration
 from ..deploy.settings import WEBHOOK_TLS_SECRET
@@ -242,7 +243,11 @@ def login(**_: Any) -> kopf.ConnectionInfo:
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     s = Settings.from_env()
-    rt = Runtime(settings=s, kube=CountingKube(load_connection(), pool_size=s.workers * 2))
+    rt = Runtime(
+        settings=s,
+        kube=CountingKube(load_connection(), pool_size=s.workers * 2),
+        slots=PassSlots(s.workers),
+    )
     memo.runtime = rt
     register_reconcilers(rt)
     # The operator's own watches (workspaces, children); passes wait until each kind has been

@@ -1,0 +1,69 @@
+"""Workspace passes run a bounded number at once, and a workspace whose children exist goes
+before first passes that wait."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from jupyter_k8s.core.slots import FIRST, UPDATE, PassSlots
+
+
+async def _turns() -> None:
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+def test_no_more_than_size_run_at_once_and_updates_go_before_first_passes() -> None:
+    slots = PassSlots(2)
+    running: list[str] = []
+    order: list[str] = []
+    most = 0
+    release = asyncio.Event()
+
+    async def a_pass(name: str, priority: int) -> None:
+        nonlocal most
+        async with slots.slot(priority):
+            order.append(name)
+            running.append(name)
+            most = max(most, len(running))
+            await release.wait()
+            running.remove(name)
+
+    async def scenario() -> None:
+        tasks = [asyncio.ensure_future(a_pass(f"first-{i}", FIRST)) for i in range(4)]
+        await _turns()
+        assert order == ["first-0", "first-1"] and slots.waiting == 2
+        tasks.append(asyncio.ensure_future(a_pass("available", UPDATE)))
+        await _turns()
+        release.set()
+        await asyncio.gather(*tasks)
+
+    asyncio.run(scenario())
+    assert most == 2
+    assert order == ["first-0", "first-1", "available", "first-2", "first-3"]
+    assert slots.free == 2 and slots.waiting == 0
+
+
+def test_a_waiting_pass_cancelled_gives_up_its_turn_not_a_slot() -> None:
+    slots = PassSlots(1)
+
+    async def scenario() -> None:
+        await slots.acquire(FIRST)
+        waiting = asyncio.ensure_future(slots.acquire(FIRST))
+        after = asyncio.ensure_future(slots.acquire(FIRST))
+        await _turns()
+        waiting.cancel()
+        await _turns()
+        slots.release()
+        await asyncio.wait_for(after, 1)
+        slots.release()
+
+    asyncio.run(scenario())
+    assert slots.free == 1 and slots.waiting == 0
+
+
+def test_at_least_one_slot() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        PassSlots(0)
