@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from .workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
 COUNT_DELAY = 1.0  # seconds: how stale a template's or profile's workspaceCount may be
+EVENT_THREADS = 4
 
 
 @dataclass
@@ -32,6 +34,11 @@ class Runtime:
     queue: WorkQueue = field(default_factory=WorkQueue)
     # How many workspace passes run at once (as many as API threads), and which go first.
     slots: PassSlots = field(default_factory=lambda: PassSlots(64))
+    # Events are best effort and no pass waits for them: threads of their own, so that a
+    # burst of them never queues ahead of the passes' writes.
+    event_threads: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(EVENT_THREADS, "jk-events")
+    )
     tasks: set[asyncio.Future[None]] = field(default_factory=set)
     indexes: Indexes | None = None  # once the first handler ran (Kopf hands them to handlers)
     # The workspaces and their children by kind, kept by the operator's own watches
@@ -116,6 +123,17 @@ class Runtime:
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def post_events(self, involved: dict[str, Any], events: list[tuple[str, str, str]]) -> None:
+        """Post (type, reason, message) events on `involved`, in order, without waiting."""
+        self.event_threads.submit(self._post_events, involved, events)
+
+    def _post_events(self, involved: dict[str, Any], events: list[tuple[str, str, str]]) -> None:
+        for type_, reason, message in events:
+            try:
+                self.kube.event(involved, type_, reason, message)
+            except Exception:  # best effort (kube.event itself logs refusals)
+                log.exception("could not post event %s on %s", reason, involved["metadata"]["name"])
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking API call off the event loop."""

@@ -23,7 +23,6 @@ from ..reconcile import health
 from ..reconcile.children import SshKeys, WorkspaceRef
 from ..reconcile.conditions import merge_conditions, now_iso
 from ..reconcile.resolve import resolve
-from ..reconcile.workspace import Event as PlannedEvent
 from ..reconcile.workspace import ManagerState, WorkspaceInputs, plan_workspace
 from ..ssh_keys import host_key, private_openssh, public_openssh, user_ca
 from . import indexes as ix
@@ -147,16 +146,11 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
             raise  # the work queue comes back with backoff
         await _write_status(rt, ws, status if plan.status_changed else None)
         if plan.events:
-            # Best effort (kube.event logs a failure), and nothing a pass decides on: posted
-            # beside the queue, so that the workspace's next pass (its Deployment became
-            # available) does not wait for them behind hundreds of other workspaces' writes.
-            rt.spawn(_post_events(rt, ws, plan.events))
+            # Best effort, and nothing a pass decides on: posted beside the queue, so that
+            # the workspace's next pass (its Deployment became available) does not wait for
+            # them behind hundreds of other workspaces' writes.
+            rt.post_events(ws, [(e.type, e.reason, e.message) for e in plan.events])
         rt.phases.set(key, status.phase)
-
-
-async def _post_events(rt: Runtime, ws: dict[str, Any], events: list[PlannedEvent]) -> None:
-    for event in events:  # in order: kubectl describe lists them by time
-        await rt.call(rt.kube.event, ws, event.type, event.reason, event.message)
 
 
 def _invalid_status(ws: dict[str, Any], message: str) -> WorkspaceStatus:
