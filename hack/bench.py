@@ -624,6 +624,7 @@ def main() -> int:
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "n": n,
             "available": len(available),
+            "created_s": round(t_created, 1),
             "all_available_s": round(elapsed, 1),
             "p50_s": round(pct(latencies, 0.5), 2) if latencies else None,
             "p95_s": round(pct(latencies, 0.95), 2) if latencies else None,
