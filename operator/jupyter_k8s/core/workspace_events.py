@@ -26,9 +26,11 @@ async def workspace_changed(
 ) -> None:
     await rt.wait_ready()  # the indexes the passes read are all filled
     idx = rt.idx
-    await rt.reconcile(WORKSPACE, namespace, name)
+    # The template's count first: the workspace's pass may wait for a slot (core/slots.py),
+    # and counts asked for while hundreds are created at once then fold into one pass.
     if type_ in (None, "ADDED", "DELETED") and template:
         await rt.template_used(template)
+    await rt.reconcile(WORKSPACE, namespace, name)
     # Counting is cheap and writes only on a change: any event may have moved a workspace
     # onto another profile (its reference edited) or off one (deleted).
     rt.recount_profiles()
