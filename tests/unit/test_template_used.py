@@ -59,3 +59,36 @@ def test_with_the_finalizer_a_burst_costs_one_pass_soon() -> None:
         rt.queue.close()
 
     _run(main)
+
+
+def test_the_echo_of_its_count_brings_the_template_back_once_soon_its_spec_at_once() -> None:
+    from jupyter_k8s.core.runtime import context
+    from jupyter_k8s.handlers.templates import template_event
+
+    rt, passes = _runtime([TEMPLATE_FINALIZER])
+    memo = SimpleNamespace(runtime=rt)
+    indexes = {
+        k: {} for k in ("templates", "managers", "profiles", "shares_by_workspace", "node_faults")
+    }
+    rt.indexes = None
+    context({"memo": memo, **indexes})
+
+    def event(generation: int, observed: int) -> dict[str, Any]:
+        body = {
+            "metadata": {"name": "lab", "generation": generation},
+            "status": {"observedGeneration": observed, "workspaceCount": 3},
+        }
+        return {"memo": memo, "name": "lab", "type": "MODIFIED", "body": body, **indexes}
+
+    async def main() -> None:
+        for _ in range(50):
+            await template_event(**event(1, 1))
+        assert passes == [], "our own count's echo: soon, not at once"
+        assert rt.queue.pending(("WorkspaceTemplate", "lab")) is not None
+        await template_event(**event(2, 1))
+        assert passes == [("WorkspaceTemplate", "lab")], "a new spec: at once"
+        await asyncio.sleep(COUNT_DELAY + 0.2)
+        assert len(passes) == 2
+        rt.queue.close()
+
+    _run(main)
