@@ -4,10 +4,21 @@ before first passes that wait."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from jupyter_k8s.core.slots import FIRST, UPDATE, PassSlots
+
+
+def _run(main: Any) -> None:
+    # Not asyncio.run: it leaves no current loop behind, and later tests (Pulumi's mocks)
+    # ask for one.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
 
 
 async def _turns() -> None:
@@ -40,7 +51,7 @@ def test_no_more_than_size_run_at_once_and_updates_go_before_first_passes() -> N
         release.set()
         await asyncio.gather(*tasks)
 
-    asyncio.run(scenario())
+    _run(scenario)
     assert most == 2
     assert order == ["first-0", "first-1", "available", "first-2", "first-3"]
     assert slots.free == 2 and slots.waiting == 0
@@ -60,7 +71,7 @@ def test_a_waiting_pass_cancelled_gives_up_its_turn_not_a_slot() -> None:
         await asyncio.wait_for(after, 1)
         slots.release()
 
-    asyncio.run(scenario())
+    _run(scenario)
     assert slots.free == 1 and slots.waiting == 0
 
 
