@@ -4,21 +4,11 @@ before first passes that wait."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
 from jupyter_k8s.core.slots import FIRST, UPDATE, PassSlots
-
-
-def _run(main: Any) -> None:
-    # Not asyncio.run: it leaves no current loop behind, and later tests (Pulumi's mocks)
-    # ask for one.
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(main())
-    finally:
-        loop.close()
+from tests.support.aio import run_in_own_loop
 
 
 async def _turns() -> None:
@@ -51,7 +41,7 @@ def test_no_more_than_size_run_at_once_and_updates_go_before_first_passes() -> N
         release.set()
         await asyncio.gather(*tasks)
 
-    _run(scenario)
+    run_in_own_loop(scenario)
     assert most == 2
     assert order == ["first-0", "first-1", "available", "first-2", "first-3"]
     assert slots.free == 2 and slots.waiting == 0
@@ -71,7 +61,7 @@ def test_a_waiting_pass_cancelled_gives_up_its_turn_not_a_slot() -> None:
         await asyncio.wait_for(after, 1)
         slots.release()
 
-    _run(scenario)
+    run_in_own_loop(scenario)
     assert slots.free == 1 and slots.waiting == 0
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from jupyter_k8s.api.template import TEMPLATE_FINALIZER
 from jupyter_k8s.core.runtime import COUNT_DELAY, Runtime
 from jupyter_k8s.core.workqueue import Key
+from tests.support.aio import run_in_own_loop
 
 
 def _runtime(finalizers: list[str]) -> tuple[Runtime, list[Key]]:
@@ -26,14 +27,6 @@ def _runtime(finalizers: list[str]) -> tuple[Runtime, list[Key]]:
     return rt, passes
 
 
-def _run(main: Any) -> None:
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(main())
-    finally:
-        loop.close()
-
-
 def test_without_the_finalizer_the_template_pass_runs_at_once() -> None:
     rt, passes = _runtime([])
 
@@ -42,7 +35,7 @@ def test_without_the_finalizer_the_template_pass_runs_at_once() -> None:
         assert passes == [("WorkspaceTemplate", "lab")]
         assert rt.queue.pending(("WorkspaceTemplate", "lab")) is None
 
-    _run(main)
+    run_in_own_loop(main)
 
 
 def test_with_the_finalizer_a_burst_costs_one_pass_soon() -> None:
@@ -58,7 +51,7 @@ def test_with_the_finalizer_a_burst_costs_one_pass_soon() -> None:
         assert passes == [("WorkspaceTemplate", "lab")]
         rt.queue.close()
 
-    _run(main)
+    run_in_own_loop(main)
 
 
 def test_the_echo_of_its_count_brings_the_template_back_once_soon_its_spec_at_once() -> None:
@@ -91,4 +84,4 @@ def test_the_echo_of_its_count_brings_the_template_back_once_soon_its_spec_at_on
         assert len(passes) == 2
         rt.queue.close()
 
-    _run(main)
+    run_in_own_loop(main)

@@ -37,7 +37,8 @@ class PassSlots:
         return sum(1 for *_, fut in self._waiting if not fut.done())
 
     async def acquire(self, priority: int) -> None:
-        if self.free > 0 and not self.waiting:
+        # A slot is free only while nobody waits: release() hands it to a waiter first.
+        if self.free > 0:
             self.free -= 1
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
