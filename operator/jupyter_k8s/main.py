@@ -25,7 +25,7 @@ def _cluster_or_exit() -> None:
     from .kube.connection import KubeconfigError, load_connection
 
     try:
-        load_connection().pool(1)  # reads every file it names (certificates too)
+        load_connection().ssl_context()  # reads every file it names (certificates too)
     except (KubeconfigError, OSError, ValueError) as err:
         print(
             f"{PROG}: no Kubernetes cluster to talk to ({err}); run it in a cluster (its "

@@ -7,6 +7,7 @@ time and memory at the scale of thousands of workspaces and add nothing to serve
 from __future__ import annotations
 
 import contextlib
+import http.client
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,7 +16,6 @@ from urllib.parse import quote, urlencode
 
 import orjson
 import urllib3
-from urllib3 import HTTPHeaderDict
 
 from ..api import KINDS
 from ..child_kinds import CHILD_KINDS
@@ -79,7 +79,9 @@ class Kube:
     ) -> None:
         self.conn = conn
         self.field_manager = field_manager
-        self.pool = conn.pool(pool_size, retries)
+        # Short requests on http.client connections (kube/pool.py), watches on urllib3's.
+        self.requests = conn.requests_pool(pool_size, retry_stale=retries != 0)
+        self.pool = conn.pool(4, retries)
 
     def _call(
         self,
@@ -90,34 +92,32 @@ class Kube:
         content_type: str = "application/json",
         accept: str = "application/json",
     ) -> dict[str, Any]:
-        headers = HTTPHeaderDict({"Content-Type": content_type, "Accept": accept})
+        headers = [("Content-Type", content_type), ("Accept", accept)]
         return self._send(method, path + (f"?{urlencode(query)}" if query else ""), body, headers)
 
-    def _authorize(self, headers: HTTPHeaderDict) -> None:
+    def _authorization(self) -> list[tuple[str, str]]:
         try:
             value = self.conn.authorization()  # a rotated token file is read again
         except (KubeconfigError, OSError) as err:  # e.g. an exec plugin failing for now
             raise KubeError(0, "credentials", str(err)) from None
-        if value:
-            headers["Authorization"] = value
+        return [("Authorization", value)] if value else []
 
-    def _send(self, method: str, path: str, body: Any, headers: HTTPHeaderDict) -> dict[str, Any]:
+    def _send(
+        self, method: str, path: str, body: Any, headers: list[tuple[str, str]]
+    ) -> dict[str, Any]:
         """One request on the connection pool."""
         if body is not None and not isinstance(body, bytes):
             body = orjson.dumps(body)
         for attempt in (1, 2):
-            self._authorize(headers)
             try:
-                resp = self.pool.request(
-                    method, f"{self.conn.server}{path}", body=body, headers=headers, timeout=30
-                )
-            except urllib3.exceptions.HTTPError as err:
-                raise KubeError(0, "transport", str(err)) from None
-            if resp.status == 401 and self.conn.token and attempt == 1:
+                answer = self.requests.request(method, path, body, headers + self._authorization())
+            except (OSError, http.client.HTTPException) as err:
+                raise KubeError(0, "transport", str(err) or type(err).__name__) from None
+            if answer.status == 401 and self.conn.token and attempt == 1:
                 self.conn.token.expire()  # an expired token: fetch a new one, once
                 continue
             break
-        return _answer(resp.status, resp.reason, resp.data)
+        return _answer(answer.status, answer.reason, answer.data)
 
     def get_path(self, path: str, query: list[tuple[str, str]]) -> dict[str, Any]:
         """GET a collection's path with a query (a page of a list)."""
@@ -127,8 +127,7 @@ class Kube:
         self, path: str, query: list[tuple[str, str]], read_timeout: float
     ) -> Iterator[bytes]:
         """A long GET (a watch), as the bytes arrive; an error answer raises KubeError."""
-        headers = HTTPHeaderDict({"Accept": "application/json"})
-        self._authorize(headers)
+        headers = {"Accept": "application/json", **dict(self._authorization())}
         try:
             resp = self.pool.request(
                 "GET",
@@ -161,11 +160,12 @@ class Kube:
     ) -> dict[str, Any]:
         """A request made as `user` with `groups` (Kubernetes impersonation): RBAC and
         admission decide it as for that user. Only for identities the caller authenticated."""
-        headers = HTTPHeaderDict(
-            {"Content-Type": content_type, "Accept": "application/json", "Impersonate-User": user}
-        )
-        for group in groups:
-            headers.add("Impersonate-Group", group)
+        headers = [
+            ("Content-Type", content_type),
+            ("Accept", "application/json"),
+            ("Impersonate-User", user),
+            *(("Impersonate-Group", group) for group in groups),
+        ]
         return self._send(method, path, body, headers)
 
     def get(

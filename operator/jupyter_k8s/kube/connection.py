@@ -28,6 +28,8 @@ from typing import Any
 import urllib3
 import yaml
 
+from .pool import ConnectionPool
+
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 # client-go re-reads a projected service-account token this often: the kubelet rotates the file.
 TOKEN_FILE_REREAD_S = 60.0
@@ -85,20 +87,35 @@ class Connection:
     basic_auth: str | None = None  # "user:password" (legacy kubeconfigs)
     namespace: str | None = None
 
-    def pool(self, size: int, retries: int | None = None) -> urllib3.PoolManager:
-        """A connection pool to the server (`size` connections kept; more open when needed)."""
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """How to check the server and prove who we are over TLS (None for http://)."""
+        if not self.server.startswith("https:"):
+            return None
         context = ssl.create_default_context(cafile=self.ca_file)
         if self.insecure:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         if self.cert_file:
             context.load_cert_chain(self.cert_file, self.key_file)
-        kwargs: dict[str, Any] = {"maxsize": size, "ssl_context": context}
+        return context
+
+    def pool(self, size: int, retries: int | None = None) -> urllib3.PoolManager:
+        """A urllib3 pool to the server, for long requests (watches)."""
+        kwargs: dict[str, Any] = {"maxsize": size}
+        context = self.ssl_context()
+        if context is not None:
+            kwargs["ssl_context"] = context
         if self.tls_server_name:
             kwargs["server_hostname"] = self.tls_server_name
         if retries is not None:
             kwargs["retries"] = retries
         return urllib3.PoolManager(**kwargs)
+
+    def requests_pool(self, size: int, retry_stale: bool = True) -> ConnectionPool:
+        """Keep-alive connections for short requests (kube/pool.py)."""
+        return ConnectionPool(
+            self.server, self.ssl_context(), self.tls_server_name, size, retry_stale=retry_stale
+        )
 
     def authorization(self) -> str | None:
         """The Authorization header's value for the next request, if any."""
