@@ -33,6 +33,25 @@ def server() -> Iterator[tuple[Kube, Seen]]:
             )
             if "/missing" in self.path:
                 status, body = 404, {"kind": "Status", "message": 'pods "missing" not found'}
+            elif "/terminating" in self.path:  # what NamespaceLifecycle answers, as sent
+                status, body = (
+                    403,
+                    {
+                        "kind": "Status",
+                        "reason": "Forbidden",
+                        "message": 'events "x." is forbidden: unable to create new content in '
+                        "namespace terminating because it is being terminated",
+                        "details": {
+                            "causes": [
+                                {
+                                    "reason": "NamespaceTerminating",
+                                    "message": "namespace terminating is being terminated",
+                                    "field": "metadata.namespace",
+                                }
+                            ]
+                        },
+                    },
+                )
             elif "/refused" in self.path:
                 status, body = 422, {"kind": "Status", "message": "spec.x: Invalid value"}
             else:
@@ -117,3 +136,33 @@ def test_writes_read_only_for_their_version_ask_for_the_metadata_alone(
     assert lean == lean_patch and lean.startswith("application/json;as=PartialObjectMetadata;")
     assert lean.endswith(",application/json")  # a server that cannot: the whole object
     assert whole == "application/json"
+
+
+def test_a_namespace_being_deleted_is_told_apart_and_its_events_are_not_warned_about(
+    server: tuple[Kube, Seen], caplog: pytest.LogCaptureFixture
+) -> None:
+    kube, _ = server
+    obj = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "s", "namespace": "terminating"},
+    }
+    with pytest.raises(KubeError) as err:
+        kube.apply(obj)
+    assert err.value.status == 403 and err.value.namespace_terminating
+    with pytest.raises(KubeError) as other:
+        kube.merge_patch("v1", "Pod", "n", "refused", {"spec": {}})
+    assert not other.value.namespace_terminating
+    involved = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "terminating"},
+    }
+    with caplog.at_level("WARNING"):
+        kube.event(involved, "Normal", "Starting", "")  # best effort: neither raised nor warned
+        kube.event(
+            {**involved, "metadata": {"name": "p", "namespace": "refused"}}, "Normal", "X", ""
+        )
+    assert [r.getMessage() for r in caplog.records] == [
+        "could not post event X on p: 422 Unprocessable Entity: spec.x: Invalid value"
+    ]

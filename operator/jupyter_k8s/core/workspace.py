@@ -137,6 +137,11 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
             await rt.applier.apply(key, plan.apply, children)
             await rt.applier.delete(namespace, plan.delete)
         except KubeError as err:
+            if err.namespace_terminating:
+                # Its namespace is being deleted, the workspace with it: nothing to recreate,
+                # nothing to retry (a deleted namespace would otherwise retry every child).
+                log.debug("%s/%s: namespace is being deleted; not applying", namespace, name)
+                return
             # Tell the user (the usual causes: a quota, a storage class that cannot grow)
             # and try again later; nothing else is touched.
             status = _degraded_status(

@@ -45,11 +45,20 @@ METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,ap
 
 
 class KubeError(Exception):
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(
+        self, status: int, reason: str, message: str, causes: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(f"{status} {reason}: {message}")
         self.status = status
         self.reason = reason
         self.message = message
+        self.causes = causes  # the Status's details.causes[].reason
+
+    @property
+    def namespace_terminating(self) -> bool:
+        """Refused because the namespace is being deleted: nothing can be created in it again,
+        and what is in it goes with it."""
+        return self.status == 403 and "NamespaceTerminating" in self.causes
 
 
 def object_path(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
@@ -62,10 +71,14 @@ def object_path(api_version: str, kind: str, namespace: str | None, name: str | 
 def _answer(status: int, reason: str | None, data: bytes) -> dict[str, Any]:
     """The body of a 2xx answer; any other raises KubeError with the server's message."""
     if not 200 <= status < 300:
-        message = reason or ""
-        with contextlib.suppress(TypeError, ValueError):
-            message = orjson.loads(data).get("message", message)
-        raise KubeError(status, reason or "", message)
+        message, causes = reason or "", ()
+        with contextlib.suppress(TypeError, ValueError, AttributeError):
+            answer = orjson.loads(data)
+            message = answer.get("message", message)
+            causes = tuple(
+                c.get("reason", "") for c in (answer.get("details") or {}).get("causes") or []
+            )
+        raise KubeError(status, reason or "", message, causes)
     return orjson.loads(data) if data else {}
 
 
@@ -316,7 +329,8 @@ class Kube:
         try:
             self._call("POST", f"/api/v1/namespaces/{namespace}/events", body=body)
         except KubeError as err:  # events are best effort
-            log.warning("could not post event %s on %s: %s", reason, meta["name"], err)
+            if not err.namespace_terminating:  # it goes with its namespace
+                log.warning("could not post event %s on %s: %s", reason, meta["name"], err)
 
     def can(
         self,
