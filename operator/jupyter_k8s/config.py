@@ -106,7 +106,7 @@ class Settings:
             webhook_configuration=os.environ.get("JK_WEBHOOK_CONFIGURATION", WEBHOOK_CONFIGURATION),
             cert_dir=os.environ.get("JK_CERT_DIR", "/tmp/jupyter-k8s-webhook"),  # noqa: S108
             log_format=log_format,  # type: ignore[arg-type]
-            workers=_int("JK_WORKERS", 64),
+            workers=_int("JK_WORKERS", 16),
             leader_election=election == "on",
             lease_name=os.environ.get("JK_LEASE_NAME", NAME),
             pod_name=os.environ.get("JK_POD_NAME") or f"{socket.gethostname()}_{os.getpid()}",
