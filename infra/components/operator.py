@@ -90,6 +90,7 @@ class Operator(pulumi.ComponentResource):
         self.crds = crds
         namespace = None
         children = []
+        key_secret: pulumi.Resource | None = None
         for obj in operator_manifests(
             args.config, args.served_namespaces, args.target, args.ssh_server
         ):
@@ -98,27 +99,33 @@ class Operator(pulumi.ComponentResource):
             )
             if obj["kind"] == "RoleBinding":
                 depends = list(args.namespace_resources)
+            if obj["kind"] == "Deployment" and key_secret is not None:
+                # The key reaches the pods as an optional environment variable, read once at
+                # start: a pod started before the Secret exists runs without it for good.
+                depends.append(key_secret)
 
             res = declare(obj, pulumi.ResourceOptions(parent=self, depends_on=depends))
             if obj["kind"] == "Namespace":
                 namespace = res
+                if args.proxy_key is not None:
+                    key_secret = self._key_secret(args, namespace)
+                    children.append(key_secret)
             children.append(res)
-        if args.proxy_key is not None:
-            children.append(
-                declare(
-                    {
-                        "apiVersion": "v1",
-                        "kind": "Secret",
-                        "metadata": {"name": KEY_SECRET, "namespace": args.config.namespace},
-                        "stringData": {"key": pulumi.Output.secret(args.proxy_key)},
-                    },
-                    pulumi.ResourceOptions(
-                        parent=self,
-                        depends_on=[namespace] if namespace else [],
-                        additional_secret_outputs=["stringData", "data"],
-                    ),
-                )
-            )
         # The webhook's caBundle is filled in by the operator at start-up (it makes its own CA).
         self.namespace = args.config.namespace
         self.register_outputs({"namespace": self.namespace, "name": NAME, "crds": len(crds)})
+
+    def _key_secret(self, args: OperatorArgs, namespace: pulumi.Resource) -> pulumi.Resource:
+        return declare(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": KEY_SECRET, "namespace": args.config.namespace},
+                "stringData": {"key": pulumi.Output.secret(args.proxy_key)},
+            },
+            pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[namespace],
+                additional_secret_outputs=["stringData", "data"],
+            ),
+        )

@@ -4,6 +4,7 @@ properties, and the errors a wrong configuration gives."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -544,3 +545,27 @@ def test_monitoring_where_the_prometheus_operator_is() -> None:
     for setting in (False, "auto"):
         plain = declare(guided(monitoring={"prometheusOperator": setting}))
         assert not of_kind(plain, "ServiceMonitor") and not of_kind(plain, "PrometheusRule")
+
+
+def test_the_operator_starts_only_once_its_proxy_key_exists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The key reaches the operator's pods as an optional environment variable read at start:
+    a pod that started before the Secret existed would run without it (workspaces' apps then
+    refuse every request and no SSH server is set up) until restarted."""
+    import infra.components.operator as component
+
+    made: dict[str, Any] = {}
+    waits: dict[str, list[Any]] = {}
+    real = component.declare
+
+    def recording(obj: dict[str, Any], opts: Any) -> Any:
+        res = real(obj, opts)
+        made[obj["kind"] + "/" + obj["metadata"]["name"]] = res
+        waits[obj["kind"] + "/" + obj["metadata"]["name"]] = list(opts.depends_on or [])
+        return res
+
+    monkeypatch.setattr(component, "declare", recording)
+    declare(guided("kind"))
+    secret = made["Secret/jupyter-k8s-proxy-key"]
+    assert secret in waits["Deployment/jupyter-k8s-operator"]
