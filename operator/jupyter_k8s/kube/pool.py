@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 # What a connection the server closed while it sat idle raises on its next use; the request
-# never reached the server, so it is sent again once on a new connection.
+# never reached the server, so it is sent again on the next idle connection or a new one (a
+# new connection's failure is the caller's).
 STALE = (
     http.client.RemoteDisconnected,
     http.client.CannotSendRequest,
