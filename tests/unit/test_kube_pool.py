@@ -25,7 +25,7 @@ def _server(drop_after_answer: bool) -> Iterator[tuple[str, Ports]]:
             length = int(self.headers.get("Content-Length") or 0)
             self.rfile.read(length)
             ports.append(self.client_address[1])
-            self.send_json(200, {"seen": self.headers.get_all("X-Group")})
+            self.send_json(200, {"seen": self.headers.get_all("X-Group"), "path": self.path})
             # An idle timeout on the server's side: closed without telling the client.
             self.close_connection = drop_after_answer
 
@@ -82,3 +82,10 @@ def test_idle_connections_kept_are_bounded(keeps_alive: tuple[str, Ports]) -> No
 def test_https_needs_a_tls_context() -> None:
     with pytest.raises(ValueError, match="TLS context"):
         ConnectionPool("https://127.0.0.1:6443", None)
+
+
+def test_a_server_named_with_a_path_keeps_it(keeps_alive: tuple[str, Ports]) -> None:
+    url, _ = keeps_alive
+    pool = ConnectionPool(f"{url}/k8s/clusters/c-1/", None)  # e.g. behind a proxy
+    answer = pool.request("PATCH", "/api/v1/namespaces", b"{}", [])
+    assert b'"/k8s/clusters/c-1/api/v1/namespaces"' in answer.data

@@ -76,6 +76,8 @@ class ConnectionPool:
             raise ValueError(f"{server}: an https server needs a TLS context")
         self._host = url.hostname or "localhost"
         self._port = url.port
+        # A server behind a proxy may be named with a path (https://proxy/k8s/clusters/c-1).
+        self._prefix = url.path.rstrip("/")
         self._context = context
         self._server_hostname = server_hostname
         self._size = size
@@ -114,7 +116,7 @@ class ConnectionPool:
         while True:
             conn, reused = self._take()
             try:
-                conn.putrequest(method, path, skip_accept_encoding=True)
+                conn.putrequest(method, self._prefix + path, skip_accept_encoding=True)
                 for name, value in headers:
                     conn.putheader(name, value)
                 if body is not None:
