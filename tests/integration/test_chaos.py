@@ -132,20 +132,34 @@ def test_the_operator_converges_through_kills_and_control_plane_restarts(
 
     started = time.monotonic()
 
+    pending: list[str] = []  # why the last look was not converged, for the failure message
+
     def converged() -> bool:
         workspaces = {w["metadata"]["name"]: w for w in _items(kubectl, "workspaces", namespace)}
+        pending.clear()
         if set(workspaces) != live:
-            return False
-        for ws in workspaces.values():
+            pending.append(
+                f"left over {sorted(set(workspaces) - live)}, missing {sorted(live - set(workspaces))}"
+            )
+        for name, ws in sorted(workspaces.items()):
             status = ws.get("status") or {}
-            if status.get("observedGeneration") != ws["metadata"]["generation"]:
-                return False
+            generation = ws["metadata"]["generation"]
+            if status.get("observedGeneration") != generation:
+                pending.append(
+                    f"{name}: observed {status.get('observedGeneration')} of {generation}"
+                )
+                continue
             want = "Stopped" if ws["spec"].get("desiredStatus") == "Stopped" else "Available"
             if (condition(ws, want) or {}).get("status") != "True":
-                return False
-        return True
+                conds = {c["type"]: c["status"] for c in status.get("conditions") or []}
+                pending.append(f"{name}: wants {want}, conditions {conds}")
+        return not pending
 
-    eventually(converged, timeout=300, interval=2, what="every workspace as its spec asks")
+    try:
+        eventually(converged, timeout=300, interval=2, what="every workspace as its spec asks")
+    except AssertionError as err:
+        # Say which workspaces did not get there and how: a bare timeout told nothing.
+        raise AssertionError(f"{err}; not converged: {pending}; operations {dict(ops)}") from None
     convergence = time.monotonic() - started
 
     workspaces = {w["metadata"]["name"]: w for w in _items(kubectl, "workspaces", namespace)}
