@@ -229,8 +229,11 @@ def test_share_grants_until_it_expires(kubectl: Kubectl, authz: Authz, owned: st
 
 def test_group_share_and_deleting_it(kubectl: Kubectl, authz: Authz, owned: str) -> None:
     carol = authz.idp.login("t-carol", "carol", ["data-science"])
+    # Never shared, not Public: no connect Role yet (the share's pass makes it with its grant).
+    assert kubectl.run("get", "role", "ws-lab-connect", "-n", owned, check=False).returncode != 0
     _share(kubectl, owned, "data-team", [{"kind": "Group", "name": "data-science"}])
     eventually(lambda: authz.ask(owned, "lab", carol)[0] == 200, timeout=20, what="the group share")
+    assert kubectl.get("role", "ws-lab-connect", owned)["rules"][0]["verbs"] == ["connect"]
     kubectl.run("delete", "workspaceshare", "data-team", "-n", owned)
     eventually(
         lambda: authz.ask(owned, "lab", carol)[0] == 403,

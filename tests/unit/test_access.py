@@ -51,28 +51,36 @@ def test_ingress_per_routing_mode() -> None:
 
 def test_owner_and_public_grants() -> None:
     private = access_objects(WS, "alice", "Private")
-    role = private[0]
-    assert role["rules"] == [
-        {
-            "apiGroups": ["workspace.jupyter.org"],
-            "resources": ["workspaces"],
-            "resourceNames": ["lab"],
-            "verbs": ["connect"],
-        }
-    ]
+    # Nobody but the owner: no connect Role (one write fewer per workspace, most are never shared).
     assert [(o["kind"], o["metadata"]["name"]) for o in private] == [
-        ("Role", "ws-lab-connect"),
         ("Role", "ws-lab-owner"),
         ("RoleBinding", "ws-lab-owner"),
     ]
     # The owner may connect and share (the verb the share admission policy asks for).
-    assert private[1]["rules"][0]["verbs"] == ["connect", "share"]
-    assert private[2]["roleRef"]["name"] == "ws-lab-owner"
-    assert private[2]["subjects"] == [
+    assert private[0]["rules"] == [
+        {
+            "apiGroups": ["workspace.jupyter.org"],
+            "resources": ["workspaces"],
+            "resourceNames": ["lab"],
+            "verbs": ["connect", "share"],
+        }
+    ]
+    assert private[1]["roleRef"]["name"] == "ws-lab-owner"
+    assert private[1]["subjects"] == [
         {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}
     ]
     public = access_objects(WS, "alice", "Public")
+    assert public[0]["metadata"]["name"] == "ws-lab-connect"
+    assert public[0]["rules"][0]["verbs"] == ["connect"]
+    assert public[-1]["roleRef"]["name"] == "ws-lab-connect"
     assert public[-1]["subjects"][0]["name"] == "system:authenticated"
+    # A share binds the connect Role: the workspace keeps it while shared.
+    shared = access_objects(WS, "alice", "Private", shared=True)
+    assert [o["metadata"]["name"] for o in shared] == [
+        "ws-lab-connect",
+        "ws-lab-owner",
+        "ws-lab-owner",
+    ]
 
 
 def test_share_binding_is_owned_by_the_share_only() -> None:
@@ -102,6 +110,11 @@ def test_share_expiry() -> None:
     )
     live = plan_share("s", "u", spec, WS, now, bound_uid=WS.uid)
     assert live.binding is not None and live.active.status is True and live.recheck_in == 300
+    # The grant brings the Role it binds (the workspace makes it only once shared), owned by
+    # the workspace: it outlives one share, for the next.
+    assert live.role is not None
+    assert live.role["metadata"]["name"] == live.binding["roleRef"]["name"] == "ws-lab-connect"
+    assert [o["kind"] for o in live.role["metadata"]["ownerReferences"]] == ["Workspace"]
     gone = plan_share("s", "u", spec, WS, now + timedelta(minutes=6), bound_uid=WS.uid)
     assert gone.binding is None and gone.active.reason == "Expired"
     orphan = plan_share("s", "u", spec, None, now, bound_uid=WS.uid)

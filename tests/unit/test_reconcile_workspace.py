@@ -112,6 +112,7 @@ def test_valid_running_workspace_children() -> None:
     plan = plan_workspace(_inputs({}, pvc=BOUND, deployment=READY_DEPLOY, pods=[READY_POD]))
     objs = _by_kind(plan.apply)
     assert set(objs) == {"PersistentVolumeClaim", "Deployment", "Service", "Role", "RoleBinding"}
+    assert objs["Role"]["metadata"]["name"] == "ws-lab-owner"  # no connect Role: not shared
     for obj in plan.apply:
         meta = obj["metadata"]
         assert meta["labels"]["workspace.jupyter.org/workspace-name"] == "lab"
@@ -405,6 +406,23 @@ def test_a_pod_on_a_node_that_stopped_reporting_is_degraded_in_the_nodes_words()
         _inputs({}, deployment=READY_DEPLOY, pods=[pod], pvc=BOUND, status=plan.status.wire())
     )
     assert plan.status.wire()["phase"] == "Running"
+
+
+def test_a_connect_role_once_made_stays() -> None:
+    """Made when shared or Public; kept after (it grants nothing without a binding), so an
+    upgrade from an operator that made one for every workspace deletes nothing, and a share
+    being granted never loses the Role under it."""
+    connect = ("Role", "ws-lab-connect")
+    made = {"Role", "RoleBinding"}
+    plan = plan_workspace(_inputs({}, pvc=BOUND, deployment=READY_DEPLOY, pods=[READY_POD]))
+    assert [o["metadata"]["name"] for o in plan.apply if o["kind"] in made] == ["ws-lab-owner"] * 2
+    shared = plan_workspace(_inputs({}, pvc=BOUND, deployment=READY_DEPLOY, shared=True))
+    assert connect in {(o["kind"], o["metadata"]["name"]) for o in shared.apply}
+    public = ("RoleBinding", "ws-lab-public")
+    private_again = plan_workspace(
+        _inputs({}, pvc=BOUND, deployment=READY_DEPLOY, existing=frozenset({connect, public}))
+    )
+    assert private_again.delete == [public]
 
 
 def test_leaving_a_profile_leaves_its_account() -> None:

@@ -11,7 +11,7 @@ from ..api import API_VERSION, WORKSPACE_SHARE
 from ..api.admission import SHARE_WORKSPACE_UID_ANNOTATION
 from ..api.common import ConditionType
 from ..api.share import WorkspaceShareSpec, WorkspaceShareStatus
-from ..child_kinds import ROLE_BINDING
+from ..child_kinds import ROLE, ROLE_BINDING, ChildKind
 from ..kube import KubeError
 from ..metrics import reconciling
 from ..reconcile.access import share_binding_name
@@ -46,17 +46,10 @@ async def reconcile_share(rt: Runtime, idx: Indexes, body: dict[str, Any]) -> No
         bound = (meta.get("annotations") or {}).get(SHARE_WORKSPACE_UID_ANNOTATION)
         plan = plan_share(name, meta["uid"], spec, ref, bound_uid=bound)
         binding_name = share_binding_name(name)
-        existing = (
-            {
-                s.name: s
-                for s in idx.of_kind(ROLE_BINDING).get((namespace, spec.workspaceName)) or []
-            }
-            if ws
-            else {}
-        )
+        if plan.role is not None and not _has(idx, ROLE, namespace, spec.workspaceName, plan.role):
+            await rt.call(rt.kube.apply, plan.role)
         if plan.binding is not None:
-            current = existing.get(binding_name)
-            if current is None or not contains(current.body, plan.binding):
+            if not _has(idx, ROLE_BINDING, namespace, spec.workspaceName, plan.binding):
                 try:
                     await rt.call(rt.kube.apply, plan.binding)
                 except KubeError as err:
@@ -76,6 +69,15 @@ async def reconcile_share(rt: Runtime, idx: Indexes, body: dict[str, Any]) -> No
         if plan.recheck_in is not None:
             # Come back at expiry: access must stop without anyone touching the share.
             rt.queue.later((WORKSPACE_SHARE.kind, namespace, name), plan.recheck_in + 0.5)
+
+
+def _has(
+    idx: Indexes, kind: ChildKind, namespace: str, workspace: str, obj: dict[str, Any]
+) -> bool:
+    """Whether the workspace's `kind` child named as `obj` is there, holding what `obj` says."""
+    name = obj["metadata"]["name"]
+    found = [c for c in idx.of_kind(kind).get((namespace, workspace)) or [] if c.name == name]
+    return bool(found) and contains(found[0].body, obj)
 
 
 async def _write_status(rt: Runtime, body: dict[str, Any], conditions: list[Cond]) -> None:

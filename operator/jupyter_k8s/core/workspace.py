@@ -130,6 +130,7 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
                 existing=frozenset(
                     k for k, c in children.items() if k[0] in OPTIONAL_KINDS and not c.share_owned
                 ),
+                shared=bool(idx.shares_by_workspace.get(key)),
             )
         )
         status = plan.status

@@ -3,7 +3,8 @@ truth for access, and the authorization service asks it with SubjectAccessReview
 
 Access to a workspace's URL is the verb `connect` on `workspaces` with the workspace's name;
 sharing it is the verb `share` (checked by the API server's admission policy on WorkspaceShares).
-The owner holds both through Role `ws-<name>-owner`; shares and Public bind `ws-<name>-connect`.
+The owner holds both through Role `ws-<name>-owner`; shares and Public bind `ws-<name>-connect`,
+made only once one of them needs it (most workspaces are never shared: one write fewer each).
 """
 
 from __future__ import annotations
@@ -88,14 +89,17 @@ def public_binding_name(ws_name: str) -> str:
     return workspace_child(ws_name, "public")
 
 
-def access_objects(ws: WorkspaceRef, owner: str | None, access: str) -> list[dict[str, Any]]:
-    """The connect Role, the owner's Role and binding (connect and share) and, for Public
-    workspaces, everyone's connect binding."""
-    objs = [connect_role(ws)]
+def access_objects(
+    ws: WorkspaceRef, owner: str | None, access: str, shared: bool = False
+) -> list[dict[str, Any]]:
+    """The owner's Role and binding (connect and share); the connect Role when the workspace
+    is Public or `shared` (a WorkspaceShare names it); for Public, everyone's connect binding."""
+    public = access == AccessType.PUBLIC
+    objs = [connect_role(ws)] if public or shared else []
     if owner:
         name = owner_binding_name(ws.name)
         objs += [owner_role(ws), _binding(ws, name, [_subject("User", owner)], role=name)]
-    if access == AccessType.PUBLIC:
+    if public:
         objs.append(
             _binding(ws, public_binding_name(ws.name), [_subject("Group", ALL_AUTHENTICATED)])
         )

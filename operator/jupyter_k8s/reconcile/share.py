@@ -8,7 +8,7 @@ from typing import Any
 
 from ..api.common import ConditionType
 from ..api.share import WorkspaceShareSpec
-from .access import share_binding
+from .access import connect_role, share_binding
 from .children import WorkspaceRef
 from .conditions import Cond
 from .drift import stamped
@@ -19,6 +19,9 @@ class SharePlan:
     binding: dict[str, Any] | None  # None: no grant (remove any)
     active: Cond
     recheck_in: float | None  # seconds until the share expires
+    # The workspace's connect Role the binding names: made with the grant, since the workspace
+    # makes it only once shared (reconcile/access.py) and the share must work at once.
+    role: dict[str, Any] | None = None
 
 
 def plan_share(
@@ -80,4 +83,5 @@ def plan_share(
             f"{who} may connect to {spec.workspaceName}{until}.",
         ),
         recheck,
+        role=stamped(connect_role(workspace)),
     )

@@ -12,7 +12,7 @@ from ..api.template import WorkspaceTemplateSpec
 from ..api.workspace import OWNER_ANNOTATION, DesiredStatus, Phase, WorkspaceSpec, WorkspaceStatus
 from ..names import workspace_child
 from . import health
-from .access import access_objects
+from .access import access_objects, connect_role_name
 from .children import (
     SshKeys,
     WorkspaceRef,
@@ -64,6 +64,8 @@ class WorkspaceInputs:
     proxy_secret: str | None = None
     # The keys of the workspace's SSH server (None: no desktop tunnel; needs the proxy secret).
     ssh: SshKeys | None = None
+    # Whether a WorkspaceShare names it (its grants bind the connect Role).
+    shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePla
             # Pods that name an account keep naming one: "default" once the profile is gone
             # (dropping the fields would restart the pod a second time).
             service_account = "default"
-        apply += access_objects(inp.ref, owner, spec.accessType)
+        apply += access_objects(inp.ref, owner, spec.accessType, inp.shared)
         if inp.proxy_secret is not None:
             apply.append(build_proxy_secret(inp.ref, inp.proxy_secret, inp.ssh))
         replacing = inp.deployment is not None and inp.deployment.deleting
@@ -176,6 +178,9 @@ def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePla
             )
         )
     wanted = {(o["kind"], o["metadata"]["name"]) for o in apply}
+    # A connect Role once made stays: without a binding it grants nothing, and removing it
+    # could race a share being granted (which makes it too: core/share.py).
+    wanted.add(("Role", connect_role_name(inp.ref.name)))
     # Optional children that exist but are no longer wanted: a public grant after going
     # Private, a route after leaving the manager, a profile's bindings after changing it.
     delete += sorted(k for k in inp.existing if k not in wanted and k not in set(delete))
