@@ -21,8 +21,6 @@ class ChildKind:
     owned: bool = True
     # Comes and goes with the spec (route, grants, identity): removed when no longer planned.
     optional: bool = False
-    # No status the operator reads: the watch's echo of our own write brings nothing new.
-    statusless: bool = False
     # Deleted in the foreground: it stays (being deleted) until what it made is gone (a
     # Deployment: its ReplicaSets and pods), so a new one is never started next to an old pod
     # on the same ReadWriteOnce volume.
@@ -63,15 +61,13 @@ DEPLOYMENT = ChildKind(
     controller_annotations=("deployment.kubernetes.io/revision",),
 )
 POD = ChildKind("Pod", "v1", "pods", owned=False)
-SERVICE = ChildKind("Service", "v1", "services", statusless=True)
-INGRESS = ChildKind("Ingress", "networking.k8s.io/v1", "ingresses", optional=True, statusless=True)
-SECRET = ChildKind("Secret", "v1", "secrets", optional=True, statusless=True)
-SERVICE_ACCOUNT = ChildKind(
-    "ServiceAccount", "v1", "serviceaccounts", optional=True, statusless=True
-)
-ROLE = ChildKind("Role", "rbac.authorization.k8s.io/v1", "roles", optional=True, statusless=True)
+SERVICE = ChildKind("Service", "v1", "services")
+INGRESS = ChildKind("Ingress", "networking.k8s.io/v1", "ingresses", optional=True)
+SECRET = ChildKind("Secret", "v1", "secrets", optional=True)
+SERVICE_ACCOUNT = ChildKind("ServiceAccount", "v1", "serviceaccounts", optional=True)
+ROLE = ChildKind("Role", "rbac.authorization.k8s.io/v1", "roles", optional=True)
 ROLE_BINDING = ChildKind(
-    "RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings", optional=True, statusless=True
+    "RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings", optional=True
 )
 
 CHILD_KINDS: tuple[ChildKind, ...] = (
@@ -88,5 +84,4 @@ CHILD_KINDS: tuple[ChildKind, ...] = (
 BY_KIND = {c.kind: c for c in CHILD_KINDS}
 OWNED = tuple(c for c in CHILD_KINDS if c.owned)
 OPTIONAL_KINDS = frozenset(c.kind for c in CHILD_KINDS if c.optional)
-STATUSLESS_KINDS = frozenset(c.kind for c in CHILD_KINDS if c.statusless)
 FOREGROUND_DELETE = frozenset(c.kind for c in CHILD_KINDS if c.foreground_delete)

@@ -36,9 +36,7 @@ TEMPLATE = WorkspaceTemplateSpec.model_validate(
         "defaultManagerRef": "mgr",
     }
 )
-READY_DEPLOY = DeploymentView(
-    generation=1, observed_generation=1, replicas=1, ready=1, available=1, updated=1, failure=None
-)
+READY_DEPLOY = DeploymentView(rolled_out=True, failure=None)
 READY_POD = PodView(name="p", phase="Running", deleting=False, ready=True, unschedulable=None)
 BOUND = PvcView(name="ws-lab", requested="5Gi", phase="Bound")
 

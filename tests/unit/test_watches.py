@@ -19,7 +19,7 @@ import pytest
 
 from jupyter_k8s.api import API_VERSION, GROUP, VERSION
 from jupyter_k8s.api.workspace import WORKSPACE_LABEL
-from jupyter_k8s.child_kinds import CHILD_KINDS, POD, ROLE
+from jupyter_k8s.child_kinds import CHILD_KINDS, DEPLOYMENT, POD, ROLE
 from jupyter_k8s.core.indexes import ChildIndex, Seen
 from jupyter_k8s.core.runtime import Runtime
 from jupyter_k8s.core.watches import Watches
@@ -108,6 +108,31 @@ def test_pods_are_kept_as_their_status_view() -> None:
     assert index.apply("MODIFIED", {**pod, "status": {"phase": "Running"}}) == ("team", "lab")
     (view,) = index.get(("team", "lab"))
     assert view.name == "p" and view.phase == "Running"
+
+
+def test_a_deployment_sets_off_a_pass_only_when_its_rollout_is_done_or_undone() -> None:
+    """Its controller moves the counters two or three times while a pod starts (observed the
+    generation, one replica updated, then ready and available): only the last decides."""
+    index = ChildIndex(DEPLOYMENT)
+    meta = {
+        "name": "ws-lab",
+        "namespace": "team",
+        "generation": 1,
+        "labels": {WORKSPACE_LABEL: "lab"},
+    }
+    key = ("team", "lab")
+
+    def event(version: int, **status: int) -> Any:
+        body = {"metadata": {**meta, "resourceVersion": str(version)}, "spec": {"replicas": 1}}
+        return index.apply("MODIFIED", {**body, "status": status})
+
+    assert event(1) == key  # new
+    assert event(2, observedGeneration=1) is None
+    assert event(3, observedGeneration=1, replicas=1, updatedReplicas=1) is None
+    assert event(4, observedGeneration=1, updatedReplicas=1, availableReplicas=1) == key
+    assert index.get(key)[0].view.rolled_out
+    assert event(5, observedGeneration=1, updatedReplicas=1, availableReplicas=0) == key
+    assert not index.get(key)[0].view.rolled_out
 
 
 def test_lines_are_whole_whatever_the_chunks() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..child_kinds import BY_KIND, FOREGROUND_DELETE, STATUSLESS_KINDS
+from ..child_kinds import BY_KIND, FOREGROUND_DELETE
 from ..kube import Kube
 from ..reconcile.drift import APPLIED, contains
 from .indexes import Seen
@@ -86,10 +86,11 @@ class Applier:
             )
 
     def is_echo(self, key: WorkspaceKey, body: Mapping[str, Any]) -> bool:
-        """The event of a status-less child carries exactly what our last write produced:
-        nothing in it is new to us."""
-        if body.get("kind") not in STATUSLESS_KINDS:
-            return False
+        """The event carries exactly what our last write produced: nothing in it is new to
+        us. Also for a child with a status: at that version its status is still what its
+        controller wrote before, and each of the controller's own writes comes as an event
+        of its own (a new claim's or Deployment's creation used to cost a pass that decided
+        nothing)."""
         last = self.applied.get(key, {}).get((body["kind"], body["metadata"]["name"]))
         return last is not None and last[1] == int(body["metadata"].get("resourceVersion") or -1)
 

@@ -153,7 +153,7 @@ class Watches:
             if key is None:
                 continue
             if type_ != "DELETED" and rt.applier.is_echo(key, obj):
-                continue  # our own write of a status-less child: nothing new
+                continue  # the echo of our own write: nothing new
             if type_ == "DELETED":  # whatever we wrote is gone: write it again if wanted
                 rt.applier.forget_child(key, (kind.kind, obj["metadata"]["name"]))
             keys.setdefault(key, []).append(type_)

@@ -111,12 +111,7 @@ def running(
     if deployment is not None and deployment.deleting:
         detail = "Waiting for the previous pod to stop (one volume, one pod) before starting."
         return _starting(detail)
-    rolled_out = (
-        deployment is not None
-        and deployment.observed_generation >= deployment.generation
-        and deployment.updated >= 1
-        and deployment.available >= 1
-    )
+    rolled_out = deployment is not None and deployment.rolled_out
     if len(live) > 1:
         # Never Available while two pods share the volume (e.g. an old ReplicaSet that
         # outlived its Deployment): the old pod has to go first.

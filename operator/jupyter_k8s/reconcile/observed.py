@@ -38,12 +38,10 @@ class PodView:
 
 @dataclass(frozen=True)
 class DeploymentView:
-    generation: int
-    observed_generation: int
-    replicas: int
-    ready: int
-    available: int
-    updated: int
+    # Its controller has seen this generation and has an updated pod available. Kept as one
+    # flag, not the counters: a change of the view sets off a pass, and the counters move
+    # two or three times while a pod starts, each time deciding nothing.
+    rolled_out: bool
     failure: str | None  # ReplicaFailure / ProgressDeadlineExceeded message
     deleting: bool = False  # being deleted in the foreground: its pods are still stopping
     service_account: str | None = None  # the account its pods name, if any
@@ -112,12 +110,9 @@ def deployment_view(body: dict[str, Any]) -> DeploymentView:
     elif conds.get("Progressing", {}).get("reason") == "ProgressDeadlineExceeded":
         failure = conds["Progressing"].get("message") or "the rollout is stuck"
     return DeploymentView(
-        generation=body["metadata"].get("generation", 0),
-        observed_generation=status.get("observedGeneration", 0),
-        replicas=(body.get("spec") or {}).get("replicas", 1),
-        ready=status.get("readyReplicas", 0),
-        available=status.get("availableReplicas", 0),
-        updated=status.get("updatedReplicas", 0),
+        rolled_out=status.get("observedGeneration", 0) >= body["metadata"].get("generation", 0)
+        and status.get("updatedReplicas", 0) >= 1
+        and status.get("availableReplicas", 0) >= 1,
         failure=failure,
         deleting=bool(body["metadata"].get("deletionTimestamp")),
         service_account=pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount"),
