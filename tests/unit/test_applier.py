@@ -222,9 +222,11 @@ def test_what_other_controllers_write_on_a_child_sets_off_no_pass() -> None:
 
     def obj(kind: str, version: int, annotations: dict[str, str], **rest: Any) -> dict[str, Any]:
         meta = {"name": "ws-lab", "namespace": "team-a", "labels": labels}
+        # As the server sends them: no annotations, no map (not an empty one).
+        noted = {"annotations": annotations} if annotations else {}
         return {
             "kind": kind,
-            "metadata": {**meta, "resourceVersion": str(version), "annotations": annotations},
+            "metadata": {**meta, "resourceVersion": str(version), **noted},
             **rest,
         }
 
@@ -256,3 +258,52 @@ def test_what_other_controllers_write_on_a_child_sets_off_no_pass() -> None:
     assert claims.apply("MODIFIED", bound) is None
     bound["status"] = {"phase": "Bound"}
     assert claims.apply("MODIFIED", bound) == KEY
+
+
+def test_the_echo_that_comes_before_the_write_answers_sets_off_nothing() -> None:
+    """The watch often brings our write back before the write's own answer (whose version
+    tells an echo): such events wait for it. Our echo is then dropped; anything else (another
+    version: someone's change in between) sets off one pass."""
+    kube = RecordingKube()
+    news: list[Any] = []
+    arriving: list[int] = []  # the versions of the events that come while writing
+
+    async def call(fn: Callable[..., Any], *args: Any) -> Any:
+        for version in arriving:  # the watch thread's events, on the loop meanwhile
+            event = {"kind": "Service", "metadata": {"name": "ws-lab", "resourceVersion": version}}
+            assert applier.hold(KEY, event), "held while being written"
+        return fn(*args)
+
+    applier = Applier(kube, call, on_news=news.append)  # type: ignore[arg-type]
+    arriving[:] = [101]  # the version our write makes
+    assert run(applier.apply(KEY, [service()], {})) == 1
+    assert news == [] and not applier.held and not applier.writing
+    other = {"kind": "Service", "metadata": {"name": "ws-lab", "resourceVersion": "101"}}
+    assert not applier.hold(KEY, other), "not being written: decided as usual"
+    arriving[:] = [102, 103]  # someone's change in between (102), then our write's echo (103)
+    kube.version = 102
+    run(applier.apply(KEY, [service(port=1)], {}))
+    assert news == [KEY]
+
+
+def test_a_status_echo_that_comes_before_the_write_answers_sets_off_nothing() -> None:
+    """As for children: a workspace event that comes while its status is being written waits
+    for the write's version; our echo is dropped (and nothing stays held), anything newer
+    sets off one pass, with the newest event."""
+    news: list[dict[str, Any]] = []
+    cache = StatusCache(on_news=news.append)
+
+    def event(version: int) -> dict[str, Any]:
+        return {"metadata": {"uid": "u1", "resourceVersion": str(version)}}
+
+    assert not cache.hold(event(11)), "no write under way: decided at once"
+    cache.begin("u1")
+    assert cache.hold(event(12))
+    cache.remember("u1", 12, {"phase": "Running"})
+    cache.end("u1")
+    assert news == [] and not cache.written and not cache.held
+    cache.begin("u1")
+    assert cache.hold(event(14)) and cache.hold(event(15))  # ours is 13: a write after it
+    cache.remember("u1", 13, {"phase": "Stopping"})
+    cache.end("u1")
+    assert news == [event(15)]

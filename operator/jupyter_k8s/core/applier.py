@@ -31,6 +31,13 @@ class Applier:
     # applied[workspace][(kind, name)] = (digest of the plan, the resourceVersion our apply
     # made or at which the stored object was found to hold the plan)
     applied: dict[WorkspaceKey, dict[ChildRef, tuple[str, int]]] = field(default_factory=dict)
+    # The children being written right now, and the events of those that came meanwhile
+    # (child, resourceVersion): the watch often brings our write back before the write's own
+    # answer, when its version is not known yet (see `hold`).
+    writing: dict[WorkspaceKey, set[ChildRef]] = field(default_factory=dict)
+    held: dict[WorkspaceKey, list[tuple[ChildRef, int]]] = field(default_factory=dict)
+    # What to do for a held event that was not our write's echo after all: a pass.
+    on_news: Callable[[WorkspaceKey], None] = lambda key: None
 
     async def apply(
         self, key: WorkspaceKey, planned: Iterable[dict[str, Any]], seen: Mapping[ChildRef, Seen]
@@ -56,15 +63,36 @@ class Applier:
             return 0
         # All in one trip to a worker thread (a new workspace has six children to write):
         # each hand-over costs about a third of what the request itself does.
-        done, failure = await self.call(self._apply_all, wanted)
-        for obj, version in zip(wanted, done, strict=False):
-            mine[(obj["kind"], obj["metadata"]["name"])] = (
-                obj["metadata"]["labels"][APPLIED],
-                version,
-            )
+        self.writing[key] = {(o["kind"], o["metadata"]["name"]) for o in wanted}
+        try:
+            done, failure = await self.call(self._apply_all, wanted)
+            for obj, version in zip(wanted, done, strict=False):
+                mine[(obj["kind"], obj["metadata"]["name"])] = (
+                    obj["metadata"]["labels"][APPLIED],
+                    version,
+                )
+        finally:
+            self._release(key)
         if failure is not None:
             raise failure  # what was written before it is remembered
         return len(done)
+
+    def hold(self, key: WorkspaceKey, body: Mapping[str, Any]) -> bool:
+        """An event of a child we are writing right now: kept until the write answers, then
+        dropped if it was the write's echo, or else a pass. True: held."""
+        child = (body["kind"], body["metadata"]["name"])
+        if child not in self.writing.get(key, ()):
+            return False
+        version = int(body["metadata"].get("resourceVersion") or -1)
+        self.held.setdefault(key, []).append((child, version))
+        return True
+
+    def _release(self, key: WorkspaceKey) -> None:
+        self.writing.pop(key, None)
+        mine = self.applied.get(key, {})
+        held = self.held.pop(key, [])
+        if any(child not in mine or mine[child][1] != version for child, version in held):
+            self.on_news(key)  # someone else's change came meanwhile (or our write failed)
 
     def _apply_all(self, objs: list[dict[str, Any]]) -> tuple[list[int], Exception | None]:
         """In a worker thread: apply in order until one fails; the resourceVersions written,
@@ -112,9 +140,35 @@ class StatusCache:
     event) is not written twice, and the echo of the write reconciles nothing."""
 
     written: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    # As the applier's: the workspaces whose status is being written, the events of them that
+    # came meanwhile (the watch often brings the write back before its answer), and what to do
+    # with one that turns out not to be our echo (its pass).
+    writing: set[str] = field(default_factory=set)
+    held: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    on_news: Callable[[dict[str, Any]], None] = lambda obj: None
 
     def remember(self, uid: str, version: int, status: dict[str, Any]) -> None:
         self.written[uid] = (version, status)
+
+    def begin(self, uid: str) -> None:
+        self.writing.add(uid)
+
+    def hold(self, obj: dict[str, Any]) -> bool:
+        """A changed workspace whose status we are writing right now: kept until the write
+        answers (`end`). True: held."""
+        uid = obj["metadata"].get("uid", "")
+        if uid not in self.writing:
+            return False
+        self.held.setdefault(uid, []).append(obj)
+        return True
+
+    def end(self, uid: str) -> None:
+        """The write answered (or failed): held events that were not its echo set off a pass,
+        once, with the newest of them."""
+        self.writing.discard(uid)
+        news = [obj for obj in self.held.pop(uid, []) if not self.delivered(obj["metadata"])]
+        if news:
+            self.on_news(news[-1])
 
     def latest(self, ws: Mapping[str, Any]) -> dict[str, Any]:
         """The status to plan from: ours while the watch has not caught up with it."""

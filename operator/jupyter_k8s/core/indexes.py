@@ -34,9 +34,15 @@ def trimmed(body: Any, kind: ChildKind | None = None) -> dict[str, Any]:
     out = {k: v for k, v in dict(body).items() if k != "status"}
     meta = {k: v for k, v in dict(body.get("metadata", {})).items() if k not in _DROP_META}
     if kind is not None and kind.controller_annotations and meta.get("annotations"):
-        meta["annotations"] = {
+        ours = {
             k: v for k, v in meta["annotations"].items() if k not in kind.controller_annotations
         }
+        # None left: no map at all, as the server shows an empty one (otherwise the first
+        # controller annotation would read as a change: absent -> {}).
+        if ours:
+            meta["annotations"] = ours
+        else:
+            del meta["annotations"]
     if kind is not None and kind.controller_spec and isinstance(out.get("spec"), dict):
         out["spec"] = {k: v for k, v in out["spec"].items() if k not in kind.controller_spec}
     out["metadata"] = meta

@@ -46,6 +46,10 @@ class Watches:
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self.rt.applier.on_news = lambda key: self.rt.queue.later(
+            (WORKSPACE.kind, *key), SETTLE_SECONDS
+        )
+        self.rt.statuses.on_news = functools.partial(self._workspace_event, "MODIFIED")
         scopes: tuple[str | None, ...] = self.rt.settings.namespaces or (None,)
         for namespace in scopes:
             self._unlisted.add((WORKSPACE.kind, namespace))
@@ -127,6 +131,8 @@ class Watches:
     def _on_workspace_events(self, events: list[Event]) -> None:
         for type_, obj in events:
             changed = self.rt.workspaces.apply(type_, obj)
+            if type_ == "MODIFIED" and changed and self.rt.statuses.hold(obj):
+                continue  # its status is being written: our echo, or a pass once it answers
             if sets_off_a_pass(self.rt, type_, obj, changed):
                 self._workspace_event(type_, obj)
 
@@ -154,6 +160,8 @@ class Watches:
                 continue
             if type_ != "DELETED" and rt.applier.is_echo(key, obj):
                 continue  # the echo of our own write: nothing new
+            if type_ != "DELETED" and rt.applier.hold(key, obj):
+                continue  # being written: an echo, or a pass once the write answers
             if type_ == "DELETED":  # whatever we wrote is gone: write it again if wanted
                 rt.applier.forget_child(key, (kind.kind, obj["metadata"]["name"]))
             keys.setdefault(key, []).append(type_)

@@ -206,6 +206,7 @@ async def _write_status(rt: Runtime, ws: dict[str, Any], status: WorkspaceStatus
     if wire == ws["status"]:
         return  # written only when something changed
     meta = ws["metadata"]
+    rt.statuses.begin(meta["uid"])
     try:
         done = await rt.call(
             rt.kube.merge_patch,
@@ -225,6 +226,8 @@ async def _write_status(rt: Runtime, ws: dict[str, Any], status: WorkspaceStatus
         # that reconnected), it is forgotten now rather than reconciled forever.
         if rt.indexes is not None:
             await check_still_there(rt, rt.indexes, (meta["namespace"], meta["name"]))
+    finally:
+        rt.statuses.end(meta["uid"])
 
 
 async def reconcile_key(rt: Runtime, key: Key) -> None:
