@@ -68,3 +68,39 @@ def test_a_waiting_pass_cancelled_gives_up_its_turn_not_a_slot() -> None:
 def test_at_least_one_slot() -> None:
     with pytest.raises(ValueError, match="at least one"):
         PassSlots(0)
+
+
+def test_a_pass_that_never_returns_fails_gives_its_slot_back_and_is_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hung pass would hold its key as running, and every later change of the workspace
+    would fold into it silently: it times out instead, and the queue retries it."""
+    from types import SimpleNamespace
+
+    from jupyter_k8s.core import workspace
+    from jupyter_k8s.core.workqueue import WorkQueue
+
+    calls: list[int] = []
+
+    async def hangs_once(rt: object, idx: object, namespace: str, name: str) -> None:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            await asyncio.Event().wait()  # never set
+
+    monkeypatch.setattr(workspace, "reconcile_workspace", hangs_once)
+    monkeypatch.setattr(workspace, "PASS_TIMEOUT", 0.05)
+    rt = SimpleNamespace(idx=SimpleNamespace(of_kind=lambda kind: {}), slots=PassSlots(1))
+    queue = WorkQueue(base_delay=0.01, jitter=0)
+    queue.register("Workspace", lambda key: workspace.reconcile_key(rt, key))  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        await queue.run(("Workspace", "team", "lab"))
+        assert calls == [0] and rt.slots.free == 1, "timed out, its slot given back"
+        assert queue.failures == {("Workspace", "team", "lab"): 1}
+        for _ in range(100):
+            if len(calls) == 2:
+                break
+            await asyncio.sleep(0.01)
+
+    run_in_own_loop(scenario)
+    assert calls == [0, 1], "retried with backoff, and done"

@@ -3,6 +3,7 @@ the children, write the status. The work queue runs it; core/watches.py says whe
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from typing import Any
@@ -33,6 +34,9 @@ from .slots import FIRST, UPDATE
 from .workqueue import Key
 
 log = logging.getLogger(__name__)
+# Seconds a workspace pass may take once it has its slot: a few round trips, each bounded by
+# the connection pool's 30 s socket timeout (kube/pool.py), usually well under a second.
+PASS_TIMEOUT = 120.0
 
 
 @functools.lru_cache(maxsize=16384)
@@ -232,7 +236,12 @@ async def _write_status(rt: Runtime, ws: dict[str, Any], status: WorkspaceStatus
 
 async def reconcile_key(rt: Runtime, key: Key) -> None:
     """The work queue's entry for ("Workspace", namespace, name): a pass when a slot is free
-    (core/slots.py), before the first passes of others if its Deployment exists."""
+    (core/slots.py), before the first passes of others if its Deployment exists.
+
+    A pass that has its slot ends within PASS_TIMEOUT: one that never returned would hold its
+    key as running, and every later change of the workspace would fold into it without a word.
+    Timed out, it fails like any pass (logged where it waited, retried with backoff); cutting
+    a pass short is safe, as every pass plans from scratch."""
     first = ix.deployment(rt.idx, (key[1], key[2])) is None
-    async with rt.slots.slot(FIRST if first else UPDATE):
+    async with rt.slots.slot(FIRST if first else UPDATE), asyncio.timeout(PASS_TIMEOUT):
         await reconcile_workspace(rt, rt.idx, key[1], key[2])
