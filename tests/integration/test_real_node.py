@@ -86,6 +86,28 @@ def available(kubectl: Kubectl, ns: str, ws: str) -> dict[str, Any] | None:
     return obj if (condition(obj, "Available") or {}).get("status") == "True" else None
 
 
+def replace_pod(kubectl: Kubectl, ns: str, ws: str) -> dict[str, Any]:
+    """Delete the workspace's pod; the new one once the workspace reports it Available.
+
+    Available must be a new transition (Starting, then Running again): right after the delete
+    the stored status still says Available until the operator's next pass, while the new pod
+    is not even scheduled."""
+    old, before = pod_of(kubectl, ns, ws), available(kubectl, ns, ws)
+    assert old is not None and before is not None, "replace the pod of an Available workspace"
+    since = condition(before, "Available")["lastTransitionTime"]  # type: ignore[index]
+    kubectl.run("delete", "pod", "-n", ns, old["metadata"]["name"], "--wait=false")
+
+    def replaced() -> dict[str, Any] | None:
+        ws_now = available(kubectl, ns, ws)
+        if ws_now is None or condition(ws_now, "Available")["lastTransitionTime"] == since:  # type: ignore[index]
+            return None
+        new = pod_of(kubectl, ns, ws)
+        return new if new is not None and new["metadata"]["uid"] != old["metadata"]["uid"] else None
+
+    found: dict[str, Any] = eventually(replaced, timeout=120, what="a new pod Available")
+    return found
+
+
 def http(url: str, headers: dict[str, str] | None = None) -> int:
     try:
         with urllib.request.urlopen(
@@ -215,18 +237,7 @@ def test_a_file_in_home_survives_stop_start_and_pod_deletion(
     eventually(lambda: available(kubectl, real_ns, "keep"), timeout=120, what="Available again")
     assert exec_in(kubectl, real_ns, "keep", "cat /home/jovyan/notes.txt") == "precious\n"
 
-    old = pod_of(kubectl, real_ns, "keep")
-    assert old is not None
-    kubectl.run("delete", "pod", "-n", real_ns, old["metadata"]["name"], "--wait=false")
-    eventually(
-        lambda: (
-            (p := pod_of(kubectl, real_ns, "keep")) is not None
-            and p["metadata"]["uid"] != old["metadata"]["uid"]
-            and available(kubectl, real_ns, "keep")
-        ),
-        timeout=120,
-        what="a new pod Available",
-    )
+    replace_pod(kubectl, real_ns, "keep")
     assert exec_in(kubectl, real_ns, "keep", "cat /home/jovyan/notes.txt") == "precious\n"
     assert kubectl.get("pvc", "ws-keep", real_ns)["metadata"]["uid"] == pvc["metadata"]["uid"]  # type: ignore[index]
 
@@ -528,18 +539,7 @@ def test_the_ssh_server_in_a_workspace_takes_only_certificates_for_that_workspac
     refused = client.ssh("true")
     assert refused.returncode == 255 and "Permission denied" in refused.stderr, refused.stderr
     # The host key is the workspace's own: the same after the pod is replaced.
-    kubectl.run("delete", "pod", "-n", real_ns, pod["metadata"]["name"], "--wait=false")
-    eventually(
-        lambda: (
-            (p := pod_of(kubectl, real_ns, "remote")) is not None
-            and p["metadata"]["uid"] != pod["metadata"]["uid"]
-            and available(kubectl, real_ns, "remote")
-        ),
-        timeout=120,
-        what="a new pod Available",
-    )
-    new = pod_of(kubectl, real_ns, "remote")
-    assert new is not None
+    new = replace_pod(kubectl, real_ns, "remote")
     client.address = new["status"]["podIP"]
     client.pin(host_key)  # strict checking: a changed host key would fail here
     client.certify(real_ns, "remote")
