@@ -161,6 +161,7 @@ def released(kubectl: Kubectl, unique: str) -> Iterator[str]:
             "--timeout=4m",
             kubectl=kubectl,
         )
+        webhook_answers(kubectl, namespace)
         yield namespace
     finally:
         helm(
@@ -175,6 +176,27 @@ def released(kubectl: Kubectl, unique: str) -> Iterator[str]:
         )
         kubectl.run("delete", "namespace", namespace, "--wait=false")
         drop_leftover_api(kubectl)  # Helm keeps a chart's CRDs; the next tier brings its own
+
+
+def webhook_answers(kubectl: Kubectl, namespace: str) -> None:
+    """Wait until the API server reaches the release's admission webhook. `helm install --wait`
+    returns once the operator's pods are Ready, but kube-proxy programs the webhook Service's
+    endpoints a moment later: until then the Service refuses connections (seen in make test).
+    A server-side dry run of a Workspace goes through the webhook and stores nothing."""
+    probe = yaml.safe_dump(workspace_manifest("webhook-probe", "any-template"))
+
+    def answers() -> bool:
+        res = kubectl.run(
+            "create", "--dry-run=server", "-n", namespace, "-f", "-", stdin=probe, check=False
+        )
+        if res.returncode == 0:
+            return True
+        assert "connection refused" in res.stderr, (
+            res.stderr
+        )  # only the Service's lag is waited out
+        return False
+
+    eventually(answers, timeout=60, interval=0.5, what="the release's admission webhook answering")
 
 
 def test_an_installed_release_runs_a_workspace_and_uninstalls_cleanly(
