@@ -16,6 +16,7 @@ from ..child_kinds import BY_KIND, FOREGROUND_DELETE
 from ..kube import Kube
 from ..reconcile.drift import APPLIED, contains
 from .indexes import Seen
+from .write_hold import WriteHold
 
 WorkspaceKey = tuple[str, str]  # (namespace, name)
 ChildRef = tuple[str, str]  # (kind, name)
@@ -31,11 +32,11 @@ class Applier:
     # applied[workspace][(kind, name)] = (digest of the plan, the resourceVersion our apply
     # made or at which the stored object was found to hold the plan)
     applied: dict[WorkspaceKey, dict[ChildRef, tuple[str, int]]] = field(default_factory=dict)
-    # The children being written right now, and the events of those that came meanwhile
-    # (child, resourceVersion): the watch often brings our write back before the write's own
-    # answer, when its version is not known yet (see `hold`).
-    writing: dict[WorkspaceKey, set[ChildRef]] = field(default_factory=dict)
-    held: dict[WorkspaceKey, list[tuple[ChildRef, int]]] = field(default_factory=dict)
+    # The children being written right now, and the versions of their events that came
+    # meanwhile (core/write_hold.py).
+    holds: WriteHold[tuple[WorkspaceKey, ChildRef], tuple[ChildRef, int]] = field(
+        default_factory=WriteHold
+    )
     # What to do for a held event that was not our write's echo after all: a pass.
     on_news: Callable[[WorkspaceKey], None] = lambda key: None
 
@@ -63,7 +64,8 @@ class Applier:
             return 0
         # All in one trip to a worker thread (a new workspace has six children to write):
         # each hand-over costs about a third of what the request itself does.
-        self.writing[key] = {(o["kind"], o["metadata"]["name"]) for o in wanted}
+        being_written = [(key, (o["kind"], o["metadata"]["name"])) for o in wanted]
+        self.holds.begin(being_written)
         try:
             done, failure = await self.call(self._apply_all, wanted)
             for obj, version in zip(wanted, done, strict=False):
@@ -72,7 +74,7 @@ class Applier:
                     version,
                 )
         finally:
-            self._release(key)
+            self._release(key, being_written)
         if failure is not None:
             raise failure  # what was written before it is remembered
         return len(done)
@@ -81,16 +83,12 @@ class Applier:
         """An event of a child we are writing right now: kept until the write answers, then
         dropped if it was the write's echo, or else a pass. True: held."""
         child = (body["kind"], body["metadata"]["name"])
-        if child not in self.writing.get(key, ()):
-            return False
         version = int(body["metadata"].get("resourceVersion") or -1)
-        self.held.setdefault(key, []).append((child, version))
-        return True
+        return self.holds.hold((key, child), (child, version))
 
-    def _release(self, key: WorkspaceKey) -> None:
-        self.writing.pop(key, None)
+    def _release(self, key: WorkspaceKey, written: list[tuple[WorkspaceKey, ChildRef]]) -> None:
         mine = self.applied.get(key, {})
-        held = self.held.pop(key, [])
+        held = self.holds.end(written)
         if any(child not in mine or mine[child][1] != version for child, version in held):
             self.on_news(key)  # someone else's change came meanwhile (or our write failed)
 
@@ -140,33 +138,26 @@ class StatusCache:
     event) is not written twice, and the echo of the write reconciles nothing."""
 
     written: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
-    # As the applier's: the workspaces whose status is being written, the events of them that
-    # came meanwhile (the watch often brings the write back before its answer), and what to do
-    # with one that turns out not to be our echo (its pass).
-    writing: set[str] = field(default_factory=set)
-    held: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # As the applier's: the workspaces (by UID) whose status is being written and their
+    # events that came meanwhile, and what to do with one that is not our echo (its pass).
+    holds: WriteHold[str, dict[str, Any]] = field(default_factory=WriteHold)
     on_news: Callable[[dict[str, Any]], None] = lambda obj: None
 
     def remember(self, uid: str, version: int, status: dict[str, Any]) -> None:
         self.written[uid] = (version, status)
 
     def begin(self, uid: str) -> None:
-        self.writing.add(uid)
+        self.holds.begin((uid,))
 
     def hold(self, obj: dict[str, Any]) -> bool:
         """A changed workspace whose status we are writing right now: kept until the write
         answers (`end`). True: held."""
-        uid = obj["metadata"].get("uid", "")
-        if uid not in self.writing:
-            return False
-        self.held.setdefault(uid, []).append(obj)
-        return True
+        return self.holds.hold(obj["metadata"].get("uid", ""), obj)
 
     def end(self, uid: str) -> None:
         """The write answered (or failed): held events that were not its echo set off a pass,
         once, with the newest of them."""
-        self.writing.discard(uid)
-        news = [obj for obj in self.held.pop(uid, []) if not self.delivered(obj["metadata"])]
+        news = [obj for obj in self.holds.end((uid,)) if not self.delivered(obj["metadata"])]
         if news:
             self.on_news(news[-1])
 
