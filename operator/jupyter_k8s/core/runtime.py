@@ -63,6 +63,9 @@ class Runtime:
     # Our own writes, remembered until the watches deliver them (core/applier.py).
     applier: Applier = field(init=False)
     statuses: StatusCache = field(default_factory=StatusCache)
+    # Since when (event loop time) each workspace's status news has been only a message that
+    # waits for a real change (core/workspace.py `_settling`).
+    settling: dict[tuple[str, str], float] = field(default_factory=dict)
     parsed: ParseCache = field(default_factory=ParseCache)
     # False on a standby replica (leader election): handlers run, indexes stay warm, nothing
     # is reconciled or written.

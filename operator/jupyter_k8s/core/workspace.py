@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..api import API_VERSION
+from ..api import API_VERSION, WORKSPACE
 from ..api.common import Condition, ConditionType
 from ..api.execution_profile import WorkspaceExecutionProfileSpec
 from ..api.manager import WorkspaceManagerSpec
@@ -22,7 +22,7 @@ from ..metrics import reconciling
 from ..proxy_secret import workspace_secret
 from ..reconcile import health
 from ..reconcile.children import SshKeys, WorkspaceRef
-from ..reconcile.conditions import merge_conditions, now_iso
+from ..reconcile.conditions import merge_conditions, now_iso, only_messages_differ
 from ..reconcile.resolve import resolve
 from ..reconcile.workspace import ManagerState, WorkspaceInputs, plan_workspace
 from ..ssh_keys import host_key, private_openssh, public_openssh, user_ca
@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 # Seconds a workspace pass may take once it has its slot: a few round trips, each bounded by
 # the connection pool's 30 s socket timeout (kube/pool.py), usually well under a second.
 PASS_TIMEOUT = 120.0
+# Seconds a status whose only news is a condition's message may wait for a real change (see
+# `_settling`): what `kubectl get` shows of a starting workspace's progress lags by at most this.
+MESSAGE_SETTLE = 2.0
 
 
 @functools.lru_cache(maxsize=16384)
@@ -87,6 +90,7 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
     ws = live_workspace(rt, idx, key)
     if ws is None or ws["metadata"].get("deletionTimestamp"):
         rt.phases.set(key, None)  # gone, or going: the garbage collector takes the children
+        rt.settling.pop(key, None)
         rt.applier.forget(key)
         rt.parsed.forget(WorkspaceSpec, key)
         if ws is not None:
@@ -154,13 +158,32 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
             )
             await _write_status(rt, ws, status)
             raise  # the work queue comes back with backoff
-        await _write_status(rt, ws, status if plan.status_changed else None)
+        news = plan.status_changed and not _settling(rt, key, ws["status"], status.wire())
+        await _write_status(rt, ws, status if news else None)
         if plan.events:
             # Best effort, and nothing a pass decides on: posted beside the queue, so that
             # the workspace's next pass (its Deployment became available) does not wait for
             # them behind hundreds of other workspaces' writes.
             rt.post_events(ws, [(e.type, e.reason, e.message) for e in plan.events])
         rt.phases.set(key, status.phase)
+
+
+def _settling(rt: Runtime, key: tuple[str, str], old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether the new status waits: one whose only news is a condition's message (a starting
+    workspace's volume bound, its pod scheduled, its pod running) waits up to MESSAGE_SETTLE
+    seconds for the next real change (most often Available), which then writes both at once.
+    A start used to write 3-4 statuses (each a request and a watch event) to say what a person
+    rarely reads within seconds. True: not written now; a pass comes back by the deadline."""
+    if not only_messages_differ(old, new):
+        rt.settling.pop(key, None)
+        return False
+    now = asyncio.get_running_loop().time()
+    since = rt.settling.setdefault(key, now)
+    if now - since >= MESSAGE_SETTLE:
+        rt.settling.pop(key, None)
+        return False
+    rt.queue.later((WORKSPACE.kind, *key), since + MESSAGE_SETTLE - now)
+    return True
 
 
 def _invalid_status(ws: dict[str, Any], message: str) -> WorkspaceStatus:
@@ -210,6 +233,7 @@ async def _write_status(rt: Runtime, ws: dict[str, Any], status: WorkspaceStatus
     if wire == ws["status"]:
         return  # written only when something changed
     meta = ws["metadata"]
+    gone = False
     rt.statuses.begin(meta["uid"])
     try:
         done = await rt.call(
@@ -226,12 +250,13 @@ async def _write_status(rt: Runtime, ws: dict[str, Any], status: WorkspaceStatus
     except KubeError as err:
         if err.status != 404:
             raise
+        gone = True
+    finally:
+        rt.statuses.end(meta["uid"])  # before any other await: held events wait for it
+    if gone and rt.indexes is not None:
         # Deleted meanwhile: nothing to report on. If its DELETED event never comes (a watch
         # that reconnected), it is forgotten now rather than reconciled forever.
-        if rt.indexes is not None:
-            await check_still_there(rt, rt.indexes, (meta["namespace"], meta["name"]))
-    finally:
-        rt.statuses.end(meta["uid"])
+        await check_still_there(rt, rt.indexes, (meta["namespace"], meta["name"]))
 
 
 async def reconcile_key(rt: Runtime, key: Key) -> None:

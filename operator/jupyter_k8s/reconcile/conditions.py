@@ -53,3 +53,21 @@ def merge_conditions(
             )
         )
     return out
+
+
+def only_messages_differ(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether two statuses (as stored) differ, and in nothing but their conditions' messages:
+    no phase, reason, status or generation changed (a starting workspace's progress: its
+    volume bound, its pod scheduled, its pod running)."""
+    if old == new:
+        return False
+    return _without_messages(old) == _without_messages(new)
+
+
+def _without_messages(status: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        **status,
+        "conditions": [
+            {k: v for k, v in c.items() if k != "message"} for c in status.get("conditions") or []
+        ],
+    }
