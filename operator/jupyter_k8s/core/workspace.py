@@ -159,6 +159,8 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
             await _write_status(rt, ws, status)
             raise  # the work queue comes back with backoff
         news = plan.status_changed and not _settling(rt, key, ws["status"], status.wire())
+        if not plan.status_changed:
+            rt.settling.pop(key, None)  # back to what is stored: nothing waits any more
         await _write_status(rt, ws, status if news else None)
         if plan.events:
             # Best effort, and nothing a pass decides on: posted beside the queue, so that
