@@ -69,5 +69,10 @@ def test_progress_waits_for_the_next_real_change_and_at_most_the_settle_time(
         assert not workspace._settling(rt, KEY, VOLUME, POD), "written now"
         assert rt.settling == {}
         assert not workspace._settling(rt, KEY, POD, POD), "nothing new: nothing waits"
+        # A status that went back to the stored one keeps no deadline (a later message-only
+        # change then waits its full settle time again).
+        assert workspace._settling(rt, KEY, VOLUME, POD)
+        assert not workspace._settling(rt, KEY, VOLUME, VOLUME)
+        assert rt.settling == {}
 
     run_in_own_loop(scenario)

@@ -103,7 +103,7 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
             spec = rt.parsed.spec(WorkspaceSpec, key, ws["spec"])
             template = _template(rt, idx, spec.templateRef)
         except ValidationError as err:
-            await _write_status(rt, ws, _invalid_status(ws, str(err)))
+            await _write_status(rt, ws, _invalid_status(ws, str(err)).wire())
             return
         refs = resolve(spec, template)
         children = idx.children(key)
@@ -141,7 +141,6 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
                 shared=bool(idx.shares_by_workspace.get(key)),
             )
         )
-        status = plan.status
         try:
             await rt.applier.apply(key, plan.apply, children)
             await rt.applier.delete(namespace, plan.delete)
@@ -153,21 +152,19 @@ async def reconcile_workspace(rt: Runtime, idx: Indexes, namespace: str, name: s
                 return
             # Tell the user (the usual causes: a quota, a storage class that cannot grow)
             # and try again later; nothing else is touched.
-            status = _degraded_status(
+            failed = _degraded_status(
                 plan.status, ws["status"], f"Applying the workspace failed: {err.message}"
             )
-            await _write_status(rt, ws, status)
+            await _write_status(rt, ws, failed.wire())
             raise  # the work queue comes back with backoff
-        news = plan.status_changed and not _settling(rt, key, ws["status"], status.wire())
-        if not plan.status_changed:
-            rt.settling.pop(key, None)  # back to what is stored: nothing waits any more
-        await _write_status(rt, ws, status if news else None)
+        if not _settling(rt, key, ws["status"], plan.wire):
+            await _write_status(rt, ws, plan.wire)
         if plan.events:
             # Best effort, and nothing a pass decides on: posted beside the queue, so that
             # the workspace's next pass (its Deployment became available) does not wait for
             # them behind hundreds of other workspaces' writes.
             rt.post_events(ws, [(e.type, e.reason, e.message) for e in plan.events])
-        rt.phases.set(key, status.phase)
+        rt.phases.set(key, plan.status.phase)
 
 
 def _settling(rt: Runtime, key: tuple[str, str], old: dict[str, Any], new: dict[str, Any]) -> bool:
@@ -175,7 +172,8 @@ def _settling(rt: Runtime, key: tuple[str, str], old: dict[str, Any], new: dict[
     workspace's volume bound, its pod scheduled, its pod running) waits up to MESSAGE_SETTLE
     seconds for the next real change (most often Available), which then writes both at once.
     A start used to write 3-4 statuses (each a request and a watch event) to say what a person
-    rarely reads within seconds. True: not written now; a pass comes back by the deadline."""
+    rarely reads within seconds. True: not written now; a pass comes back by the deadline.
+    False (and no deadline kept): a real change, the deadline passed, or nothing new at all."""
     if not only_messages_differ(old, new):
         rt.settling.pop(key, None)
         return False
@@ -228,10 +226,8 @@ def _degraded_status(
     return status.model_copy(update={"phase": Phase.DEGRADED.value, "conditions": conditions})
 
 
-async def _write_status(rt: Runtime, ws: dict[str, Any], status: WorkspaceStatus | None) -> None:
-    if status is None:
-        return
-    wire = status.wire()
+async def _write_status(rt: Runtime, ws: dict[str, Any], wire: dict[str, Any]) -> None:
+    """Writes `wire` (a status as stored) as the workspace's status, if it says anything new."""
     if wire == ws["status"]:
         return  # written only when something changed
     meta = ws["metadata"]

@@ -80,6 +80,7 @@ class WorkspacePlan:
     apply: list[dict[str, Any]]
     delete: list[tuple[str, str]]  # (kind, name) of children that must go
     status: WorkspaceStatus
+    wire: dict[str, Any]  # `status` as the API server stores it (made once per pass)
     status_changed: bool  # whether `status` says something the stored one does not
     events: list[Event]
 
@@ -199,11 +200,11 @@ def plan_workspace(inp: WorkspaceInputs, now: str | None = None) -> WorkspacePla
         pvcName=pvc_name(inp.ref) if apply or inp.pvc else None,
         template=inp.template_name,
     )
-    changed = new_status.wire() != old
+    wire = new_status.wire()
     events = []
     if old.get("phase") != outcome.phase.value:
         events.append(_transition_event(outcome))
-    return WorkspacePlan([stamped(o) for o in apply], delete, new_status, changed, events)
+    return WorkspacePlan([stamped(o) for o in apply], delete, new_status, wire, wire != old, events)
 
 
 def _transition_event(outcome: health.Health) -> Event:
