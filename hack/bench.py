@@ -607,15 +607,26 @@ def main() -> int:
             + " per workspace"
         )
         idle_per_min = None
+        idle_by_call: dict[str, float] = {}
         if args.idle > 0:
-            before_idle = sum(api_requests(ports["JK_METRICS_PORT"]).values())
+            before_idle = api_requests(ports["JK_METRICS_PORT"])
             time.sleep(args.idle)
-            idle_calls = sum(api_requests(ports["JK_METRICS_PORT"]).values()) - before_idle
-            idle_per_min = round(idle_calls / args.idle * 60, 1)
+            after_idle = api_requests(ports["JK_METRICS_PORT"])
+            idle_by_call = {
+                k: v - before_idle.get(k, 0.0)
+                for k, v in after_idle.items()
+                if v > before_idle.get(k, 0.0)
+            }
+            idle_per_min = round(sum(idle_by_call.values()) / args.idle * 60, 1)
             print(
                 f"idle API requests          {idle_per_min:8.1f} /min (over {args.idle:.0f} s once "
                 f"all were Available; resync every {os.environ.get('JK_RESYNC_SECONDS', 300)} s)"
             )
+            if idle_by_call:  # an idle operator should send none: say which calls it sent
+                print(
+                    "  by call: "
+                    + ", ".join(f"{k} {v:.0f}" for k, v in sorted(idle_by_call.items()))
+                )
         print(f"operator log               {log}")
         bound = [t - created[x] for x, t in stages["pvc bound"].items() if x in created]
         made = [t - created[x] for x, t in stages["deployment made"].items() if x in created]
@@ -637,6 +648,7 @@ def main() -> int:
             "create_to_deployment_p95_s": round(pct(made, 0.95), 2) if made else None,
             "instant_binding": bool(storage_class),
             "idle_requests_per_min": idle_per_min,
+            "idle_requests_by_call": idle_by_call or None,
             "cpu_ms_per_ws": round((cpu - cpu0) / n * 1000, 1),
             "gc_ms_per_ws": round(gc_s / n * 1000, 1),
             "peak_rss_mib": round(rss, 1),
