@@ -323,25 +323,40 @@ async def stop_background(memo: Any, **_: Any) -> None:
     if rt.settings.leader_election:
         await release(rt)
     if rt.settings.webhook_mode == "url" and rt.webhook_url:
-        # Outside a cluster the webhook points at this process: with failurePolicy Fail, a
-        # leftover configuration would block every workspace change once we are gone. Only
-        # while it still points here: not one this process refused to take over, nor one
-        # another process (a second replica) has published since.
-        current = await rt.call(
-            rt.kube.get,
+        name = rt.settings.webhook_configuration
+        try:
+            await withdraw_webhook(rt)
+        except KubeError as err:
+            # Best effort, and said so: a cleanup handler that raises is retried by Kopf for
+            # minutes, which held the process long after SIGTERM once the API server was gone.
+            log.warning(
+                "could not remove MutatingWebhookConfiguration %s, which points at this stopping "
+                "process (%s): remove it with `kubectl delete mutatingwebhookconfiguration %s` "
+                "if no other operator process has published it since",
+                name,
+                err,
+                name,
+            )
+
+
+async def withdraw_webhook(rt: Runtime) -> None:
+    """Outside a cluster the webhook points at this process: with failurePolicy Fail, a
+    leftover configuration would block every workspace change once we are gone. Removed only
+    while it still points here: not one this process refused to take over, nor one another
+    process (a second replica) has published since."""
+    current = await rt.call(
+        rt.kube.get,
+        "admissionregistration.k8s.io/v1",
+        "MutatingWebhookConfiguration",
+        None,
+        rt.settings.webhook_configuration,
+    )
+    urls = [h.get("clientConfig", {}).get("url", "") for h in (current or {}).get("webhooks", [])]
+    if any(u.startswith(rt.webhook_url + "/") for u in urls):
+        await rt.call(
+            rt.kube.delete,
             "admissionregistration.k8s.io/v1",
             "MutatingWebhookConfiguration",
             None,
             rt.settings.webhook_configuration,
         )
-        urls = [
-            h.get("clientConfig", {}).get("url", "") for h in (current or {}).get("webhooks", [])
-        ]
-        if any(u.startswith(rt.webhook_url + "/") for u in urls):
-            await rt.call(
-                rt.kube.delete,
-                "admissionregistration.k8s.io/v1",
-                "MutatingWebhookConfiguration",
-                None,
-                rt.settings.webhook_configuration,
-            )
