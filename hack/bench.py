@@ -244,6 +244,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> int:
+    # Stopped with SIGTERM (a timeout, a CI job cancelled): clean up as on Ctrl-C, so that the
+    # operator started below does not outlive the bench.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # A watch that lists again says so: its stage times are then when the list came, not
     # when the objects did.
     logging.basicConfig(level=logging.WARNING, format="bench: %(message)s")
@@ -668,23 +671,29 @@ def main() -> int:
             op.wait(120)
             where_the_cpu_went(args.profile)
         print("cleaning up (deleting the namespace and the template) ...", flush=True)
-        subprocess.run(
-            [*k, "delete", "namespace", ns, "--wait=true", "--timeout=600s"], capture_output=True
-        )
-        subprocess.run(
-            [*k, "delete", "workspacetemplate", template, "--wait=true", "--timeout=120s"],
-            capture_output=True,
-        )
-        for node in extra_nodes:
-            subprocess.run([*k, "delete", "node", node, "--wait=false"], capture_output=True)
-        if storage_class:
+        try:  # the operator runs meanwhile: the template's finalizer is its to remove
             subprocess.run(
-                [*k, "delete", "pv", "-l", f"bench={storage_class}", "--wait=false"],
+                [*k, "delete", "namespace", ns, "--wait=true", "--timeout=600s"],
                 capture_output=True,
             )
-            subprocess.run([*k, "delete", "storageclass", storage_class], capture_output=True)
-        op.terminate()
-        op.wait(30)
+            subprocess.run(
+                [*k, "delete", "workspacetemplate", template, "--wait=true", "--timeout=120s"],
+                capture_output=True,
+            )
+            for node in extra_nodes:
+                subprocess.run([*k, "delete", "node", node, "--wait=false"], capture_output=True)
+            if storage_class:
+                subprocess.run(
+                    [*k, "delete", "pv", "-l", f"bench={storage_class}", "--wait=false"],
+                    capture_output=True,
+                )
+                subprocess.run([*k, "delete", "storageclass", storage_class], capture_output=True)
+        finally:  # also when the bench is stopped during the clean-up: no operator left behind
+            op.terminate()
+            try:
+                op.wait(30)
+            except subprocess.TimeoutExpired:
+                op.kill()
 
 
 if __name__ == "__main__":
