@@ -55,7 +55,7 @@ def test_the_webhook_pointing_at_this_process_is_removed() -> None:
     assert kube.deleted == [CONFIG]
 
 
-def test_one_another_process_published_since_is_left_alone() -> None:
+def test_a_configuration_another_process_published_since_is_left_alone() -> None:
     kube = Kube(reachable=True, url="https://10.0.0.7:8443")
     stop(kube)
     assert kube.deleted == []
