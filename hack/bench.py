@@ -47,13 +47,37 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def proc_stats(pid: int) -> tuple[float, float]:
-    """(peak RSS in MiB, CPU seconds) of a live process, from /proc."""
+def proc_stats(pid: int) -> tuple[float, float, float]:
+    """(peak RSS in MiB, CPU seconds, of which in the kernel) of a live process, from /proc."""
     status = Path(f"/proc/{pid}/status").read_text()
     hwm = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
-    return hwm / 1024, cpu
+    user, kernel = int(fields[11]) / TICK, int(fields[12]) / TICK  # utime, stime
+    return hwm / 1024, user + kernel, kernel
+
+
+CONTROL_PLANE = (
+    "kube-apiserver",
+    "etcd",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "local-path",
+)
+
+
+def control_plane_cpu() -> dict[str, float]:
+    """CPU seconds each process of the local cluster's control plane (and its volume
+    provisioner) has used so far: the cost the operator's requests and watches impose on the
+    cluster shows here, on cores the cluster shares with it."""
+    out: dict[str, float] = {}
+    for name in CONTROL_PLANE:
+        try:
+            pid = int((cluster.STATE / "run" / f"{name}.pid").read_text())
+            out[name] = proc_stats(pid)[1]
+        except (OSError, ValueError, StopIteration):
+            continue
+    return out
 
 
 def counters(metrics_port: int, name: str, labels: tuple[str, ...]) -> dict[str, float]:
@@ -400,7 +424,8 @@ def main() -> int:
             if op.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"the operator did not start; see {log}")
             time.sleep(0.3)
-        rss0, cpu0 = proc_stats(op.pid)
+        rss0, cpu0, sys0 = proc_stats(op.pid)
+        plane0 = control_plane_cpu()
         sampler = None
         if args.sample:
             spy = Path(sys.executable).parent / "py-spy"
@@ -526,7 +551,8 @@ def main() -> int:
         for w in watches:
             w.stop()
         elapsed = (max(available.values()) if available else time.monotonic()) - t0
-        rss, cpu = proc_stats(op.pid)
+        rss, cpu, sys1 = proc_stats(op.pid)
+        plane = {k: v - plane0[k] for k, v in control_plane_cpu().items() if k in plane0}
         if sampler is not None:
             sampler.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT
             sampler.wait(60)
@@ -599,8 +625,18 @@ def main() -> int:
         print(
             f"  of which garbage collector {gc_s:6.1f} s    ({gc_s / n * 1000:.1f} ms per workspace)"
         )
+        # The kernel's share: sockets on loopback (TLS records sent, the server's answers and
+        # watch events received) and the thread wake-ups of the hand-offs.
+        print(
+            f"  of which in the kernel     {sys1 - sys0:6.1f} s    ({(sys1 - sys0) / n * 1000:.1f} ms per workspace)"
+        )
         print(
             f"operator API requests      {requests:8.0f}      ({requests / n:.1f} per workspace; watches not counted)"
+        )
+        print(
+            "control plane CPU meanwhile "
+            + ", ".join(f"{k} {v / n * 1000:.1f}" for k, v in plane.items())
+            + " ms per workspace"
         )
         top = sorted(by_kind.items(), key=lambda kv: -kv[1])[:8]
         print("  by call: " + ", ".join(f"{k} {v / n:.1f}" for k, v in top))
@@ -654,6 +690,8 @@ def main() -> int:
             "idle_requests_by_call": idle_by_call or None,
             "cpu_ms_per_ws": round((cpu - cpu0) / n * 1000, 1),
             "gc_ms_per_ws": round(gc_s / n * 1000, 1),
+            "kernel_cpu_ms_per_ws": round((sys1 - sys0) / n * 1000, 1),
+            "control_plane_cpu_ms_per_ws": {k: round(v / n * 1000, 1) for k, v in plane.items()},
             "peak_rss_mib": round(rss, 1),
             "requests_per_ws": round(requests / n, 1),
             "requests_by_call": {k: round(v / n, 2) for k, v in sorted(by_kind.items())},
