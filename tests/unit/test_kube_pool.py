@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from jupyter_k8s.kube.pool import ConnectionPool
+from jupyter_k8s.kube.pool import Answer, ConnectionPool
 from tests.support.local_api import JsonHandler, local_server
 
 Ports = list[int]
@@ -71,7 +71,7 @@ def test_an_unreachable_server_fails_at_once() -> None:
 def test_idle_connections_kept_are_bounded(keeps_alive: tuple[str, Ports]) -> None:
     url, _ = keeps_alive
     pool = ConnectionPool(url, None, size=1)
-    extra: list[http.client.HTTPConnection] = [pool._new() for _ in range(3)]
+    extra = [pool._new() for _ in range(3)]
     for conn in extra:
         pool._give_back(conn)
     assert len(pool._idle) == 1
@@ -89,3 +89,77 @@ def test_a_server_named_with_a_path_keeps_it(keeps_alive: tuple[str, Ports]) -> 
     pool = ConnectionPool(f"{url}/k8s/clusters/c-1/", None)  # e.g. behind a proxy
     answer = pool.request("PATCH", "/api/v1/namespaces", b"{}", [])
     assert b'"/k8s/clusters/c-1/api/v1/namespaces"' in answer.data
+
+
+@pytest.fixture
+def varied() -> Iterator[tuple[str, Ports]]:
+    """Answers in each of the shapes the API server (or a proxy before it) may use."""
+    ports: Ports = []
+
+    class Handler(JsonHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            ports.append(self.client_address[1])
+            if self.path == "/chunked":  # a large object or list: Go's server streams it
+                self.send_response(200)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for part in (b'{"items": [', b"1, 2", b"]}"):
+                    self.wfile.write(b"%x;ext=1\r\n%s\r\n" % (len(part), part))
+                self.wfile.write(b"0\r\nX-Trailer: t\r\n\r\n")
+            elif self.path == "/close":  # answered, then the connection is closed
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(b"{}")
+                self.close_connection = True
+            elif self.path == "/until-closed":  # no length: the body ends with the connection
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b'{"to": "the end"}')
+                self.close_connection = True
+            elif self.path == "/empty":
+                self.send_response(204)
+                self.end_headers()
+            else:
+                self.send_json(404, {"reason": "NotFound", "path": self.path})
+
+    with local_server(Handler) as url:
+        yield url, ports
+
+
+def test_answers_of_every_shape_are_read_whole(varied: tuple[str, Ports]) -> None:
+    url, ports = varied
+    pool = ConnectionPool(url, None)
+    assert pool.request("GET", "/chunked", None, []).data == b'{"items": [1, 2]}'
+    assert pool.request("GET", "/empty", None, []) == Answer(204, "No Content", b"")
+    missing = pool.request("GET", "/nothing-here", None, [])
+    assert (missing.status, missing.reason) == (404, "Not Found")
+    assert b'"/nothing-here"' in missing.data
+    assert pool.request("GET", "/until-closed", None, []).data == b'{"to": "the end"}'
+    assert pool.request("GET", "/close", None, []).data == b"{}"
+    # One connection until the server ended it (the body read to its close); then a new one,
+    # which the server closed after answering: neither is kept.
+    assert len(set(ports[:4])) == 1 and ports[4] != ports[0]
+    assert pool._idle == []
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/x HTTP/1.1\r\nX-Evil: 1\r\n\r\nGET /y", []),  # a second request smuggled in the path
+        ("/x y", []),
+        ("/x", [("X-User", "alice\r\nImpersonate-Group: system:masters")]),
+        ("/x", [("X-Evil\r\nImpersonate-User", "root")]),
+    ],
+)
+def test_a_request_that_would_split_is_refused_before_sending(
+    keeps_alive: tuple[str, Ports], path: str, headers: list[tuple[str, str]]
+) -> None:
+    url, ports = keeps_alive
+    pool = ConnectionPool(url, None)
+    with pytest.raises((ValueError, http.client.InvalidURL)):  # as http.client refuses them
+        pool.request("PATCH", path, b"{}", headers)
+    assert ports == []
