@@ -92,7 +92,7 @@ class Kube:
     ) -> None:
         self.conn = conn
         self.field_manager = field_manager
-        # Short requests on http.client connections (kube/pool.py), watches on urllib3's.
+        # Short requests on our own keep-alive connections (kube/pool.py), watches on urllib3.
         self.requests = conn.requests_pool(pool_size, retry_stale=retries != 0)
         self.pool = conn.pool(4, retries)
 
