@@ -120,6 +120,8 @@ def varied() -> Iterator[tuple[str, Ports]]:
                 self.end_headers()
                 self.wfile.write(b'{"to": "the end"}')
                 self.close_connection = True
+            elif self.path == "/host":
+                self.send_json(200, {"host": self.headers.get("Host")})
             elif self.path == "/empty":
                 self.send_response(204)
                 self.end_headers()
@@ -163,3 +165,17 @@ def test_a_request_that_would_split_is_refused_before_sending(
     with pytest.raises((ValueError, http.client.InvalidURL)):  # as http.client refuses them
         pool.request("PATCH", path, b"{}", headers)
     assert ports == []
+
+
+def test_a_refused_header_does_not_show_its_value(keeps_alive: tuple[str, Ports]) -> None:
+    url, _ = keeps_alive
+    pool = ConnectionPool(url, None)
+    with pytest.raises(ValueError) as refused:
+        pool.request("GET", "/x", None, [("Authorization", "Bearer s3cret\n")])
+    assert "Authorization" in str(refused.value) and "s3cret" not in str(refused.value)
+
+
+def test_the_host_header_names_the_server(varied: tuple[str, Ports]) -> None:
+    url, _ = varied
+    answer = ConnectionPool(url, None).request("GET", "/host", None, [])
+    assert answer.data == b'{"host": "%s"}' % url.removeprefix("http://").encode()

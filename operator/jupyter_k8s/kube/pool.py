@@ -62,7 +62,9 @@ class _Connection:
         self._context = context
         self._server_hostname = server_hostname or host
         name = f"[{host}]" if ":" in host else host
-        self._host_header = f"Host: {name}:{port}\r\n"
+        # As http.client writes it: the port only when it is not the scheme's default.
+        default = 443 if context is not None else 80
+        self._host_header = f"Host: {name}\r\n" if port == default else f"Host: {name}:{port}\r\n"
         self._sock: socket.socket | None = None
         self._reader: BinaryIO | None = None
 
@@ -87,7 +89,8 @@ class _Connection:
         lines = [f"{method} {target} HTTP/1.1\r\n", self._host_header]
         for name, value in headers:
             if _BAD_HEADER.search(name) or _BAD_HEADER.search(value) or ":" in name:
-                raise ValueError(f"invalid header {name!r}: {value!r}")
+                # The value is not quoted: it may be a credential (Authorization).
+                raise ValueError(f"header {name!r} holds a line break, NUL or colon: not sent")
             lines.append(f"{name}: {value}\r\n")
         if body is not None:
             lines.append(f"Content-Length: {len(body)}\r\n")
