@@ -122,6 +122,15 @@ def varied() -> Iterator[tuple[str, Ports]]:
                 self.close_connection = True
             elif self.path == "/host":
                 self.send_json(200, {"host": self.headers.get("Host")})
+            elif self.path == "/cut":  # promises more than it sends, then hangs up
+                self.send_response(200)
+                self.send_header("Content-Length", "100")
+                self.end_headers()
+                self.wfile.write(b'{"half":')
+                self.close_connection = True
+            elif self.path == "/garbage":
+                self.wfile.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+                self.close_connection = True
             elif self.path == "/empty":
                 self.send_response(204)
                 self.end_headers()
@@ -179,3 +188,18 @@ def test_the_host_header_names_the_server(varied: tuple[str, Ports]) -> None:
     url, _ = varied
     answer = ConnectionPool(url, None).request("GET", "/host", None, [])
     assert answer.data == b'{"host": "%s"}' % url.removeprefix("http://").encode()
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [("/cut", http.client.IncompleteRead), ("/garbage", http.client.BadStatusLine)],
+)
+def test_a_broken_answer_is_an_error_not_data(
+    varied: tuple[str, Ports], path: str, error: type[Exception]
+) -> None:
+    url, _ = varied
+    pool = ConnectionPool(url, None)
+    with pytest.raises(error):
+        pool.request("GET", path, None, [])
+    assert pool._idle == []  # the connection it came on is not kept
+    assert pool.request("GET", "/empty", None, []).status == 204  # the pool goes on
