@@ -633,13 +633,13 @@ def main() -> int:
         print(
             f"operator API requests      {requests:8.0f}      ({requests / n:.1f} per workspace; watches not counted)"
         )
+        top = sorted(by_kind.items(), key=lambda kv: -kv[1])[:8]
+        print("  by call: " + ", ".join(f"{k} {v / n:.1f}" for k, v in top))
         print(
             "control plane CPU meanwhile "
             + ", ".join(f"{k} {v / n * 1000:.1f}" for k, v in plane.items())
             + " ms per workspace"
         )
-        top = sorted(by_kind.items(), key=lambda kv: -kv[1])[:8]
-        print("  by call: " + ", ".join(f"{k} {v / n:.1f}" for k, v in top))
         print(
             "reconciliations            "
             + ", ".join(f"{kind} {v / n:.1f}" for kind, v in sorted(passes.items()))
