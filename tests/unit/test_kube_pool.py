@@ -128,6 +128,9 @@ def varied() -> Iterator[tuple[str, Ports]]:
                 self.end_headers()
                 self.wfile.write(b'{"half":')
                 self.close_connection = True
+            elif self.path == "/bad-length":
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: lots\r\n\r\n{}")
+                self.close_connection = True
             elif self.path == "/garbage":
                 self.wfile.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
                 self.close_connection = True
@@ -192,7 +195,11 @@ def test_the_host_header_names_the_server(varied: tuple[str, Ports]) -> None:
 
 @pytest.mark.parametrize(
     ("path", "error"),
-    [("/cut", http.client.IncompleteRead), ("/garbage", http.client.BadStatusLine)],
+    [
+        ("/cut", http.client.IncompleteRead),
+        ("/garbage", http.client.BadStatusLine),
+        ("/bad-length", http.client.HTTPException),
+    ],
 )
 def test_a_broken_answer_is_an_error_not_data(
     varied: tuple[str, Ports], path: str, error: type[Exception]
