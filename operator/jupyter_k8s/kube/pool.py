@@ -24,12 +24,8 @@ from urllib.parse import urlsplit
 # What a connection the server closed while it sat idle raises on its next use; the request
 # never reached the server, so it is sent again on the next idle connection or a new one (a
 # new connection's failure is the caller's).
-STALE = (
-    http.client.RemoteDisconnected,
-    BrokenPipeError,
-    ConnectionResetError,
-    ssl.SSLEOFError,
-)
+# (ConnectionResetError includes http.client.RemoteDisconnected: no answer line at all.)
+STALE = (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError)
 MAX_LINE = 65536  # http.client's limits: a longer line or more headers is an error
 MAX_HEADERS = 100
 # What may not appear in a request target or a header (request splitting): http.client's rules.
