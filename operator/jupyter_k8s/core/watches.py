@@ -21,7 +21,6 @@ from ..api.workspace import WORKSPACE_LABEL
 from ..child_kinds import CHILD_KINDS, ChildKind
 from ..kube.client import object_path
 from ..kube.watch import Event, ListWatch
-from .inbox import Inbox
 from .indexes import Key, owner_key
 from .missed import check_still_there, live_workspace
 from .runtime import Runtime
@@ -43,10 +42,10 @@ class Watches:
         self.rt = rt
         self._unlisted: set[tuple[str, str | None]] = set()
         self._watches: list[ListWatch] = []
-        self._inbox: Inbox | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
-        self._inbox = Inbox(asyncio.get_running_loop())
+        self._loop = asyncio.get_running_loop()
         self.rt.applier.on_news = lambda key: self.rt.queue.later(
             (WORKSPACE.kind, *key), SETTLE_SECONDS
         )
@@ -89,10 +88,14 @@ class Watches:
 
     def _from_thread(self, fn: Callable[..., None], *args: Any) -> Callable[[Any], None]:
         """A callback for a watch's thread that runs `fn(*args, payload)` on the event loop."""
-        inbox, bound = self._inbox, functools.partial(fn, *args)
-        if inbox is None:
+        loop, bound = self._loop, functools.partial(fn, *args)
+        if loop is None:
             raise RuntimeError("start() the watches from the event loop")
-        return functools.partial(inbox.put, bound)
+
+        def deliver(payload: Any) -> None:
+            loop.call_soon_threadsafe(bound, payload)
+
+        return deliver
 
     def _on_listed(
         self, kind: ChildKind, namespace: str | None, objs: list[dict[str, Any]]
