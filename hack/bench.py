@@ -409,6 +409,9 @@ def main() -> int:
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(cluster.ROOT / "hack" / "memtrace"), env.get("PYTHONPATH")) if p
         )
+    # Read now: the operator imports its code as it starts, and the checkout may change during
+    # a long run (a row once named a commit made while it ran).
+    measured_commit = commit()
     with open(log, "wb") as out:
         op = subprocess.Popen(
             [sys.executable, *profiler, "-m", "jupyter_k8s", "run"],
@@ -696,7 +699,7 @@ def main() -> int:
         bound = [t - created[x] for x, t in stages["pvc bound"].items() if x in created]
         made = [t - created[x] for x, t in stages["deployment made"].items() if x in created]
         figures = {
-            "commit": commit(),
+            "commit": measured_commit,
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "n": n,
             "available": len(available),
