@@ -675,10 +675,13 @@ def main() -> int:
             + " per workspace"
         )
         idle_per_min = None
+        idle_cpu: int | None = None
         idle_by_call: dict[str, float] = {}
         if args.idle > 0:
             before_idle = api_requests(ports["JK_METRICS_PORT"])
+            cpu_before_idle = proc_stats(op.pid)[1]
             time.sleep(args.idle)
+            idle_cpu = round((proc_stats(op.pid)[1] - cpu_before_idle) / args.idle * 60 * 1000)
             after_idle = api_requests(ports["JK_METRICS_PORT"])
             idle_by_call = {
                 k: v - before_idle.get(k, 0.0)
@@ -690,6 +693,9 @@ def main() -> int:
                 f"idle API requests          {idle_per_min:8.1f} /min (over {args.idle:.0f} s once "
                 f"all were Available; resync every {os.environ.get('JK_RESYNC_SECONDS', 300)} s)"
             )
+            # What the operator costs with nothing to do (its watches' bookmarks, Kopf's node
+            # watch, metrics): part of every run's CPU per workspace is this rate times the run.
+            print(f"idle operator CPU          {idle_cpu:8d} ms/min")
             if idle_by_call:  # an idle operator should send none: say which calls it sent
                 print(
                     "  by call: "
@@ -717,6 +723,7 @@ def main() -> int:
             "instant_binding": bool(storage_class),
             "idle_requests_per_min": idle_per_min,
             "idle_requests_by_call": idle_by_call or None,
+            "idle_cpu_ms_per_min": idle_cpu,
             "cpu_ms_per_ws": round((cpu - cpu0) / n * 1000, 1),
             "gc_ms_per_ws": round(gc_s / n * 1000, 1),
             "kernel_cpu_ms_per_ws": round((sys1 - sys0) / n * 1000, 1),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import kopf
 import orjson
@@ -20,7 +20,15 @@ from ..api.workspace import WORKSPACE_LABEL
 from ..child_kinds import CHILD_KINDS, DEPLOYMENT, OWNED, POD, PVC, ChildKind
 from ..kube.watch import Event
 from ..reconcile.access import SHARE_LABEL
-from ..reconcile.observed import PodView, deployment_view, pod_view, pvc_view
+from ..reconcile.observed import (
+    PodView,
+    PvcView,
+    claim_bound,
+    deployment_view,
+    only_progress,
+    pod_view,
+    pvc_view,
+)
 
 Key = tuple[str, str]  # a workspace's (namespace, name)
 _DROP_META = ("managedFields", "resourceVersion", "creationTimestamp", "generation", "uid")
@@ -181,6 +189,15 @@ def owner_key(obj: dict[str, Any]) -> Key | None:
     return (meta["namespace"], owner) if owner and meta.get("namespace") else None
 
 
+class Change(NamedTuple):
+    """A child's change that a pass reads: its workspace, and whether it only moved a start
+    along (a pod scheduled, given an address, running: observed.only_progress; a claim
+    bound: observed.claim_bound)."""
+
+    key: Key
+    progress: bool = False
+
+
 class ChildIndex:
     """One child kind by workspace: (namespace, workspace) -> what was seen of each child.
     Read like Kopf's indexes: `get(key)` is the workspace's children of this kind, or None."""
@@ -206,6 +223,11 @@ class ChildIndex:
         changed (None: nothing did, or not a workspace's child): most events of a starting
         workspace's children change only fields no decision reads (a pod's container
         statuses, a Deployment's counters), and a pass for those would plan the same again."""
+        change = self.change(kind, obj)
+        return change.key if change is not None else None
+
+    def change(self, kind: str, obj: dict[str, Any]) -> Change | None:
+        """`apply`, also telling whether the change only moved a starting pod along."""
         key = owner_key(obj)
         if key is None:
             return None
@@ -216,11 +238,13 @@ class ChildIndex:
                 return None
             if not found:
                 del self._by_ws[key]
-            return key
+            return Change(key)
         value = seen(self.kind, obj)
         old = found.get(name) if found is not None else None
         self._by_ws.setdefault(key, {})[name] = (_version(obj), value)
-        return None if old is not None and _same(old[1], value) else key
+        if old is not None and _same(old[1], value):
+            return None
+        return Change(key, old is not None and _progress(old[1], value))
 
     def replace(self, namespace: str | None, objs: list[dict[str, Any]]) -> list[Event]:
         """A full list of one scope (a namespace, or None: all): it becomes the index's content
@@ -245,6 +269,21 @@ class ChildIndex:
         for kind, obj in changes:
             self.apply(kind, obj)
         return changes
+
+
+def _progress(old: Any, new: Any) -> bool:
+    """Whether a child's change only moved a start along (a pod's progress, a claim bound),
+    its trimmed body unchanged: a pass for it can wait a little (core/watches.py)."""
+    if isinstance(old, PodView) and isinstance(new, PodView):
+        return only_progress(old, new)
+    return (
+        isinstance(old, Seen)
+        and isinstance(new, Seen)
+        and old.packed == new.packed
+        and isinstance(old.view, PvcView)
+        and isinstance(new.view, PvcView)
+        and claim_bound(old.view, new.view)
+    )
 
 
 def _same(old: Any, new: Any) -> bool:

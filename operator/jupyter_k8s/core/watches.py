@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from ..api import API_VERSION, WORKSPACE
@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 # (a PersistentVolumeClaim and a Deployment answering our writes, a pod and its Deployment's
 # counters) costs one pass, not one each: a burst of a starting workspace's events.
 SETTLE_SECONDS = 0.1
+# A change that only moved a starting pod along (observed.only_progress) waits longer: what
+# follows it (its readiness, its Deployment rolled out, its claim bound) comes within this
+# time and is one pass with it, and such a change alone writes nothing but a progress message.
+PROGRESS_SETTLE_SECONDS = 1.0
 
 
 class Watches:
@@ -146,15 +150,27 @@ class Watches:
 
     def _on_events(self, kind: ChildKind, events: list[Event]) -> None:
         index = self.rt.children[kind.kind]
-        self._changed(kind, [(t, obj) for t, obj in events if index.apply(t, obj) is not None])
+        changed: list[Event] = []
+        progress: set[int] = set()
+        for type_, obj in events:
+            change = index.change(type_, obj)
+            if change is not None:
+                if change.progress:
+                    progress.add(len(changed))
+                changed.append((type_, obj))
+        self._changed(kind, changed, progress)
 
-    def _changed(self, kind: ChildKind, events: list[Event]) -> None:
-        """Each workspace whose child changed reconciles (once per batch), which repairs drift."""
+    def _changed(
+        self, kind: ChildKind, events: list[Event], progress: Collection[int] = ()
+    ) -> None:
+        """Each workspace whose child changed reconciles (once per batch), which repairs drift.
+        `progress`: the positions in `events` of changes that only moved a pod along."""
         rt = self.rt
         if not rt.ready.is_set():
             return  # the workspaces' first list reconciles all of them
         keys: dict[Key, list[str]] = {}
-        for type_, obj in events:
+        slow: set[Key] = set()
+        for i, (type_, obj) in enumerate(events):
             key = owner_key(obj)
             if key is None:
                 continue
@@ -164,12 +180,19 @@ class Watches:
                 continue  # being written: an echo, or a pass once the write answers
             if type_ == "DELETED":  # whatever we wrote is gone: write it again if wanted
                 rt.applier.forget_child(key, (kind.kind, obj["metadata"]["name"]))
+            if i in progress and key not in keys:
+                slow.add(key)
+            elif i not in progress:
+                slow.discard(key)  # news in the same batch: at the usual pace
             keys.setdefault(key, []).append(type_)
         for key, types in keys.items():
             if "DELETED" in types and kind.owned:
                 rt.spawn(self._deleted(key))
             else:
-                rt.queue.later((WORKSPACE.kind, *key), SETTLE_SECONDS)
+                # An earlier time already set stands (WorkQueue.later): news that follows
+                # a progress change is not held back by it.
+                delay = PROGRESS_SETTLE_SECONDS if key in slow else SETTLE_SECONDS
+                rt.queue.later((WORKSPACE.kind, *key), delay)
 
     async def _deleted(self, key: Key) -> None:
         """One of the workspace's own children vanished: deleted by hand, or by the garbage

@@ -87,6 +87,43 @@ def pod_view(body: dict[str, Any]) -> PodView:
     )
 
 
+def only_progress(old: PodView, new: PodView) -> bool:
+    """Whether a pod's change only moves its start along: scheduled onto a node (also after
+    the scheduler had found none), given an address, started, running. Such a change makes
+    nothing Available (that waits for readiness, and the Deployment's), and what it changes
+    of the status is a progress message, which waits for the next real change anyway
+    (core/workspace.py `_settling`); a Degraded "cannot be scheduled" lifts with it, a
+    second later. Readiness won or lost, a stuck container, a scheduling failure, deletion,
+    or a phase that ends the pod are news."""
+    same = (old.name, old.deleting, old.ready, old.stuck) == (
+        new.name,
+        new.deleting,
+        new.ready,
+        new.stuck,
+    )
+    scheduling = new.unschedulable is None or new.unschedulable == old.unschedulable
+    return same and scheduling and (old.phase, new.phase) in _PROGRESS_PHASES
+
+
+# A pod's phase moves that are progress only (from, to).
+_PROGRESS_PHASES = frozenset(
+    {("Pending", "Pending"), ("Pending", "Running"), ("Running", "Running")}
+)
+
+
+def claim_bound(old: PvcView, new: PvcView) -> bool:
+    """Whether a claim's change is only its binding: like a pod's progress, it makes nothing
+    Available and changes only a progress message ("waiting for the volume"); what follows
+    it (the pod scheduled, ready) comes within a second. A claim Lost, or resized, is news."""
+    return (old.name, old.requested) == (new.name, new.requested) and (
+        old.phase,
+        new.phase,
+    ) in _BINDING
+
+
+_BINDING = frozenset({(None, "Pending"), (None, "Bound"), ("Pending", "Bound")})
+
+
 def node_fault(body: dict[str, Any]) -> str | None:
     """Why a node is not Ready, in the node's own words (None when Ready). A kubelet that stops
     reporting leaves Ready=Unknown, set by the node lifecycle controller after its grace period."""
