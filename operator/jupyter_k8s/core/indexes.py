@@ -227,7 +227,7 @@ class ChildIndex:
         return change.key if change is not None else None
 
     def change(self, kind: str, obj: dict[str, Any]) -> Change | None:
-        """`apply`, also telling whether the change only moved a starting pod along."""
+        """`apply`, also telling whether the change only moved a start along (`Change`)."""
         key = owner_key(obj)
         if key is None:
             return None

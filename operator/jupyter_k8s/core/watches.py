@@ -32,9 +32,10 @@ log = logging.getLogger(__name__)
 # (a PersistentVolumeClaim and a Deployment answering our writes, a pod and its Deployment's
 # counters) costs one pass, not one each: a burst of a starting workspace's events.
 SETTLE_SECONDS = 0.1
-# A change that only moved a starting pod along (observed.only_progress) waits longer: what
-# follows it (its readiness, its Deployment rolled out, its claim bound) comes within this
-# time and is one pass with it, and such a change alone writes nothing but a progress message.
+# A change that only moved a start along (a claim bound, a pod scheduled or running but not
+# ready: indexes.Change) waits longer: what follows it (the pod's readiness, its Deployment
+# rolled out) comes within this time and is one pass with it, and such a change alone writes
+# nothing but a progress message.
 PROGRESS_SETTLE_SECONDS = 1.0
 
 
@@ -164,7 +165,7 @@ class Watches:
         self, kind: ChildKind, events: list[Event], progress: Collection[int] = ()
     ) -> None:
         """Each workspace whose child changed reconciles (once per batch), which repairs drift.
-        `progress`: the positions in `events` of changes that only moved a pod along."""
+        `progress`: the positions in `events` of changes that only moved a start along."""
         rt = self.rt
         if not rt.ready.is_set():
             return  # the workspaces' first list reconciles all of them
