@@ -6,7 +6,6 @@ with it; news is never held back by it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -122,15 +121,6 @@ def test_the_index_tells_a_progress_change_apart() -> None:
     )
     assert ready is not None and not ready.progress
     assert index.change("DELETED", _pod(4)) == (("team", "a"), False)
-
-
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    try:
-        yield loop
-    finally:
-        loop.close()
 
 
 def test_progress_waits_longer_and_news_goes_at_the_usual_pace(

@@ -5,11 +5,8 @@ a new version that changes nothing, nothing before every index is filled)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
-
-import pytest
 
 from jupyter_k8s.api.template import TEMPLATE_FINALIZER
 from jupyter_k8s.core.indexes import WorkspaceIndex
@@ -72,15 +69,6 @@ def test_a_relist_reports_new_changed_and_vanished_workspaces() -> None:
         ("team-b", "elsewhere"),
     }
     assert index.by_template["t"] == {"team/same", "team/changed", "team/new", "team-b/elsewhere"}
-
-
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    try:
-        yield loop
-    finally:
-        loop.close()
 
 
 def _setup() -> tuple[Runtime, Watches, list[tuple[str, ...]]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..api import API_VERSION, WORKSPACE
@@ -152,25 +152,22 @@ class Watches:
     def _on_events(self, kind: ChildKind, events: list[Event]) -> None:
         index = self.rt.children[kind.kind]
         changed: list[Event] = []
-        progress: set[int] = set()
+        progress: list[bool] = []
         for type_, obj in events:
             change = index.change(type_, obj)
             if change is not None:
-                if change.progress:
-                    progress.add(len(changed))
                 changed.append((type_, obj))
+                progress.append(change.progress)
         self._changed(kind, changed, progress)
 
-    def _changed(
-        self, kind: ChildKind, events: list[Event], progress: Collection[int] = ()
-    ) -> None:
+    def _changed(self, kind: ChildKind, events: list[Event], progress: Sequence[bool] = ()) -> None:
         """Each workspace whose child changed reconciles (once per batch), which repairs drift.
-        `progress`: the positions in `events` of changes that only moved a start along."""
+        `progress[i]`: whether events[i] only moved a start along (none, when not given)."""
         rt = self.rt
         if not rt.ready.is_set():
             return  # the workspaces' first list reconciles all of them
         keys: dict[Key, list[str]] = {}
-        slow: set[Key] = set()
+        news: set[Key] = set()  # workspaces with a change that is more than progress
         for i, (type_, obj) in enumerate(events):
             key = owner_key(obj)
             if key is None:
@@ -181,10 +178,8 @@ class Watches:
                 continue  # being written: an echo, or a pass once the write answers
             if type_ == "DELETED":  # whatever we wrote is gone: write it again if wanted
                 rt.applier.forget_child(key, (kind.kind, obj["metadata"]["name"]))
-            if i in progress and key not in keys:
-                slow.add(key)
-            elif i not in progress:
-                slow.discard(key)  # news in the same batch: at the usual pace
+            if not (progress and progress[i]):
+                news.add(key)
             keys.setdefault(key, []).append(type_)
         for key, types in keys.items():
             if "DELETED" in types and kind.owned:
@@ -192,7 +187,7 @@ class Watches:
             else:
                 # An earlier time already set stands (WorkQueue.later): news that follows
                 # a progress change is not held back by it.
-                delay = PROGRESS_SETTLE_SECONDS if key in slow else SETTLE_SECONDS
+                delay = SETTLE_SECONDS if key in news else PROGRESS_SETTLE_SECONDS
                 rt.queue.later((WORKSPACE.kind, *key), delay)
 
     async def _deleted(self, key: Key) -> None:
