@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import cluster  # hack/cluster.py
+import upstream  # hack/upstream.py: the Go original as the subject (--upstream)
 from kubernetes import client, config
 
 import jupyter_k8s
@@ -38,6 +39,7 @@ from jupyter_k8s.kube.watch import ListWatch
 from jupyter_k8s.names import workspace_child
 
 GROUP, VERSION = "workspace.jupyter.org", "v1alpha1"
+IMAGE = "ghcr.io/jupyter-k8s/jupyterlab:0.1.0"  # kwok pods pull nothing
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -93,7 +95,8 @@ def machine_cpu() -> dict[str, float]:
 
 
 def counters(metrics_port: int, name: str, labels: tuple[str, ...]) -> dict[str, float]:
-    """A counter of the operator's metrics so far, by the values of `labels` joined by " "."""
+    """A counter of the operator's metrics so far, by the values of `labels` joined by " "
+    (summed over the labels not named)."""
     out: dict[str, float] = {}
     with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
         for line in r.read().decode().splitlines():
@@ -103,17 +106,22 @@ def counters(metrics_port: int, name: str, labels: tuple[str, ...]) -> dict[str,
                     for kv in line[line.index("{") + 1 : line.index("}")].split(",")
                 )
                 key = " ".join(found[x].strip('"') for x in labels)
-                out[key] = float(line.rsplit(" ", 1)[1])
+                out[key] = out.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
     return out
 
 
-def api_requests(metrics_port: int) -> dict[str, float]:
-    """Requests the operator sent so far, by "VERB resource"."""
+def api_requests(metrics_port: int, go: bool = False) -> dict[str, float]:
+    """Requests the operator sent so far, by "VERB resource" (the Go original's client-go
+    counts them by method only, its informers' lists and watches included)."""
+    if go:
+        return counters(metrics_port, "rest_client_requests_total", ("method",))
     return counters(metrics_port, "jupyter_k8s_api_requests_total", ("verb", "resource"))
 
 
-def reconciles(metrics_port: int) -> dict[str, float]:
-    """Reconciliations so far, by kind."""
+def reconciles(metrics_port: int, go: bool = False) -> dict[str, float]:
+    """Reconciliations so far, by kind (the Go original's: by controller)."""
+    if go:
+        return counters(metrics_port, "controller_runtime_reconcile_total", ("controller",))
     return counters(metrics_port, "jupyter_k8s_reconciles_total", ("kind",))
 
 
@@ -324,6 +332,13 @@ def main() -> int:
         "provisioner and the PersistentVolume controller",
     )
     parser.add_argument(
+        "--upstream",
+        type=Path,
+        metavar="DIR",
+        help="measure the Go original instead (a git checkout of jupyter-infra/jupyter-k8s, "
+        "built into the tool cache): the same Workspace, cluster and watches; side by side",
+    )
+    parser.add_argument(
         "--results",
         type=Path,
         default=cluster.ROOT / "docs" / "bench-results.jsonl",
@@ -332,11 +347,26 @@ def main() -> int:
     args = parser.parse_args()
     n = args.count
     timeout = args.timeout or 60 + n / 4
+    go = upstream.build(args.upstream.resolve()) if args.upstream else None
+    if go and (args.profile or args.sample or args.memory or args.instant_binding):
+        # The profilers are Python's; the instant claims are made under this operator's names.
+        parser.error(
+            "--upstream measures the Go original as it runs: without --profile, "
+            "--sample, --memory and --instant-binding"
+        )
 
     cluster.up()
     kubeconfig = cluster.STATE / "kubeconfig"
     kubectl = json.loads((cluster.STATE / "state.json").read_text())["kubectl"]
     k = [kubectl, f"--kubeconfig={kubeconfig}"]
+    # The two share the API group and the Workspace's name: one's CRDs over the other's leave
+    # a cluster that is neither's.
+    other = "workspacemanagers" if go else "workspaceaccessstrategies"
+    if subprocess.run([*k, "get", "crd", f"{other}.{GROUP}"], capture_output=True).returncode == 0:
+        raise SystemExit(
+            f"this cluster has the {'this operator' if go else 'Go original'}'s CRDs from an "
+            "earlier run: `make cluster-down` first (each subject is measured on a fresh cluster)"
+        )
     subprocess.run(
         [
             *k,
@@ -345,7 +375,7 @@ def main() -> int:
             "--force-conflicts",
             "--field-manager=jupyter-k8s",
             "-f",
-            str(cluster.ROOT / "crds"),
+            str(go.crds if go else cluster.ROOT / "crds"),
         ],
         check=True,
         capture_output=True,
@@ -368,25 +398,26 @@ def main() -> int:
     storage_class = f"bench-instant-{run_id}" if args.instant_binding else None
     if storage_class:
         instant_volumes(core, storage, storage_class, ns, n)
-    custom.create_cluster_custom_object(
-        GROUP,
-        VERSION,
-        "workspacetemplates",
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "WorkspaceTemplate",
-            "metadata": {"name": template},
-            "spec": {
-                "displayName": "bench",
-                "defaultImage": "ghcr.io/jupyter-k8s/jupyterlab:0.1.0",
-                "defaultResources": {"requests": {"cpu": "10m", "memory": "32Mi"}},
-                "primaryStorage": {
-                    "defaultSize": "1Gi",
-                    **({"storageClassName": storage_class} if storage_class else {}),
+    if not go:
+        custom.create_cluster_custom_object(
+            GROUP,
+            VERSION,
+            "workspacetemplates",
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "WorkspaceTemplate",
+                "metadata": {"name": template},
+                "spec": {
+                    "displayName": "bench",
+                    "defaultImage": IMAGE,
+                    "defaultResources": {"requests": {"cpu": "10m", "memory": "32Mi"}},
+                    "primaryStorage": {
+                        "defaultSize": "1Gi",
+                        **({"storageClassName": storage_class} if storage_class else {}),
+                    },
                 },
             },
-        },
-    )
+        )
 
     ports = {
         "JK_HEALTH_PORT": free_port(),
@@ -411,17 +442,22 @@ def main() -> int:
         )
     # Read now: the operator imports its code as it starts, and the checkout may change during
     # a long run (a row once named a commit made while it ran).
-    measured_commit = commit()
+    measured_commit = f"upstream-{go.commit}" if go else commit()
+    argv = [sys.executable, *profiler, "-m", "jupyter_k8s", "run"]
+    if go:
+        argv = upstream.command(go, ports["JK_METRICS_PORT"], ports["JK_HEALTH_PORT"])
+        env.update(upstream.ENV)
     with open(log, "wb") as out:
-        op = subprocess.Popen(
-            [sys.executable, *profiler, "-m", "jupyter_k8s", "run"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        op = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
-        while True:
+        while go:  # ready once its caches have synced
+            if upstream.ready(ports["JK_HEALTH_PORT"]):
+                break
+            if op.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the Go original did not start; see {log}")
+            time.sleep(0.3)
+        while not go:
             hook = subprocess.run(
                 [
                     *k,
@@ -463,9 +499,9 @@ def main() -> int:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-        requests0 = api_requests(ports["JK_METRICS_PORT"])
-        passes0 = reconciles(ports["JK_METRICS_PORT"])
-        gc0 = gc_pauses(ports["JK_METRICS_PORT"])
+        requests0 = api_requests(ports["JK_METRICS_PORT"], bool(go))
+        passes0 = reconciles(ports["JK_METRICS_PORT"], bool(go))
+        gc0 = 0.0 if go else gc_pauses(ports["JK_METRICS_PORT"])
 
         created: dict[str, float] = {}
         available: dict[str, float] = {}
@@ -551,7 +587,9 @@ def main() -> int:
                 VERSION,
                 ns,
                 "workspaces",
-                {
+                upstream.workspace(name, IMAGE, storage_class)
+                if go
+                else {
                     "apiVersion": f"{GROUP}/{VERSION}",
                     "kind": "Workspace",
                     "metadata": {"name": name},
@@ -575,25 +613,26 @@ def main() -> int:
             sampler.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT
             sampler.wait(60)
             where_the_samples_fell(args.sample)
-        after = api_requests(ports["JK_METRICS_PORT"])
+        after = api_requests(ports["JK_METRICS_PORT"], bool(go))
         by_kind = {
             k: v - requests0.get(k, 0) for k, v in after.items() if v - requests0.get(k, 0) > 0
         }
         requests = sum(by_kind.values())
         passes = {
             kind: v - passes0.get(kind, 0)
-            for kind, v in reconciles(ports["JK_METRICS_PORT"]).items()
+            for kind, v in reconciles(ports["JK_METRICS_PORT"], bool(go)).items()
             if v - passes0.get(kind, 0) > 0
         }
-        gc_s = gc_pauses(ports["JK_METRICS_PORT"]) - gc0
+        gc_s = 0.0 if go else gc_pauses(ports["JK_METRICS_PORT"]) - gc0
         latencies = [available[x] - created[x] for x in available]
 
         print(
             f"\n== make bench: N={n} workspaces on the local cluster (kwok nodes, 2 cores shared) =="
             + ("\n   volumes bind at once (--instant-binding)" if storage_class else "")
+            + (f"\n   the Go original at {go.commit} (--upstream), not this operator" if go else "")
         )
         print(
-            f"created in                 {t_created:8.1f} s   ({n / t_created:.0f}/s through the API and the owner webhook)"
+            f"created in                 {t_created:8.1f} s   ({n / t_created:.0f}/s through the API{'' if go else ' and the owner webhook'})"
         )
         print(
             f"Available                  {len(available):8d} / {n}"
@@ -640,16 +679,17 @@ def main() -> int:
         print(
             f"operator CPU               {cpu - cpu0:8.1f} s    ({(cpu - cpu0) / n * 1000:.1f} ms per workspace)"
         )
-        print(
-            f"  of which garbage collector {gc_s:6.1f} s    ({gc_s / n * 1000:.1f} ms per workspace)"
-        )
+        if not go:
+            print(
+                f"  of which garbage collector {gc_s:6.1f} s    ({gc_s / n * 1000:.1f} ms per workspace)"
+            )
         # The kernel's share: sockets on loopback (TLS records sent, the server's answers and
         # watch events received) and the thread wake-ups of the hand-offs.
         print(
             f"  of which in the kernel     {sys1 - sys0:6.1f} s    ({(sys1 - sys0) / n * 1000:.1f} ms per workspace)"
         )
         print(
-            f"operator API requests      {requests:8.0f}      ({requests / n:.1f} per workspace; watches not counted)"
+            f"operator API requests      {requests:8.0f}      ({requests / n:.1f} per workspace; {'by method, lists and watches counted' if go else 'watches not counted'})"
         )
         top = sorted(by_kind.items(), key=lambda kv: -kv[1])[:8]
         print("  by call: " + ", ".join(f"{k} {v / n:.1f}" for k, v in top))
@@ -678,11 +718,11 @@ def main() -> int:
         idle_cpu: int | None = None
         idle_by_call: dict[str, float] = {}
         if args.idle > 0:
-            before_idle = api_requests(ports["JK_METRICS_PORT"])
+            before_idle = api_requests(ports["JK_METRICS_PORT"], bool(go))
             cpu_before_idle = proc_stats(op.pid)[1]
             time.sleep(args.idle)
             idle_cpu = round((proc_stats(op.pid)[1] - cpu_before_idle) / args.idle * 60 * 1000)
-            after_idle = api_requests(ports["JK_METRICS_PORT"])
+            after_idle = api_requests(ports["JK_METRICS_PORT"], bool(go))
             idle_by_call = {
                 k: v - before_idle.get(k, 0.0)
                 for k, v in after_idle.items()
@@ -736,6 +776,7 @@ def main() -> int:
             "requests_by_call": {k: round(v / n, 2) for k, v in sorted(by_kind.items())},
             "reconciles_per_ws": {k: round(v / n, 2) for k, v in sorted(passes.items())},
             "profiled": bool(args.profile or args.memory),
+            "operator": f"go-original {go.commit}" if go else "jupyter-k8s",
         }
         if str(args.results) != "-":
             with open(args.results, "a") as out:
@@ -753,10 +794,11 @@ def main() -> int:
                 [*k, "delete", "namespace", ns, "--wait=true", "--timeout=600s"],
                 capture_output=True,
             )
-            subprocess.run(
-                [*k, "delete", "workspacetemplate", template, "--wait=true", "--timeout=120s"],
-                capture_output=True,
-            )
+            if not go:
+                subprocess.run(
+                    [*k, "delete", "workspacetemplate", template, "--wait=true", "--timeout=120s"],
+                    capture_output=True,
+                )
             for node in extra_nodes:
                 subprocess.run([*k, "delete", "node", node, "--wait=false"], capture_output=True)
             if storage_class:
