@@ -82,6 +82,28 @@ def control_plane_cpu() -> dict[str, float]:
     return out
 
 
+def cluster_requests(kubectl: list[str]) -> dict[str, float]:
+    """Requests the API server has served so far, every client's, by "VERB resource[/sub]"
+    (apiserver_request_total; watches and their lists, the long-running ones, left out): what
+    the cluster's processes did for the workspaces, beside the operator's own requests."""
+    out = subprocess.run([*kubectl, "get", "--raw", "/metrics"], capture_output=True, text=True)
+    found: dict[str, float] = {}
+    for line in out.stdout.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = dict(
+            kv.split("=", 1) for kv in line[line.index("{") + 1 : line.index("}")].split(",")
+        )
+        verb = labels.get("verb", "").strip('"')
+        if verb in ("WATCH", "CONNECT"):
+            continue
+        resource = labels.get("resource", "").strip('"')
+        sub = labels.get("subresource", "").strip('"')
+        key = f"{verb} {resource}{'/' + sub if sub else ''}"
+        found[key] = found.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    return found
+
+
 def machine_cpu() -> dict[str, float]:
     """Core-seconds the whole machine has spent so far (/proc/stat): busy (every process, ours
     or not), idle, and stolen by the hypervisor (another guest ran on our cores)."""
@@ -332,6 +354,12 @@ def main() -> int:
         "provisioner and the PersistentVolume controller",
     )
     parser.add_argument(
+        "--webhook-off",
+        action="store_true",
+        help="run the operator with JK_WEBHOOK_MODE=off (no owner stamped on create): its cost "
+        "apart, and the side by side on equal terms with the Go original, whose webhooks are off",
+    )
+    parser.add_argument(
         "--upstream",
         type=Path,
         metavar="DIR",
@@ -428,7 +456,10 @@ def main() -> int:
     env = {
         **os.environ,
         "KUBECONFIG": str(kubeconfig),
-        "JK_WEBHOOK_MODE": "url",
+        "JK_WEBHOOK_MODE": "off" if args.webhook_off else "url",
+        # Loopback whatever the mode (outside "url" the operator listens as a pod would).
+        "JK_HEALTH_ADDR": "127.0.0.1",
+        "JK_METRICS_ADDR": "127.0.0.1",
         "JK_LOG_FORMAT": "plain",
         "JK_CERT_DIR": str(cluster.STATE / f"webhook-{run_id}"),
         **{key: str(v) for key, v in ports.items()},
@@ -451,13 +482,13 @@ def main() -> int:
         op = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
-        while go:  # ready once its caches have synced
-            if upstream.ready(ports["JK_HEALTH_PORT"]):
+        while go or args.webhook_off:  # ready once its caches have synced / Kopf is up
+            if upstream.ready(ports["JK_HEALTH_PORT"], "readyz" if go else "healthz"):
                 break
             if op.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"the Go original did not start; see {log}")
             time.sleep(0.3)
-        while not go:
+        while not (go or args.webhook_off):
             hook = subprocess.run(
                 [
                     *k,
@@ -477,6 +508,7 @@ def main() -> int:
             time.sleep(0.3)
         rss0, cpu0, sys0 = proc_stats(op.pid)
         plane0 = control_plane_cpu()
+        served0 = cluster_requests(k)
         machine0, bench0, wall0 = machine_cpu(), sum(os.times()[:2]), time.monotonic()
         sampler = None
         if args.sample:
@@ -607,6 +639,11 @@ def main() -> int:
         elapsed = (max(available.values()) if available else time.monotonic()) - t0
         rss, cpu, sys1 = proc_stats(op.pid)
         plane = {k: v - plane0[k] for k, v in control_plane_cpu().items() if k in plane0}
+        served = {
+            key: v - served0.get(key, 0.0)
+            for key, v in cluster_requests(k).items()
+            if v - served0.get(key, 0.0) > 0
+        }
         machine = {k: v - machine0[k] for k, v in machine_cpu().items()}
         wall, bench_cpu = time.monotonic() - wall0, sum(os.times()[:2]) - bench0
         if sampler is not None:
@@ -632,7 +669,7 @@ def main() -> int:
             + (f"\n   the Go original at {go.commit} (--upstream), not this operator" if go else "")
         )
         print(
-            f"created in                 {t_created:8.1f} s   ({n / t_created:.0f}/s through the API{'' if go else ' and the owner webhook'})"
+            f"created in                 {t_created:8.1f} s   ({n / t_created:.0f}/s through the API{'' if go or args.webhook_off else ' and the owner webhook'})"
         )
         print(
             f"Available                  {len(available):8d} / {n}"
@@ -698,6 +735,12 @@ def main() -> int:
             + ", ".join(f"{k} {v / n * 1000:.1f}" for k, v in plane.items())
             + " ms per workspace"
         )
+        top_served = sorted(served.items(), key=lambda kv: -kv[1])[:12]
+        print(
+            f"API server requests served {sum(served.values()):8.0f}      "
+            f"({sum(served.values()) / n:.1f} per workspace, every client's; watches not counted)"
+        )
+        print("  most: " + ", ".join(f"{key} {v / n:.1f}" for key, v in top_served))
         # What the machine was doing meanwhile: a run whose cores were all busy was bound by
         # the machine's CPU, and everything measured above shares it. The floor is the time
         # the measured processes' CPU alone takes on this many cores.
@@ -774,9 +817,14 @@ def main() -> int:
             "peak_rss_mib": round(rss, 1),
             "requests_per_ws": round(requests / n, 1),
             "requests_by_call": {k: round(v / n, 2) for k, v in sorted(by_kind.items())},
+            "cluster_requests_per_ws": round(sum(served.values()) / n, 1),
+            "cluster_requests_by_call": {
+                key: round(v / n, 2) for key, v in sorted(served.items()) if v / n >= 0.05
+            },
             "reconciles_per_ws": {k: round(v / n, 2) for k, v in sorted(passes.items())},
             "profiled": bool(args.profile or args.memory),
             "operator": f"go-original {go.commit}" if go else "jupyter-k8s",
+            "webhook": not (go or args.webhook_off),
         }
         if str(args.results) != "-":
             with open(args.results, "a") as out:

@@ -98,6 +98,12 @@ def _resources(requests: dict[str, str], limits: dict[str, str]) -> dict[str, An
     return out
 
 
+def _env_var(name: str, value: str) -> dict[str, str]:
+    # An empty value is left out, as the API server stores it: applied as "" it would never
+    # match the stored object, and every pass would apply the Deployment again (drift.py).
+    return {"name": name, "value": value} if value else {"name": name}
+
+
 def _sidecar(sc: Any) -> dict[str, Any]:
     c: dict[str, Any] = {
         "name": sc.name,
@@ -109,7 +115,7 @@ def _sidecar(sc: Any) -> dict[str, Any]:
     if sc.args:
         c["args"] = list(sc.args)
     if sc.env:
-        c["env"] = [{"name": e.name, "value": e.value} for e in sc.env]
+        c["env"] = [_env_var(e.name, e.value) for e in sc.env]
     if sc.ports:
         c["ports"] = [p.model_dump(exclude_none=True) for p in sc.ports]
     if sc.resources:
@@ -143,11 +149,11 @@ def build_deployment(
     ]
     env = [
         *secret_env,
-        {"name": ENV_BASE_URL, "value": base_url},
-        {"name": ENV_HOME, "value": r.mount_path},
-        {"name": ENV_WORKSPACE, "value": f"{ws.namespace}/{ws.name}"},
-        {"name": ENV_OWNER, "value": owner or ""},
-        *({"name": e.name, "value": e.value} for e in r.env),
+        _env_var(ENV_BASE_URL, base_url),
+        _env_var(ENV_HOME, r.mount_path),
+        _env_var(ENV_WORKSPACE, f"{ws.namespace}/{ws.name}"),
+        _env_var(ENV_OWNER, owner or ""),
+        *(_env_var(e.name, e.value) for e in r.env),
     ]
     container: dict[str, Any] = {
         "name": "workspace",
