@@ -49,6 +49,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def answers(port: int, path: str) -> bool:
+    """Whether a process's health endpoint on this loopback port answers 200."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/{path}", timeout=2) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
 def proc_stats(pid: int) -> tuple[float, float, float]:
     """(peak RSS in MiB, CPU seconds, of which in the kernel) of a live process, from /proc."""
     status = Path(f"/proc/{pid}/status").read_text()
@@ -482,11 +491,14 @@ def main() -> int:
         op = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
-        while go or args.webhook_off:  # ready once its caches have synced / Kopf is up
-            if upstream.ready(ports["JK_HEALTH_PORT"], "readyz" if go else "healthz"):
+        # Without a webhook to wait for: the Go original is ready once its caches have synced,
+        # this operator once Kopf answers its liveness probe.
+        while go or args.webhook_off:
+            if answers(ports["JK_HEALTH_PORT"], "readyz" if go else "healthz"):
                 break
             if op.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the Go original did not start; see {log}")
+                who = "the Go original" if go else "the operator"
+                raise SystemExit(f"{who} did not start; see {log}")
             time.sleep(0.3)
         while not (go or args.webhook_off):
             hook = subprocess.run(

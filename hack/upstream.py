@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,13 +99,3 @@ def command(up: Upstream, metrics_port: int, health_port: int) -> list[str]:
 # Its webhooks need a serving certificate and a webhook configuration that only its kustomize
 # deployment makes; off, as its own code allows.
 ENV = {"ENABLE_WORKSPACE_WEBHOOK": "false", "ENABLE_WORKSPACE_TEMPLATE_WEBHOOK": "false"}
-
-
-def ready(health_port: int, path: str = "readyz") -> bool:
-    """Whether a process's health endpoint on this port answers 200 (also used for this
-    operator's Kopf liveness endpoint, /healthz, when it runs without its webhook)."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{health_port}/{path}", timeout=2) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
