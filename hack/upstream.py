@@ -4,8 +4,8 @@
 controller built from DIR, a git checkout of it, on the same local cluster: its own CRDs instead
 of ours, the same Workspace spelled in its API (10m CPU, 32Mi, a 1 Gi claim of the default
 class, the same image), its webhooks off (they need a certificate the local cluster does not
-provision for it; this operator's owner webhook stays on the path of its creates), timed by the
-same watches. It is built here into the tool cache, keyed by its commit, with the project's Go
+provision for it; this operator's owner webhook stays on the path of its creates unless
+`--webhook-off`), timed by the same watches. It is built here into the tool cache, keyed by its commit, with the project's Go
 settings (hack/tools.py): a cold build fetches its modules from the Go module proxy.
 """
 
