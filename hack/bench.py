@@ -22,6 +22,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 import cluster  # hack/cluster.py
 import upstream  # hack/upstream.py: the Go original as the subject (--upstream)
 from kubernetes import client, config
+from prometheus_client.parser import text_string_to_metric_families
 
 import jupyter_k8s
 from jupyter_k8s.api.workspace import WORKSPACE_LABEL
@@ -96,21 +98,14 @@ def cluster_requests(kubectl: list[str]) -> dict[str, float]:
     (apiserver_request_total; watches and their lists, the long-running ones, left out): what
     the cluster's processes did for the workspaces, beside the operator's own requests."""
     out = subprocess.run([*kubectl, "get", "--raw", "/metrics"], capture_output=True, text=True)
-    found: dict[str, float] = {}
-    for line in out.stdout.splitlines():
-        if not line.startswith("apiserver_request_total{"):
-            continue
-        labels = dict(
-            kv.split("=", 1) for kv in line[line.index("{") + 1 : line.index("}")].split(",")
-        )
-        verb = labels.get("verb", "").strip('"')
-        if verb in ("WATCH", "CONNECT"):
-            continue
-        resource = labels.get("resource", "").strip('"')
-        sub = labels.get("subresource", "").strip('"')
-        key = f"{verb} {resource}{'/' + sub if sub else ''}"
-        found[key] = found.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
-    return found
+
+    def call(labels: dict[str, str]) -> str | None:
+        if labels.get("verb") in ("WATCH", "CONNECT"):
+            return None
+        sub = labels.get("subresource")
+        return f"{labels.get('verb')} {labels.get('resource', '')}{'/' + sub if sub else ''}"
+
+    return samples(out.stdout, "apiserver_request_total", call)
 
 
 def machine_cpu() -> dict[str, float]:
@@ -125,20 +120,25 @@ def machine_cpu() -> dict[str, float]:
     }
 
 
+def samples(text: str, name: str, key: Callable[[dict[str, str]], str | None]) -> dict[str, float]:
+    """The samples `name` of a Prometheus exposition, summed by `key` of their labels (None:
+    left out). Only its lines are parsed: the API server's whole /metrics is megabytes."""
+    lines = "\n".join(line for line in text.splitlines() if line.startswith(name + "{"))
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(lines + "\n"):
+        for sample in family.samples:
+            k = key(sample.labels)
+            if sample.name == name and k is not None:
+                out[k] = out.get(k, 0.0) + sample.value
+    return out
+
+
 def counters(metrics_port: int, name: str, labels: tuple[str, ...]) -> dict[str, float]:
     """A counter of the operator's metrics so far, by the values of `labels` joined by " "
     (summed over the labels not named)."""
-    out: dict[str, float] = {}
     with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith(name + "{"):
-                found = dict(
-                    kv.split("=", 1)
-                    for kv in line[line.index("{") + 1 : line.index("}")].split(",")
-                )
-                key = " ".join(found[x].strip('"') for x in labels)
-                out[key] = out.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
-    return out
+        text = r.read().decode()
+    return samples(text, name, lambda found: " ".join(found[x] for x in labels))
 
 
 def api_requests(metrics_port: int, go: bool = False) -> dict[str, float]:
@@ -491,32 +491,23 @@ def main() -> int:
         op = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
-        # Without a webhook to wait for: the Go original is ready once its caches have synced,
-        # this operator once Kopf answers its liveness probe.
-        while go or args.webhook_off:
-            if answers(ports["JK_HEALTH_PORT"], "readyz" if go else "healthz"):
-                break
-            if op.poll() is not None or time.monotonic() > deadline:
-                who = "the Go original" if go else "the operator"
-                raise SystemExit(f"{who} did not start; see {log}")
-            time.sleep(0.3)
-        while not (go or args.webhook_off):
+
+        def started() -> bool:
+            # The Go original is ready once its caches have synced; this operator, with its
+            # webhook, once it has registered it, else once Kopf answers its liveness probe.
+            if go or args.webhook_off:
+                return answers(ports["JK_HEALTH_PORT"], "readyz" if go else "healthz")
             hook = subprocess.run(
-                [
-                    *k,
-                    "get",
-                    "mutatingwebhookconfiguration",
-                    WEBHOOK_CONFIGURATION,
-                    "-o",
-                    "json",
-                ],
+                [*k, "get", "mutatingwebhookconfiguration", WEBHOOK_CONFIGURATION, "-o", "json"],
                 capture_output=True,
                 text=True,
             )
-            if hook.returncode == 0 and f":{ports['JK_WEBHOOK_PORT']}/" in hook.stdout:
-                break
+            return hook.returncode == 0 and f":{ports['JK_WEBHOOK_PORT']}/" in hook.stdout
+
+        while not started():
             if op.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the operator did not start; see {log}")
+                who = "the Go original" if go else "the operator"
+                raise SystemExit(f"{who} did not start; see {log}")
             time.sleep(0.3)
         rss0, cpu0, sys0 = proc_stats(op.pid)
         plane0 = control_plane_cpu()
