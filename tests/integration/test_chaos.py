@@ -47,6 +47,25 @@ def _items(kubectl: Kubectl, kind: str, ns: str) -> list[dict[str, Any]]:
     return list(json.loads(res.stdout)["items"]) if res.returncode == 0 else []
 
 
+def _held(kubectl: Kubectl, ns: str, names: set[str]) -> list[str]:
+    """The pods and Deployments of the named workspaces, as a line each."""
+    held = []
+    for kind in ("deployments", "pods"):
+        for obj in _items(kubectl, kind, ns):
+            meta = obj["metadata"]
+            if (meta.get("labels") or {}).get(LABEL) not in names:
+                continue
+            if kind == "pods":
+                state = (
+                    f"phase {obj['status'].get('phase')} node {obj['spec'].get('nodeName')} "
+                    f"deleting {meta.get('deletionTimestamp')}"
+                )
+            else:
+                state = f"replicas {obj['spec'].get('replicas')} status {obj.get('status')}"
+            held.append(f"{kind[:-1]} {meta['name']}: {state}")
+    return held
+
+
 def test_the_operator_converges_through_kills_and_control_plane_restarts(
     kubectl: Kubectl, operator: Operator, namespace: str, template: str
 ) -> None:
@@ -158,8 +177,14 @@ def test_the_operator_converges_through_kills_and_control_plane_restarts(
     try:
         eventually(converged, timeout=300, interval=2, what="every workspace as its spec asks")
     except AssertionError as err:
-        # Say which workspaces did not get there and how: a bare timeout told nothing.
-        raise AssertionError(f"{err}; not converged: {pending}; operations {dict(ops)}") from None
+        # Say which workspaces did not get there and how, and what the cluster holds for them:
+        # a bare timeout told nothing, and a flake is gone by the time someone looks.
+        stuck = {line.split(":")[0] for line in pending}
+        raise AssertionError(
+            f"{err}; not converged: {pending}; operations {dict(ops)}; "
+            f"cluster: {_held(kubectl, namespace, stuck)}; operator log: {operator.log}\n"
+            f"{operator.tail(40)}"
+        ) from None
     convergence = time.monotonic() - started
 
     workspaces = {w["metadata"]["name"]: w for w in _items(kubectl, "workspaces", namespace)}
