@@ -363,6 +363,15 @@ def main() -> int:
         "provisioner and the PersistentVolume controller",
     )
     parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        metavar="PER_SECOND",
+        help="create the workspaces at this steady pace instead of all at once: create -> "
+        "Available then tells what each user waits while people keep arriving at that rate "
+        "(in a burst of N the last ones wait for the cluster to work through all before them)",
+    )
+    parser.add_argument(
         "--webhook-off",
         action="store_true",
         help="run the operator with JK_WEBHOOK_MODE=off (no owner stamped on create): its cost "
@@ -383,7 +392,9 @@ def main() -> int:
     )
     args = parser.parse_args()
     n = args.count
-    timeout = args.timeout or 60 + n / 4
+    if args.rate < 0:
+        parser.error(f"--rate {args.rate}: give workspaces per second, more than 0")
+    timeout = args.timeout or 60 + n / 4 + (n / args.rate if args.rate else 0)
     go = upstream.build(args.upstream.resolve()) if args.upstream else None
     if go and (args.profile or args.sample or args.memory or args.instant_binding):
         # The profilers are Python's; the instant claims are made under this operator's names.
@@ -615,6 +626,8 @@ def main() -> int:
         time.sleep(0.5)
 
         def create(i: int) -> None:
+            if args.rate:  # the i-th arrives i / rate seconds after the first
+                time.sleep(max(0.0, t0 + i / args.rate - time.monotonic()))
             name = f"ws-{i:05d}"
             created[name] = time.monotonic()
             custom.create_namespaced_custom_object(
@@ -669,6 +682,7 @@ def main() -> int:
         print(
             f"\n== make bench: N={n} workspaces on the local cluster (kwok nodes, 2 cores shared) =="
             + ("\n   volumes bind at once (--instant-binding)" if storage_class else "")
+            + (f"\n   created at {args.rate:g} per second (--rate)" if args.rate else "")
             + (f"\n   the Go original at {go.commit} (--upstream), not this operator" if go else "")
         )
         print(
@@ -807,6 +821,7 @@ def main() -> int:
             "create_to_deployment_p50_s": round(pct(made, 0.5), 2) if made else None,
             "create_to_deployment_p95_s": round(pct(made, 0.95), 2) if made else None,
             "instant_binding": bool(storage_class),
+            "rate_per_s": args.rate or None,  # None: all at once
             "idle_requests_per_min": idle_per_min,
             "idle_requests_by_call": idle_by_call or None,
             "idle_cpu_ms_per_min": idle_cpu,
