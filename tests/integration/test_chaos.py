@@ -57,13 +57,19 @@ def _held(kubectl: Kubectl, ns: str, names: set[str]) -> list[str]:
                 continue
             if kind == "pods":
                 state = (
-                    f"phase {obj['status'].get('phase')} node {obj['spec'].get('nodeName')} "
+                    f"phase {(obj.get('status') or {}).get('phase')} "
+                    f"node {obj['spec'].get('nodeName')} "
                     f"deleting {meta.get('deletionTimestamp')}"
                 )
             else:
                 state = f"replicas {obj['spec'].get('replicas')} status {obj.get('status')}"
             held.append(f"{kind[:-1]} {meta['name']}: {state}")
     return held
+
+
+def _mentions(log: str, names: set[str]) -> list[str]:
+    """The log's lines that name one of the workspaces (the log is the whole session's)."""
+    return [line for line in log.splitlines() if any(f"/{name} " in line for name in names)]
 
 
 def test_the_operator_converges_through_kills_and_control_plane_restarts(
@@ -182,8 +188,8 @@ def test_the_operator_converges_through_kills_and_control_plane_restarts(
         stuck = {line.split(":")[0] for line in pending}
         raise AssertionError(
             f"{err}; not converged: {pending}; operations {dict(ops)}; "
-            f"cluster: {_held(kubectl, namespace, stuck)}; operator log: {operator.log}\n"
-            f"{operator.tail(40)}"
+            f"cluster: {_held(kubectl, namespace, stuck)}; operator log {operator.log} on them:\n"
+            + "\n".join(_mentions(operator.log.read_text(errors="replace"), stuck)[-40:])
         ) from None
     convergence = time.monotonic() - started
 
