@@ -13,7 +13,7 @@ from jupyter_k8s.deploy.settings import NAME as OPERATOR_NAME
 
 from .. import images
 from ..config import IdentityConfig, OperatorConfig, Target
-from .manifests import declare
+from .manifests import SKIP_AWAIT, declare
 from .proxy import INGRESS_CLASS
 from .security import container_security, pod_security, restricted_namespace
 
@@ -41,7 +41,7 @@ def authz_url(operator_namespace: str) -> str:
 def ingress_annotations(target: Target) -> dict[str, str]:
     # The local target's proxy is a kwok pod that never reports a load-balancer address, which
     # Pulumi would otherwise wait ten minutes for.
-    return {"pulumi.com/skipAwait": "true"} if target == Target.LOCAL else {}
+    return {SKIP_AWAIT: "true"} if target == Target.LOCAL else {}
 
 
 def auth_host(domain: str) -> str:

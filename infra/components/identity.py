@@ -14,7 +14,7 @@ from jupyter_k8s.cli import CLIENT_ID as CLI_CLIENT_ID
 from .. import images
 from ..config import DexConfig
 from .auth import CLIENT_ID, NAMESPACE, auth_host
-from .manifests import declare
+from .manifests import SKIP_AWAIT, declare
 from .security import container_security, pod_security
 
 LABELS = {"app.kubernetes.io/name": "dex", "app.kubernetes.io/part-of": "jupyter-k8s"}
@@ -128,7 +128,11 @@ def dex_manifests(platform_images: str = "upstream") -> list[dict[str, Any]]:
         {
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
-            "metadata": {**meta, "name": "dex-data"},
+            # Pulumi waits for a claim of a WaitForFirstConsumer class (kind's local-path, EKS's
+            # gp3) to be Pending; Dex's pod, made at the same time, can bind it first, and the
+            # wait then never ends (5 minutes, then `up` fails). Dex's Deployment waits for its
+            # claims to be Bound anyway.
+            "metadata": {**meta, "name": "dex-data", "annotations": {SKIP_AWAIT: "true"}},
             "spec": {
                 "accessModes": ["ReadWriteOnce"],
                 "resources": {"requests": {"storage": "1Gi"}},

@@ -13,6 +13,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+# The annotation that tells pulumi-kubernetes not to wait for a resource to become ready.
+SKIP_AWAIT = "pulumi.com/skipAwait"
+
 _CLASSES: dict[tuple[str, str], Any] = {
     ("v1", "Namespace"): k8s.core.v1.Namespace,
     ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,

@@ -569,3 +569,19 @@ def test_the_operator_starts_only_once_its_proxy_key_exists(
     declare(guided("kind"))
     secret = made["Secret/jupyter-k8s-proxy-key"]
     assert secret in waits["Deployment/jupyter-k8s-operator"]
+
+
+@pytest.mark.parametrize("fixture", ["kind_stack", "eks_stack"])
+def test_pulumi_does_not_wait_on_a_claim_its_consumer_may_bind_first(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    # Both targets' default classes bind on first use; pulumi-kubernetes waits for such a claim
+    # to be Pending, and Dex's pod (made alongside) may have bound it already: `up` then hung
+    # 5 minutes and failed (seen in make test's e2e tier). Dex's Deployment still waits for it.
+    stack: list[Declared] = request.getfixturevalue(fixture)
+    for claim in of_kind(stack, "PersistentVolumeClaim"):
+        assert claim.inputs["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    dex = named(stack, "Deployment", "dex", "jupyter-k8s-auth").inputs
+    assert "pulumi.com/skipAwait" not in (dex["metadata"].get("annotations") or {})
+    volumes = dex["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": "dex-data"}} in volumes
