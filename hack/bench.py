@@ -133,6 +133,11 @@ def samples(text: str, name: str, key: Callable[[dict[str, str]], str | None]) -
     return out
 
 
+def grown(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """What each counter grew by between two readings (those that did not grow left out)."""
+    return {k: v - before.get(k, 0.0) for k, v in after.items() if v > before.get(k, 0.0)}
+
+
 def counters(metrics_port: int, name: str, labels: tuple[str, ...]) -> dict[str, float]:
     """A counter of the operator's metrics so far, by the values of `labels` joined by " "
     (summed over the labels not named)."""
@@ -655,11 +660,7 @@ def main() -> int:
         elapsed = (max(available.values()) if available else time.monotonic()) - t0
         rss, cpu, sys1 = proc_stats(op.pid)
         plane = {k: v - plane0[k] for k, v in control_plane_cpu().items() if k in plane0}
-        served = {
-            key: v - served0.get(key, 0.0)
-            for key, v in cluster_requests(k).items()
-            if v - served0.get(key, 0.0) > 0
-        }
+        served = grown(served0, cluster_requests(k))
         machine = {k: v - machine0[k] for k, v in machine_cpu().items()}
         wall, bench_cpu = time.monotonic() - wall0, sum(os.times()[:2]) - bench0
         if sampler is not None:
@@ -667,15 +668,9 @@ def main() -> int:
             sampler.wait(60)
             where_the_samples_fell(args.sample)
         after = api_requests(ports["JK_METRICS_PORT"], bool(go))
-        by_kind = {
-            k: v - requests0.get(k, 0) for k, v in after.items() if v - requests0.get(k, 0) > 0
-        }
+        by_kind = grown(requests0, after)
         requests = sum(by_kind.values())
-        passes = {
-            kind: v - passes0.get(kind, 0)
-            for kind, v in reconciles(ports["JK_METRICS_PORT"], bool(go)).items()
-            if v - passes0.get(kind, 0) > 0
-        }
+        passes = grown(passes0, reconciles(ports["JK_METRICS_PORT"], bool(go)))
         gc_s = 0.0 if go else gc_pauses(ports["JK_METRICS_PORT"]) - gc0
         latencies = [available[x] - created[x] for x in available]
 
@@ -783,11 +778,7 @@ def main() -> int:
             time.sleep(args.idle)
             idle_cpu = round((proc_stats(op.pid)[1] - cpu_before_idle) / args.idle * 60 * 1000)
             after_idle = api_requests(ports["JK_METRICS_PORT"], bool(go))
-            idle_by_call = {
-                k: v - before_idle.get(k, 0.0)
-                for k, v in after_idle.items()
-                if v > before_idle.get(k, 0.0)
-            }
+            idle_by_call = grown(before_idle, after_idle)
             idle_per_min = round(sum(idle_by_call.values()) / args.idle * 60, 1)
             print(
                 f"idle API requests          {idle_per_min:8.1f} /min (over {args.idle:.0f} s once "
