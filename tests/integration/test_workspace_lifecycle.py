@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -202,6 +203,44 @@ def test_drift_is_repaired(
         )  # type: ignore[index]
 
     eventually(restored, what="the Deployment's image to be put back")
+
+
+def test_what_the_workspace_stops_asking_for_leaves_its_deployment(
+    kubectl: Kubectl, operator: Operator, namespace: str, template: str
+) -> None:
+    # Children are created with a POST and applied afterwards (core/applier.py): the apply
+    # must own what the POST set, or a variable dropped from the spec would stay in the pod.
+    extra = [{"name": "EXTRA_SETTING", "value": "1"}]
+    kubectl.create(workspace_manifest("trimmed", template, env=extra), namespace)
+    eventually(lambda: _available(kubectl, namespace, "trimmed"), what="Available")
+
+    def env_names() -> list[str]:
+        dep = kubectl.get("deployment", "ws-trimmed", namespace) or {}
+        container = dep["spec"]["template"]["spec"]["containers"][0]
+        return [e["name"] for e in container.get("env") or []]
+
+    assert "EXTRA_SETTING" in env_names()
+    kubectl.run(
+        "patch",
+        "workspace",
+        "trimmed",
+        "-n",
+        namespace,
+        "--type=json",
+        "-p",
+        '[{"op":"remove","path":"/spec/env"}]',
+    )
+    eventually(lambda: "EXTRA_SETTING" not in env_names(), what="the variable to leave the pod")
+    shown = kubectl.run(
+        "get", "deployment", "ws-trimmed", "-n", namespace, "-o", "json", "--show-managed-fields"
+    )
+    ours = {
+        m["operation"]
+        for m in json.loads(shown.stdout)["metadata"]["managedFields"]
+        if m["manager"] == "jupyter-k8s"
+    }
+    assert ours == {"Apply"}, "one field manager, one entry: what the create set is the apply's"
+    eventually(lambda: _available(kubectl, namespace, "trimmed"), what="Available again")
 
 
 def test_text_outside_the_basic_plane_reaches_the_pod(

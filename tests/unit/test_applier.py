@@ -11,6 +11,7 @@ from typing import Any
 
 from jupyter_k8s.core.applier import Applier, StatusCache
 from jupyter_k8s.core.indexes import Seen, trimmed
+from jupyter_k8s.kube import KubeError
 from jupyter_k8s.reconcile.drift import stamped
 
 KEY = ("team-a", "lab")
@@ -19,10 +20,25 @@ KEY = ("team-a", "lab")
 class RecordingKube:
     def __init__(self) -> None:
         self.version = 100
-        self.applied: list[dict[str, Any]] = []
+        self.applied: list[dict[str, Any]] = []  # every object written, created or applied
+        self.calls: list[tuple[str, str]] = []  # (create | claim | apply, name)
         self.deleted: list[tuple[Any, ...]] = []
+        self.existing: set[str] = set()  # names a create finds taken
+
+    def create(self, obj: dict[str, Any], metadata_only: bool = False) -> dict[str, Any]:
+        self.calls.append(("create", obj["metadata"]["name"]))
+        if obj["metadata"]["name"] in self.existing:
+            raise KubeError(409, "AlreadyExists", "exists")
+        return self.written(obj)
+
+    def claim_fields(self, obj: dict[str, Any]) -> None:
+        self.calls.append(("claim", obj["metadata"]["name"]))
 
     def apply(self, obj: dict[str, Any], metadata_only: bool = False) -> dict[str, Any]:
+        self.calls.append(("apply", obj["metadata"]["name"]))
+        return self.written(obj)
+
+    def written(self, obj: dict[str, Any]) -> dict[str, Any]:
         self.version += 1
         self.applied.append(obj)
         return {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self.version)}}
@@ -54,9 +70,15 @@ def service(port: int = 8888) -> dict[str, Any]:
     )
 
 
-def seen(obj: dict[str, Any], version: int, **extra: Any) -> Seen:
+def seen(obj: dict[str, Any], version: int, unclaimed: bool = False, **extra: Any) -> Seen:
     body = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(version)}, **extra}
-    return Seen.of(trimmed(body), kind=obj["kind"], name=obj["metadata"]["name"], version=version)
+    return Seen.of(
+        trimmed(body),
+        kind=obj["kind"],
+        name=obj["metadata"]["name"],
+        version=version,
+        unclaimed=unclaimed,
+    )
 
 
 def test_a_missing_child_is_applied_once_until_its_watch_event_arrives() -> None:
@@ -75,6 +97,38 @@ def test_a_missing_child_is_applied_once_until_its_watch_event_arrives() -> None
     assert not applier.is_echo(
         KEY, {**want, "metadata": {"name": "ws-lab", "resourceVersion": "102"}}
     )
+
+
+def test_a_new_child_is_created_and_its_fields_claimed_before_its_first_apply() -> None:
+    kube = RecordingKube()
+    applier = Applier(kube, _call)  # type: ignore[arg-type]
+    run(applier.apply(KEY, [service()], {}))
+    assert kube.calls == [("create", "ws-lab")]
+    # The watch brings it, made by our POST (fields not yet claimed); the plan changes: the
+    # POST's fields become the apply's, so that the apply removes what is no longer wanted.
+    made = seen(service(), 101, unclaimed=True)
+    run(applier.apply(KEY, [service(port=7777)], {("Service", "ws-lab"): made}))
+    assert kube.calls[1:] == [("claim", "ws-lab"), ("apply", "ws-lab")]
+    # Claimed once: later changes are plain applies.
+    claimed = seen(service(port=7777), 103)
+    run(applier.apply(KEY, [service(port=6666)], {("Service", "ws-lab"): claimed}))
+    assert kube.calls[3:] == [("apply", "ws-lab")]
+
+
+def test_a_child_made_meanwhile_by_someone_else_is_applied() -> None:
+    kube = RecordingKube()
+    kube.existing.add("ws-lab")  # not seen yet, but there: the create is refused
+    applier = Applier(kube, _call)  # type: ignore[arg-type]
+    assert run(applier.apply(KEY, [service()], {})) == 1
+    assert kube.calls == [("create", "ws-lab"), ("claim", "ws-lab"), ("apply", "ws-lab")]
+
+
+def test_a_changed_plan_before_the_watch_brought_our_create_claims_first() -> None:
+    kube = RecordingKube()
+    applier = Applier(kube, _call)  # type: ignore[arg-type]
+    run(applier.apply(KEY, [service()], {}))
+    run(applier.apply(KEY, [service(port=7777)], {}))  # the watch is behind
+    assert kube.calls == [("create", "ws-lab"), ("claim", "ws-lab"), ("apply", "ws-lab")]
 
 
 def test_drift_and_a_new_plan_are_applied_again() -> None:
@@ -105,10 +159,10 @@ def test_a_failed_write_keeps_what_was_written_before_it() -> None:
     class FailingSecond(RecordingKube):
         fail = True
 
-        def apply(self, obj: dict[str, Any], metadata_only: bool = False) -> dict[str, Any]:
+        def written(self, obj: dict[str, Any]) -> dict[str, Any]:
             if obj["metadata"]["name"] == "second" and self.fail:
                 raise RuntimeError("quota")
-            return super().apply(obj, metadata_only)
+            return super().written(obj)
 
     kube = FailingSecond()
     applier = Applier(kube, _call)  # type: ignore[arg-type]

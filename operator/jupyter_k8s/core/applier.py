@@ -10,16 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from ..child_kinds import BY_KIND, FOREGROUND_DELETE
-from ..kube import Kube
+from ..kube import Kube, KubeError
 from ..reconcile.drift import APPLIED, contains
 from .indexes import Seen
 from .write_hold import WriteHold
 
 WorkspaceKey = tuple[str, str]  # (namespace, name)
 ChildRef = tuple[str, str]  # (kind, name)
+
+
+class Write(Enum):
+    """How a planned child is written. A new one is created (a POST: the API server spends
+    about a quarter less on it than on an apply); an existing one is server-side applied,
+    after its creator's fields are made the apply's own (kube/field_owners.py) if a POST of
+    ours made it and no apply has claimed them yet."""
+
+    CREATE = "create"
+    APPLY = "apply"
+    CLAIM_AND_APPLY = "claim and apply"
 
 
 @dataclass
@@ -45,7 +57,7 @@ class Applier:
     ) -> int:
         """Apply what differs; the number of objects written."""
         mine = self.applied.setdefault(key, {})
-        wanted: list[dict[str, Any]] = []
+        wanted: list[tuple[dict[str, Any], Write]] = []
         for obj in planned:
             child = (obj["kind"], obj["metadata"]["name"])
             current = seen.get(child)
@@ -59,16 +71,22 @@ class Applier:
             if current is not None and contains(current.body, obj):
                 mine[child] = (digest, current.version)  # no need to look again until it changes
                 continue
-            wanted.append(obj)
+            if current is None:
+                # Not seen: new (created), or written by us and not yet seen (claimed first:
+                # that write may have been a create).
+                how = Write.CREATE if last is None else Write.CLAIM_AND_APPLY
+            else:
+                how = Write.CLAIM_AND_APPLY if current.unclaimed else Write.APPLY
+            wanted.append((obj, how))
         if not wanted:
             return 0
         # All in one trip to a worker thread (a new workspace has six children to write):
         # each hand-over costs about a third of what the request itself does.
-        being_written = [(key, (o["kind"], o["metadata"]["name"])) for o in wanted]
+        being_written = [(key, (o["kind"], o["metadata"]["name"])) for o, _ in wanted]
         self.holds.begin(being_written)
         try:
-            done, failure = await self.call(self._apply_all, wanted)
-            for obj, version in zip(wanted, done, strict=False):
+            done, failure = await self.call(self._write_all, wanted)
+            for (obj, _), version in zip(wanted, done, strict=False):
                 mine[(obj["kind"], obj["metadata"]["name"])] = (
                     obj["metadata"]["labels"][APPLIED],
                     version,
@@ -92,17 +110,31 @@ class Applier:
         if any(child not in mine or mine[child][1] != version for child, version in held):
             self.on_news(key)  # someone else's change came meanwhile (or our write failed)
 
-    def _apply_all(self, objs: list[dict[str, Any]]) -> tuple[list[int], Exception | None]:
-        """In a worker thread: apply in order until one fails; the resourceVersions written,
+    def _write_all(
+        self, writes: list[tuple[dict[str, Any], Write]]
+    ) -> tuple[list[int], Exception | None]:
+        """In a worker thread: write in order until one fails; the resourceVersions written,
         and the failure."""
         versions: list[int] = []
-        for obj in objs:
+        for obj, how in writes:
             try:
-                done = self.kube.apply(obj, metadata_only=True)
+                done = self._write(obj, how)
             except Exception as err:  # handed back to the pass, and raised there
                 return versions, err
             versions.append(int(done.get("metadata", {}).get("resourceVersion") or 0))
         return versions, None
+
+    def _write(self, obj: dict[str, Any], how: Write) -> dict[str, Any]:
+        if how is Write.CREATE:
+            try:
+                return self.kube.create(obj, metadata_only=True)
+            except KubeError as err:
+                if err.status != 409:
+                    raise
+                how = Write.CLAIM_AND_APPLY  # it exists after all (made meanwhile): apply
+        if how is Write.CLAIM_AND_APPLY:
+            self.kube.claim_fields(obj)
+        return self.kube.apply(obj, metadata_only=True)
 
     async def delete(self, namespace: str, gone: Iterable[ChildRef]) -> None:
         for kind, name in gone:

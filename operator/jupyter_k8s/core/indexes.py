@@ -18,6 +18,8 @@ import orjson
 
 from ..api.workspace import WORKSPACE_LABEL
 from ..child_kinds import CHILD_KINDS, DEPLOYMENT, OWNED, POD, PVC, ChildKind
+from ..deploy.settings import FIELD_MANAGER
+from ..kube.field_owners import created_by
 from ..kube.watch import Event
 from ..reconcile.access import SHARE_LABEL
 from ..reconcile.observed import (
@@ -72,6 +74,8 @@ class Seen:
     name: str = ""
     share_owned: bool = False  # a WorkspaceShare's binding, not the workspace's own
     version: int = 0  # resourceVersion: tells whether our own last write has been seen yet
+    # Made by the operator's POST, its fields not yet claimed for its applies (kube/field_owners.py).
+    unclaimed: bool = False
 
     @classmethod
     def of(cls, body: dict[str, Any], view: Any = None, **rest: Any) -> Seen:
@@ -176,6 +180,7 @@ def seen(kind: ChildKind, obj: dict[str, Any]) -> Any:
         name=meta["name"],
         share_owned=SHARE_LABEL in (meta.get("labels") or {}),
         version=_version(obj),
+        unclaimed=created_by(meta.get("managedFields"), FIELD_MANAGER),
     )
 
 

@@ -21,6 +21,7 @@ from ..api import KINDS
 from ..child_kinds import CHILD_KINDS
 from ..deploy.settings import FIELD_MANAGER
 from .connection import Connection, KubeconfigError
+from .field_owners import folded_into_apply
 
 log = logging.getLogger(__name__)
 
@@ -205,12 +206,58 @@ class Kube:
             if not token:
                 return items
 
-    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """POST: fails with 409 when the object exists (someone else was first)."""
+    def create(self, obj: dict[str, Any], metadata_only: bool = False) -> dict[str, Any]:
+        """POST with the operator's field manager: fails with 409 when the object exists
+        (someone else was first). Its fields belong to the manager's Update entry until
+        `claim_fields` folds that into its Apply entry (kube/field_owners.py)."""
         meta = obj["metadata"]
         return self._call(
-            "POST", object_path(obj["apiVersion"], obj["kind"], meta.get("namespace")), body=obj
+            "POST",
+            object_path(obj["apiVersion"], obj["kind"], meta.get("namespace")),
+            body=orjson.dumps(obj),  # as apply: UTF-8 as it is
+            query=[("fieldManager", self.field_manager)],
+            accept=METADATA_ONLY if metadata_only else "application/json",
         )
+
+    def claim_fields(self, obj: dict[str, Any]) -> None:
+        """Before applying to an object the operator created with `create`: what that POST set
+        becomes the operator's applied fields, so that the apply removes those the plan no
+        longer wants. Nothing to do (one GET) for an object made by an apply."""
+        meta = obj["metadata"]
+        path = object_path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+        for attempt in (1, 2, 3):
+            try:
+                current = self._call("GET", path, accept=METADATA_ONLY)
+            except KubeError as err:
+                if err.status == 404:
+                    return  # gone: the apply creates it, owning all it sets
+                raise
+            found = current.get("metadata") or {}
+            folded = folded_into_apply(found.get("managedFields"), self.field_manager)
+            if folded is None:
+                return
+            patch = [
+                # Only the version read: a concurrent write could have changed the entries.
+                {
+                    "op": "test",
+                    "path": "/metadata/resourceVersion",
+                    "value": found["resourceVersion"],
+                },
+                {"op": "replace", "path": "/metadata/managedFields", "value": folded},
+            ]
+            try:
+                self._call(
+                    "PATCH",
+                    path,
+                    body=patch,
+                    content_type="application/json-patch+json",
+                    accept=METADATA_ONLY,
+                )
+                return
+            except KubeError as err:
+                # 422: the version test failed (written meanwhile): read again.
+                if err.status not in (409, 422) or attempt == 3:
+                    raise
 
     def replace(self, obj: dict[str, Any]) -> dict[str, Any]:
         """PUT with the object's resourceVersion: fails with 409 when it changed meanwhile."""
