@@ -58,20 +58,37 @@ class Api:
         self.host, self.port = url.hostname or "127.0.0.1", url.port or 443
         self.ctx = ssl.create_default_context(cafile=field["certificate-authority"])
         self.ctx.load_cert_chain(field["client-certificate"], field["client-key"])
+        self.local = threading.local()
 
     def _conn(self, timeout: float) -> http.client.HTTPSConnection:
         return http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=timeout)
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-        conn = self._conn(30)
+        # One kept-alive connection per worker thread (as a client-go provisioner keeps its
+        # connections): a TLS handshake per request cost the API server more than the request.
+        data = json.dumps(body).encode() if body is not None else None
+        kept = getattr(self.local, "conn", None)
+        if kept is not None:
+            try:
+                return self._request(kept, method, path, data)
+            except (OSError, http.client.HTTPException):
+                kept.close()  # closed by the server meanwhile: a new one
+        self.local.conn = conn = self._conn(30)
         try:
-            data = json.dumps(body).encode() if body is not None else None
-            conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            raw = resp.read()
-            return resp.status, json.loads(raw) if raw else {}
-        finally:
+            return self._request(conn, method, path, data)
+        except BaseException:
             conn.close()
+            self.local.conn = None
+            raise
+
+    @staticmethod
+    def _request(
+        conn: http.client.HTTPSConnection, method: str, path: str, data: bytes | None
+    ) -> tuple[int, Any]:
+        conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        raw = resp.read()
+        return resp.status, json.loads(raw) if raw else {}
 
     def watch(self, path: str, resource_version: str) -> Iterator[dict[str, Any]]:
         conn = self._conn(400)
@@ -91,6 +108,11 @@ class Api:
 class Provisioner:
     def __init__(self, api: Api, root: Path, real_nodes: set[str]) -> None:
         self.api, self.root, self.real_nodes = api, root, real_nodes
+        # Claims (by UID) whose volume this process has created: a claim's later events while
+        # it is still Pending (the binder's own writes) would otherwise each POST it again and
+        # be refused (409), half a request per claim more for the API server in a benchmark.
+        self.provisioned: set[str] = set()
+        self.lock = threading.Lock()
 
     def provision(self, pvc: dict[str, Any]) -> None:
         meta, spec = pvc["metadata"], pvc["spec"]
@@ -102,6 +124,10 @@ class Provisioner:
             or not annotations.get(SELECTED_NODE)
         ):
             return
+        with self.lock:
+            if meta["uid"] in self.provisioned:
+                return
+            self.provisioned.add(meta["uid"])
         node = annotations[SELECTED_NODE]
         name = f"pvc-{meta['uid']}"
         path = (self.root / name).resolve()
@@ -143,8 +169,13 @@ class Provisioner:
                 },
             },
         }
-        status, body = self.api.call("POST", "/api/v1/persistentvolumes", pv)
+        try:
+            status, body = self.api.call("POST", "/api/v1/persistentvolumes", pv)
+        except (OSError, http.client.HTTPException) as err:
+            status, body = 0, str(err)
         if status not in (201, 409):
+            with self.lock:
+                self.provisioned.discard(meta["uid"])  # the claim's next event tries again
             log(f"creating {name} for {meta['namespace']}/{meta['name']} failed: {status} {body}")
 
     def reclaim(self, pv: dict[str, Any]) -> None:
@@ -155,6 +186,8 @@ class Provisioner:
             return
         if pv["spec"].get("persistentVolumeReclaimPolicy") != "Delete":
             return
+        with self.lock:
+            self.provisioned.discard((pv["spec"].get("claimRef") or {}).get("uid", ""))
         path = Path(pv["spec"].get("local", {}).get("path", ""))
         if path.is_relative_to(self.root.resolve()) and path.exists():
             shutil.rmtree(path, ignore_errors=True)
