@@ -36,8 +36,9 @@ class Write(Enum):
 
 @dataclass
 class Applier:
-    """Server-side applies a workspace's planned children (one field manager), each only when
-    the stored object lacks something of the plan and the same plan was not just written."""
+    """Writes a workspace's planned children (one field manager: created when new, else
+    server-side applied, see `Write`), each only when the stored object lacks something of
+    the plan and the same plan was not just written."""
 
     kube: Kube
     call: Callable[..., Awaitable[Any]]  # runs a blocking API call off the event loop
@@ -55,7 +56,7 @@ class Applier:
     async def apply(
         self, key: WorkspaceKey, planned: Iterable[dict[str, Any]], seen: Mapping[ChildRef, Seen]
     ) -> int:
-        """Apply what differs; the number of objects written."""
+        """Write what differs; the number of objects written."""
         mine = self.applied.setdefault(key, {})
         wanted: list[tuple[dict[str, Any], Write]] = []
         for obj in planned:
