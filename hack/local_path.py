@@ -128,7 +128,16 @@ class Provisioner:
             if meta["uid"] in self.provisioned:
                 return
             self.provisioned.add(meta["uid"])
-        node = annotations[SELECTED_NODE]
+        made = False
+        try:
+            made = self._create_volume(meta, spec, annotations[SELECTED_NODE])
+        finally:
+            if not made:
+                with self.lock:
+                    self.provisioned.discard(meta["uid"])  # the claim's next event tries again
+
+    def _create_volume(self, meta: dict[str, Any], spec: dict[str, Any], node: str) -> bool:
+        """The claim's volume on `node`; False when the API server refused it."""
         name = f"pvc-{meta['uid']}"
         path = (self.root / name).resolve()
         if node in self.real_nodes:
@@ -169,14 +178,11 @@ class Provisioner:
                 },
             },
         }
-        try:
-            status, body = self.api.call("POST", "/api/v1/persistentvolumes", pv)
-        except (OSError, http.client.HTTPException) as err:
-            status, body = 0, str(err)
-        if status not in (201, 409):
-            with self.lock:
-                self.provisioned.discard(meta["uid"])  # the claim's next event tries again
-            log(f"creating {name} for {meta['namespace']}/{meta['name']} failed: {status} {body}")
+        status, body = self.api.call("POST", "/api/v1/persistentvolumes", pv)
+        if status in (201, 409):
+            return True
+        log(f"creating {name} for {meta['namespace']}/{meta['name']} failed: {status} {body}")
+        return False
 
     def reclaim(self, pv: dict[str, Any]) -> None:
         meta = pv["metadata"]
