@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.fixtures import ROOT, Operator, restart_operator, workspace_manifest
+from tests.support.fixtures import ROOT, STATE, Operator, restart_operator, workspace_manifest
 from tests.support.kube import Kubectl, condition, eventually
 
 pytestmark = pytest.mark.integration
@@ -48,9 +49,9 @@ def _items(kubectl: Kubectl, kind: str, ns: str) -> list[dict[str, Any]]:
 
 
 def _held(kubectl: Kubectl, ns: str, names: set[str]) -> list[str]:
-    """The pods and Deployments of the named workspaces, as a line each."""
+    """The Deployments, ReplicaSets and pods of the named workspaces, as a line each."""
     held = []
-    for kind in ("deployments", "pods"):
+    for kind in ("deployments", "replicasets", "pods"):
         for obj in _items(kubectl, kind, ns):
             meta = obj["metadata"]
             if (meta.get("labels") or {}).get(LABEL) not in names:
@@ -62,9 +63,26 @@ def _held(kubectl: Kubectl, ns: str, names: set[str]) -> list[str]:
                     f"deleting {meta.get('deletionTimestamp')}"
                 )
             else:
-                state = f"replicas {obj['spec'].get('replicas')} status {obj.get('status')}"
+                # generation against status.observedGeneration: has its controller seen the
+                # last change (a Deployment scaled to 0 whose pods stay, seen twice)?
+                state = (
+                    f"replicas {obj['spec'].get('replicas')} generation {meta.get('generation')} "
+                    f"status {obj.get('status')}"
+                )
             held.append(f"{kind[:-1]} {meta['name']}: {state}")
     return held
+
+
+def _controller_lines(names: set[str]) -> list[str]:
+    """kube-controller-manager's log lines on the workspaces' Deployments and ReplicaSets: the
+    cluster is torn down after the session, and with it the log that says why a scale-down
+    waited."""
+    log = STATE / "logs" / "kube-controller-manager.log"
+    if not log.exists():
+        return [f"({log} not found)"]
+    # ws-chaos-1 but not ws-chaos-17: the name, then anything but another digit.
+    wanted = re.compile("|".join(rf"ws-{re.escape(name)}(?!\d)" for name in sorted(names)))
+    return [line for line in log.read_text(errors="replace").splitlines() if wanted.search(line)]
 
 
 def _mentions(log: str, names: set[str]) -> list[str]:
@@ -190,6 +208,8 @@ def test_the_operator_converges_through_kills_and_control_plane_restarts(
             f"{err}; not converged: {pending}; operations {dict(ops)}; "
             f"cluster: {_held(kubectl, namespace, stuck)}; operator log {operator.log} on them:\n"
             + "\n".join(_mentions(operator.log.read_text(errors="replace"), stuck)[-40:])
+            + "\nkube-controller-manager's log on them:\n"
+            + "\n".join(_controller_lines(stuck)[-40:])
         ) from None
     convergence = time.monotonic() - started
 
