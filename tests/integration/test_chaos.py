@@ -81,13 +81,19 @@ def _controller_lines(names: set[str]) -> list[str]:
     if not log.exists():
         return [f"({log} not found)"]
     # ws-chaos-1 but not ws-chaos-17: the name, then anything but another digit.
-    wanted = re.compile("|".join(rf"ws-{re.escape(name)}(?!\d)" for name in sorted(names)))
-    return [line for line in log.read_text(errors="replace").splitlines() if wanted.search(line)]
+    return _lines(log.read_text(errors="replace"), [rf"ws-{re.escape(n)}(?!\d)" for n in names])
 
 
 def _mentions(log: str, names: set[str]) -> list[str]:
     """The log's lines that name one of the workspaces (the log is the whole session's)."""
-    return [line for line in log.splitlines() if any(f"/{name} " in line for name in names)]
+    return _lines(log, [f"/{re.escape(name)} " for name in names])
+
+
+def _lines(text: str, patterns: list[str]) -> list[str]:
+    if not patterns:
+        return []
+    wanted = re.compile("|".join(sorted(patterns)))
+    return [line for line in text.splitlines() if wanted.search(line)]
 
 
 def test_the_operator_converges_through_kills_and_control_plane_restarts(

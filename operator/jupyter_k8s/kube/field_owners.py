@@ -43,18 +43,18 @@ def folded_into_apply(
 
 
 def _is_update(entry: dict[str, Any], manager: str) -> bool:
-    # A subresource's entry (status) is not the object's fields: left alone.
-    return (
-        entry.get("manager") == manager
-        and entry.get("operation") == "Update"
-        and not entry.get("subresource")
-    )
+    return _owns(entry, manager, "Update")
 
 
 def _is_apply(entry: dict[str, Any], manager: str) -> bool:
+    return _owns(entry, manager, "Apply")
+
+
+def _owns(entry: dict[str, Any], manager: str, operation: str) -> bool:
+    # A subresource's entry (status) is not the object's fields: left alone.
     return (
         entry.get("manager") == manager
-        and entry.get("operation") == "Apply"
+        and entry.get("operation") == operation
         and not entry.get("subresource")
     )
 
